@@ -1,0 +1,3 @@
+from instructkit.cli.app import main
+
+main()

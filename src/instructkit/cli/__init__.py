@@ -1,0 +1,1 @@
+"""The ``instructkit`` command line (typer + rich)."""

@@ -1,0 +1,86 @@
+"""Options and output shared by every command, so they behave the same everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from instructkit.engines import local
+from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS, ReadOptions
+from instructkit.steps.base import Step
+
+err = Console(stderr=True)
+out = Console()
+
+Inputs = Annotated[list[str], typer.Argument(help="Files, folders, or hf:ORG/NAME[:split].", show_default=False)]
+Output = Annotated[Path, typer.Option("-o", "--output", help="Output file; its extension (.jsonl, .json, .parquet) picks the type.")]
+From = Annotated[str, typer.Option("--from", help="Input format: auto, alpaca, sharegpt, dolly, openai, evol, lima, oasst, ...")]
+Strict = Annotated[bool, typer.Option("--strict", help="Stop with exit 2 at the first rejected row.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+RejectsPath = Annotated[Path | None, typer.Option("--rejects", help="Rejects file (default: STEM.rejects.jsonl beside OUTPUT).")]
+SummaryPath = Annotated[Path | None, typer.Option("--summary", help="Summary file (default: STEM.summary.json beside OUTPUT).")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Records per batch.")]
+MaxChars = Annotated[int, typer.Option("--max-record-chars", min=1, help="Reject records with more text than this.")]
+
+
+def run_steps(
+    inputs: list[str],
+    output: Path,
+    steps: list[Step],
+    *,
+    fmt: str = "auto",
+    to: str | None = None,
+    strict: bool = False,
+    rejects: Path | None = None,
+    summary: Path | None = None,
+    batch_size: int = 5000,
+    max_record_chars: int = DEFAULT_MAX_RECORD_CHARS,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run the engine with a progress display on stderr, then print the summary table."""
+    options = ReadOptions(fmt=fmt, batch_size=batch_size, max_record_chars=max_record_chars)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(bar_width=None),
+        TextColumn("{task.completed:,} records"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(", ".join(s.name for s in steps) or "convert", total=None)
+        result = local.run(
+            inputs,
+            output,
+            steps,
+            to=to,
+            read_options=options,
+            rejects=rejects,
+            summary=summary,
+            strict=strict,
+            progress=lambda n: bar.update(task, completed=n),
+            extra=extra,
+        )
+    print_summary(result)
+    return result
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    table = Table(title=f"→ {summary.get('output', '')}", show_header=False, title_justify="left")
+    table.add_row("records in", f"{summary['records_in']:,}")
+    table.add_row("records out", f"{summary['records_out']:,}")
+    for reason, n in summary["rejected"].items():
+        table.add_row(f"rejected: {reason}", f"{n:,}")
+    for fmt_file, fmt in summary.get("formats", {}).items():
+        table.add_row("format", f"{fmt}  ({fmt_file})")
+    dups = summary.get("duplicate_ids") or {}
+    for src, n in dups.items():
+        table.add_row("duplicate ids", f"{n:,} in {src} (kept; ids are not unique)")
+    table.add_row("seconds", f"{summary['seconds'].get('total', 0):.2f}")
+    err.print(table)

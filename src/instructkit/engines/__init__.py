@@ -1,0 +1,1 @@
+"""Where steps run: on this machine (``local``), or on a Ray cluster."""

@@ -1,0 +1,67 @@
+"""Run steps over record batches on this machine, streaming wherever the steps allow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from instructkit.accounting import RunLog, sidecar_paths
+from instructkit.io.read import ReadOptions, read_batches
+from instructkit.io.write import RecordWriter
+from instructkit.steps.base import Step
+
+Progress = Callable[[int], None]
+
+
+def apply_step(step: Step, batches: Iterator[pa.Table], log: RunLog) -> Iterator[pa.Table]:
+    """Feed batches through one step, logging its rejects; a ``needs_all`` step sees one table."""
+    if step.needs_all:
+        tables = list(batches)
+        if not tables:
+            return
+        batches = iter([pa.concat_tables(tables)])
+    for table in batches:
+        with log.timed(step.name):
+            result = step.process(table)
+        for rej in result.rejects:
+            log.reject(rej)
+        if result.kept.num_rows:
+            yield result.kept
+
+
+def run(
+    inputs: list[str],
+    output: Path,
+    steps: list[Step],
+    *,
+    to: str | None = None,
+    read_options: ReadOptions | None = None,
+    rejects: Path | None = None,
+    summary: Path | None = None,
+    strict: bool = False,
+    progress: Progress | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Read ``inputs``, apply ``steps`` in order, write ``output`` and its rejects and summary files."""
+    default_rejects, default_summary = sidecar_paths(output)
+    with RunLog(rejects or default_rejects, summary or default_summary, strict=strict) as log:
+        log.extra.update(extra or {})
+        with RecordWriter(output, to) as writer:
+            for step in steps:
+                with log.timed(step.name):
+                    step.setup()
+            stream: Iterator[pa.Table] = read_batches(inputs, log, read_options)
+            for step in steps:
+                stream = apply_step(step, stream, log)
+            for table in stream:
+                with log.timed("write"):
+                    writer.write(table)
+                log.records_out += table.num_rows
+                if progress:
+                    progress(log.records_in)
+        log.extra["steps"] = {s.name: s.summary() for s in steps if s.summary()}
+        log.extra["output"] = str(output)
+    return log.summary()

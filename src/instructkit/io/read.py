@@ -1,0 +1,139 @@
+"""Sources -> validated records in Arrow batches, with every bad row turned into a reject.
+
+Format detection is per file: the first row that looks like a known format
+decides (``--from`` forces one), and rows of that file that do not fit it are
+rejected with the reason the format's parser gives.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import orjson
+import pyarrow as pa
+
+from instructkit import formats
+from instructkit.accounting import Reject, RunLog
+from instructkit.errors import RowError
+from instructkit.formats.base import Format
+from instructkit.io.rows import RawRow, iter_rows
+from instructkit.io.sources import Source, resolve
+from instructkit.schema import Record, to_table
+
+#: A record whose texts add up to more than this is rejected as ``too_large``: one such row
+#: is almost always a scraping accident, and it would dominate any batch it sits in.
+DEFAULT_MAX_RECORD_CHARS = 1_000_000
+DETECT_WINDOW = 200
+
+
+@dataclass
+class ReadOptions:
+    fmt: str = "auto"
+    batch_size: int = 5000
+    max_record_chars: int = DEFAULT_MAX_RECORD_CHARS
+
+
+def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = None) -> Iterator[pa.Table]:
+    """Stream every input as record tables of at most ``batch_size`` rows."""
+    options = options or ReadOptions()
+    forced = None if options.fmt == "auto" else formats.get(options.fmt)
+    pending: list[Record] = []
+    seen_ids: dict[str, set[str]] = defaultdict(set)
+    duplicate_ids: Counter[str] = Counter()
+    detected: dict[str, str] = {}
+    for source in resolve(inputs):
+        with log.timed("read"):
+            rows = iter_rows(source)
+            fmt, rows = _choose_format(source, rows, forced)
+            detected[source.location] = fmt.name if fmt else "unknown"
+        for raw in _timed(rows, log):
+            records = _parse(raw, fmt, source, log, options)
+            for rec in records:
+                ids = seen_ids[rec["source"]]
+                if rec["id"] in ids:
+                    duplicate_ids[rec["source"]] += 1
+                ids.add(rec["id"])
+            pending.extend(records)
+            if len(pending) >= options.batch_size:
+                with log.timed("read"):
+                    table = to_table(pending)
+                pending = []
+                yield table
+    log.extra["formats"] = detected
+    log.extra["duplicate_ids"] = dict(duplicate_ids)
+    if pending:
+        with log.timed("read"):
+            table = to_table(pending)
+        yield table
+
+
+def _timed(rows: Iterator[RawRow], log: RunLog) -> Iterator[RawRow]:
+    it = iter(rows)
+    while True:
+        with log.timed("read"):
+            raw = next(it, None)
+        if raw is None:
+            return
+        yield raw
+
+
+def _choose_format(source: Source, rows: Iterator[RawRow], forced: Format | None) -> tuple[Format | None, Iterator[RawRow]]:
+    """Peek at up to DETECT_WINDOW rows to find the format, then replay them."""
+    if forced is not None:
+        return forced, rows
+    head: list[RawRow] = []
+    fmt = None
+    for raw in rows:
+        head.append(raw)
+        if raw.error is None:
+            fmt = formats.detect(raw.value)
+            if fmt is not None or len(head) >= DETECT_WINDOW:
+                break
+
+    def replay() -> Iterator[RawRow]:
+        yield from head
+        yield from rows
+
+    return fmt, replay()
+
+
+def _parse(raw: RawRow, fmt: Format | None, source: Source, log: RunLog, options: ReadOptions) -> list[Record]:
+    log.records_in += 1
+    if raw.error is not None:
+        log.reject(Reject("read", raw.error.reason, raw.error.detail, line=raw.raw))
+        return []
+    if fmt is None:
+        keys = sorted(raw.value)[:8] if isinstance(raw.value, dict) else type(raw.value).__name__
+        log.reject(
+            Reject("read", "unknown_format", f"{raw.where}: no known format matches (fields: {keys}); use --from", record=_jsonable(raw.value))
+        )
+        return []
+    try:
+        records = fmt.parse(raw.value, source.name)
+    except RowError as e:
+        log.reject(Reject("read", e.reason, f"{raw.where}: {e.detail}", record=_jsonable(raw.value)))
+        return []
+    except (KeyError, TypeError, AttributeError, ValueError) as e:  # a shape the parser did not foresee
+        log.reject(Reject("read", "wrong_type", f"{raw.where}: unexpected structure ({type(e).__name__}: {e})", record=_jsonable(raw.value)))
+        return []
+    # One input row may expand into several records (OASST threads, Self-Instruct instances).
+    log.records_in += len(records) - 1
+    kept = []
+    for rec in records:
+        size = sum(len(m["content"]) for m in rec["messages"])
+        if size > options.max_record_chars:
+            log.reject(Reject("read", "too_large", f"{raw.where}: {size:,} characters of text, over the limit of {options.max_record_chars:,} (--max-record-chars)", record=rec))
+        else:
+            kept.append(rec)
+    return kept
+
+
+def _jsonable(value: object) -> object:
+    """Rejects must be writable as JSON even when the row held bytes or odd types (Parquet)."""
+    try:
+        orjson.dumps(value)
+        return value
+    except TypeError:
+        return repr(value)

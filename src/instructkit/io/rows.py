@@ -1,0 +1,226 @@
+"""Raw rows from one source, streamed, each with the place it came from.
+
+Nothing here loads a whole file: JSONL and CSV are read line by line, Parquet by
+row group, and a top-level JSON array element by element (so the truncated
+ShareGPT V3 dump reads up to its last complete conversation).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+
+from instructkit.errors import InstructkitError, MissingDependency, RowError
+from instructkit.io.sources import Source
+
+CHUNK = 1 << 20
+
+
+@dataclass(slots=True)
+class RawRow:
+    """A decoded row (``value``) or the reason it could not be decoded (``error`` + ``raw`` text)."""
+
+    where: str
+    value: Any = None
+    error: RowError | None = None
+    raw: str | None = None
+
+
+def open_binary(source: Source) -> IO[bytes]:
+    try:
+        fh: IO[bytes] = open(source.path, "rb")
+    except OSError as e:
+        raise InstructkitError(f"{source.location}: cannot open ({e.strerror})") from None
+    if source.compression == ".gz":
+        return gzip.GzipFile(fileobj=fh)  # type: ignore[return-value]
+    if source.compression == ".zst":
+        import zstandard
+
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(fh, closefd=True))
+    return fh
+
+
+def iter_rows(source: Source) -> Iterator[RawRow]:
+    if source.kind == "hf":
+        yield from _hf_rows(source)
+        return
+    if source.kind == "parquet":
+        yield from _parquet_rows(source)
+        return
+    with open_binary(source) as fh:
+        try:
+            if source.kind == "jsonl":
+                yield from _jsonl_rows(fh, source.location)
+            elif source.kind == "csv":
+                yield from _csv_rows(fh, source.location)
+            else:
+                yield from _json_rows(fh, source.location)
+        except (OSError, EOFError) as e:  # corrupt gzip/zstd stream
+            yield RawRow(f"{source.location}", error=RowError("unreadable", f"stream is corrupt: {e}"))
+
+
+def decode_line(line: bytes, where: str) -> RawRow:
+    try:
+        return RawRow(where, orjson.loads(line))
+    except orjson.JSONDecodeError as e:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as u:
+            return RawRow(
+                where,
+                error=RowError("invalid_utf8", f"{where}: bytes are not valid UTF-8 at offset {u.start}"),
+                raw=line.decode("utf-8", "backslashreplace"),
+            )
+        return RawRow(where, error=RowError("invalid_json", f"{where}: {e}"), raw=text)
+
+
+def _jsonl_rows(fh: IO[bytes], location: str) -> Iterator[RawRow]:
+    for lineno, line in enumerate(fh, 1):
+        if line.strip():
+            yield decode_line(line, f"{location}:{lineno}")
+
+
+def _csv_rows(fh: IO[bytes], location: str) -> Iterator[RawRow]:
+    text = io.TextIOWrapper(fh, encoding="utf-8", errors="strict", newline="")
+    reader = csv.DictReader(text)
+    try:
+        for row in reader:
+            where = f"{location}:{reader.line_num}"
+            if None in row:
+                yield RawRow(where, error=RowError("wrong_type", f"{where}: more cells than header columns"), raw=str(row))
+            else:
+                yield RawRow(where, row)
+    except UnicodeDecodeError as u:
+        yield RawRow(location, error=RowError("invalid_utf8", f"{location}: invalid UTF-8 after line {reader.line_num}: {u.reason}"))
+    except csv.Error as e:
+        yield RawRow(location, error=RowError("invalid_csv", f"{location}:{reader.line_num}: {e}"))
+
+
+_SKIP = re.compile(r"[\s,]*")
+
+
+def _json_rows(fh: IO[bytes], location: str) -> Iterator[RawRow]:
+    """A ``.json`` file: an array is streamed element by element; an object is one row
+    (or, when it wraps a single list of rows such as ``{"data": [...]}``, that list)."""
+    text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace")
+    head = text.read(CHUNK)
+    stripped = head.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("["):
+        yield from _json_array(text, head, location)
+        return
+    rest = head + text.read()
+    try:
+        value = orjson.loads(rest)
+    except orjson.JSONDecodeError as e:
+        yield RawRow(location, error=RowError("invalid_json", f"{location}: {e}"), raw=rest[:2000])
+        return
+    lists = [v for v in value.values() if isinstance(v, list)] if isinstance(value, dict) else []
+    if isinstance(value, dict) and len(value) == 1 and len(lists) == 1:
+        for i, item in enumerate(lists[0]):
+            yield RawRow(f"{location}[{i}]", item)
+    else:
+        yield RawRow(location, value)
+
+
+def _json_array(text: IO[str], buf: str, location: str) -> Iterator[RawRow]:
+    """Decode a top-level array one element at a time, refilling the buffer as needed.
+
+    An element that fails to decode is either cut off by the end of the buffer
+    (read more and retry) or truly malformed (report it; the rest of an array
+    cannot be resynchronised).  At end of file, a cut-off element is the
+    truncated tail: one reject, every earlier element kept.
+    """
+    decoder = json.JSONDecoder()
+    pos = buf.index("[") + 1
+    line = buf.count("\n", 0, pos) + 1
+    eof = False
+    index = 0
+
+    def refill() -> None:
+        nonlocal buf, pos, eof
+        more = text.read(max(CHUNK, len(buf) - pos))
+        eof = not more
+        buf, pos = buf[pos:] + more, 0
+
+    while True:
+        skipped = _SKIP.match(buf, pos).end()  # type: ignore[union-attr]
+        line += buf.count("\n", pos, skipped)
+        pos = skipped
+        if pos >= len(buf):
+            if eof:
+                yield RawRow(
+                    f"{location}:{line}",
+                    error=RowError("truncated", f"{location}:{line}: the file ends before the array is closed (after element {index})"),
+                )
+                return
+            refill()
+            continue
+        if buf[pos] == "]":
+            return
+        try:
+            value, end = decoder.raw_decode(buf, pos)
+        except json.JSONDecodeError as e:
+            cut_off = e.msg.startswith("Unterminated") or e.pos >= len(buf) - 1
+            if cut_off and not eof:
+                refill()
+                continue
+            reason = "truncated" if cut_off else "invalid_json"
+            detail = (
+                f"{location}:{line}: element {index} is cut off by the end of the file"
+                if cut_off
+                else f"{location}:{line + buf.count(chr(10), pos, e.pos)}: element {index}: {e.msg}; the rest of the array cannot be read"
+            )
+            yield RawRow(f"{location}:{line}", error=RowError(reason, detail), raw=buf[pos : pos + 2000])
+            return
+        if end >= len(buf) and not eof:  # a bare number may continue in the next chunk
+            refill()
+            continue
+        yield RawRow(f"{location}:{line}", value)
+        index += 1
+        line += buf.count("\n", pos, end)
+        pos = end
+        if pos > CHUNK:
+            buf, pos = buf[pos:], 0
+
+
+def _parquet_rows(source: Source) -> Iterator[RawRow]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(source.location)
+    except Exception as e:  # pyarrow raises several types for a bad file
+        raise InstructkitError(f"{source.location}: not a readable Parquet file ({e})") from None
+    n = 0
+    for batch in pf.iter_batches(batch_size=4096):
+        for row in batch.to_pylist():
+            n += 1
+            yield RawRow(f"{source.location}:row {n}", row)
+
+
+def _hf_rows(source: Source) -> Iterator[RawRow]:
+    try:
+        import datasets
+    except ImportError:
+        raise MissingDependency("datasets", "hf", "reading hf: inputs") from None
+    from pathlib import Path
+
+    split = source.compression or "train"
+    try:
+        if (Path(source.location) / "dataset_info.json").exists() or (Path(source.location) / "dataset_dict.json").exists():
+            ds = datasets.load_from_disk(source.location)
+            if isinstance(ds, datasets.DatasetDict):
+                ds = ds[split]
+        else:
+            ds = datasets.load_dataset(source.location, split=split, streaming=True)
+    except Exception as e:  # the hub client raises many types; the message is what matters
+        raise InstructkitError(f"hf:{source.location}: cannot load split '{split}': {e}") from None
+    for i, row in enumerate(ds):
+        yield RawRow(f"hf:{source.location}:{split}:row {i + 1}", row)

@@ -1,0 +1,26 @@
+"""The step registry: adding a step is one new module plus one line here.
+
+Steps are imported lazily (by dotted path) so that a command that needs no
+model never imports torch or spaCy.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from instructkit.errors import InstructkitError
+from instructkit.steps.base import Step, StepResult, split
+
+#: step name -> "module:Class"
+REGISTRY: dict[str, str] = {}
+
+
+def get_step(name: str) -> type[Step]:
+    try:
+        module, _, cls = REGISTRY[name].partition(":")
+    except KeyError:
+        raise InstructkitError(f"unknown step '{name}': choose one of {', '.join(sorted(REGISTRY))}") from None
+    return getattr(importlib.import_module(module), cls)
+
+
+__all__ = ["REGISTRY", "Step", "StepResult", "get_step", "split"]
