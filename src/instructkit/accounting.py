@@ -73,6 +73,8 @@ class RunLog:
     strict: bool = False
     records_in: int = 0
     records_out: int = 0
+    #: Records created by a step (Evol-Instruct children): in + generated = out + rejected.
+    generated: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -115,9 +117,10 @@ class RunLog:
         return {
             "records_in": self.records_in,
             "records_out": self.records_out,
+            "generated": self.generated,
             "rejected": dict(sorted(self.rejected.items())),
             "rejected_total": total_rejected,
-            "balanced": self.records_in == self.records_out + total_rejected,
+            "balanced": self.records_in + self.generated == self.records_out + total_rejected,
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()}
             | {"total": round(time.perf_counter() - self._started, 4)},
             **self.extra,

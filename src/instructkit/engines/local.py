@@ -26,6 +26,7 @@ def apply_step(step: Step, batches: Iterator[pa.Table], log: RunLog) -> Iterator
     for table in batches:
         with log.timed(step.name):
             result = step.process(table)
+        log.generated += result.generated
         for rej in result.rejects:
             log.reject(rej)
         if result.kept.num_rows:

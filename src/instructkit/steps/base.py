@@ -29,6 +29,8 @@ from instructkit.schema import to_records
 class StepResult:
     kept: pa.Table
     rejects: list[Reject] = field(default_factory=list)
+    #: Records the step created (not read from the input); counted so the books still balance.
+    generated: int = 0
 
 
 class Step(ABC):
