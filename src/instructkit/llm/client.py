@@ -226,7 +226,7 @@ class LLMClient:
         import openai
         import tenacity
 
-        backoff = tenacity.wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max)
+        backoff = tenacity.wait_random_exponential(multiplier=self.backoff_initial, max=self.backoff_max)
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
