@@ -20,8 +20,10 @@ app = typer.Typer(
 
 #: One module per command under instructkit.cli; each defines register(app).
 COMMANDS = [
+    "evolve",
     "convert",
     "stats",
+    "decontaminate",
 ]
 
 for _name in COMMANDS:

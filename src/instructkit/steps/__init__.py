@@ -12,7 +12,10 @@ from instructkit.errors import InstructkitError
 from instructkit.steps.base import Step, StepResult, split
 
 #: step name -> "module:Class"
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "evolve": "instructkit.steps.evolve:EvolveStep",
+    "decontaminate": "instructkit.steps.decontaminate:Decontaminate",
+}
 
 
 def get_step(name: str) -> type[Step]:

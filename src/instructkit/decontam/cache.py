@@ -1,0 +1,68 @@
+"""On-disk cache of built benchmark indexes, keyed by their content.
+
+The key hashes the benchmark's items (ids and texts) with the build parameters
+(n, embedding model, format version), so a changed benchmark file or option
+builds a new entry and a stale one is never used.  Entries are ``.npz`` files
+(no pickle) written to a temporary name and renamed, so concurrent runs are safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from instructkit.decontam.benchmarks import Benchmark
+
+#: Bump when the stored arrays or the normalisation change meaning.
+VERSION = "1"
+
+T = TypeVar("T")
+
+
+def default_dir() -> Path:
+    """``$INSTRUCTKIT_CACHE`` or ``$XDG_CACHE_HOME/instructkit`` (``~/.cache/instructkit``), then ``decontam``."""
+    base = os.environ.get("INSTRUCTKIT_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "instructkit"
+    return Path(base) / "decontam"
+
+
+def key(bench: Benchmark, kind: str, *params: object) -> str:
+    h = hashlib.sha256(f"{VERSION}|{kind}|{params!r}".encode())
+    texts = bench.fields if kind == "ngram" else bench.embed
+    for item_id, ts in zip(bench.ids, texts, strict=True):
+        h.update(item_id.encode("utf-8", "surrogatepass") + b"\x1e")
+        for t in ts:
+            h.update(t.encode("utf-8", "surrogatepass") + b"\x1f")
+    return f"{bench.name}-{kind}-{h.hexdigest()[:20]}"
+
+
+def cached(
+    directory: Path | None,
+    name: str,
+    build: Callable[[], T],
+    to_arrays: Callable[[T], dict[str, np.ndarray]],
+    from_arrays: Callable[[dict[str, np.ndarray]], T],
+) -> tuple[T, bool]:
+    """Load entry ``name`` or build and store it; returns (value, whether it came from the cache)."""
+    if directory is None:
+        return build(), False
+    path = directory / f"{name}.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return from_arrays({k: z[k] for k in z.files}), True
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # a corrupt entry is rebuilt, not trusted
+    value = build()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f".{name}.tmp-{os.getpid()}.npz"
+        np.savez(tmp, **to_arrays(value))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs a rebuild next time
+    return value, False

@@ -1,0 +1,191 @@
+"""Tier 1: word n-gram overlap against a sorted array of 64-bit n-gram hashes.
+
+The lm-evaluation-harness keeps a Python set of n-gram strings (~100+ bytes
+each); here a benchmark n-gram is one uint64 plus the int32 item it came from,
+and lookup is ``np.searchsorted``.  Texts are normalised in Arrow (NFKC,
+lowercase, punctuation -> space, split on white space), each distinct word is
+hashed once, and an n-gram's hash is a polynomial over its word hashes,
+computed for every position at once with n vector operations.  No Python
+string per n-gram is ever built.
+
+Benchmark texts shorter than n words are matched whole (the GPT-3 /
+harness rule): their hash is the same polynomial over all their words, mixed
+with their length, and records are scanned for m-grams of each such length m.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+#: Punctuation and symbols become spaces (RE2 syntax, so the work stays in Arrow's C++).
+_PUNCT = r"[^\p{L}\p{N}\p{M}\s]+"
+_MULT = np.uint64(0x9E3779B97F4A7C15)
+#: A main text (e.g. an MMLU question) shorter than n is matched whole only when it has at least
+#: this many words: it survives reordered choices, but "Which of the following is true?" must not.
+MIN_WHOLE_WORDS = 8
+
+
+def tokenize(texts: list[str]) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """(word hashes, offsets into them per text, the words): normalised as the module docstring says."""
+    arr = pa.array(texts, pa.large_string())
+    arr = pc.utf8_lower(pc.utf8_normalize(arr, "NFKC"))
+    arr = pc.replace_substring_regex(arr, _PUNCT, " ")
+    lists = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(arr))
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    flat = lists.flatten()
+    if len(flat) == 0:
+        return np.zeros(0, np.uint64), offsets, flat
+    enc = pc.dictionary_encode(flat).combine_chunks() if isinstance(flat, pa.ChunkedArray) else pc.dictionary_encode(flat)
+    vocab = enc.dictionary.to_pylist()
+    word_hash = np.fromiter((xxhash.xxh3_64_intdigest(w.encode()) for w in vocab), np.uint64, len(vocab))
+    return word_hash[enc.indices.to_numpy()], offsets, flat
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads the polynomial's bits so sorted hashes are uniform."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def grams(words: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hashes of every n-gram that lies inside one text: (hashes, text index, start word in text)."""
+    total = len(words) - n + 1
+    if total <= 0:
+        empty = np.zeros(0, np.int64)
+        return np.zeros(0, np.uint64), empty, empty
+    acc = words[:total].copy()
+    with np.errstate(over="ignore"):
+        for j in range(1, n):
+            acc = acc * _MULT + words[j : j + total]
+        acc = _mix(acc ^ np.uint64(n))
+    owner = np.searchsorted(offsets, np.arange(total), side="right") - 1
+    inside = np.arange(total) + n <= offsets[owner + 1]
+    return acc[inside], owner[inside], np.arange(total)[inside] - offsets[owner[inside]]
+
+
+@dataclass
+class NgramIndex:
+    """Sorted benchmark n-gram hashes with the item each came from, and each item's n-gram count."""
+
+    n: int
+    hashes: np.ndarray  # uint64, sorted
+    items: np.ndarray  # int32, parallel to hashes
+    counts: np.ndarray  # int32 per item: distinct n-grams (the overlap ratio's denominator)
+    short: np.ndarray  # int32: the lengths < n of texts matched whole
+
+    @property
+    def nbytes(self) -> int:
+        return self.hashes.nbytes + self.items.nbytes + self.counts.nbytes + self.short.nbytes
+
+    @classmethod
+    def build(cls, fields: list[list[str]], n: int = 13) -> NgramIndex:
+        """Index each item's full text (its fields joined) and, when short, its main text whole."""
+        docs = ["\n".join(f) for f in fields] + [f[0] for f in fields]
+        owner_doc = np.concatenate([np.arange(len(fields)), np.arange(len(fields))]).astype(np.int32)
+        words, offsets, _ = tokenize(docs)
+        lengths = np.diff(offsets)
+        is_main = np.arange(len(docs)) >= len(fields)
+        whole = (lengths < n) & (lengths > 0) & (~is_main | (lengths >= MIN_WHOLE_WORDS))
+        parts_h, parts_i = [], []
+        h, t, _ = grams(words, offsets, n)
+        parts_h.append(h)
+        parts_i.append(owner_doc[t])
+        short = np.unique(lengths[whole]).astype(np.int32)
+        for m in short:
+            h, t, start = grams(words, offsets, int(m))
+            sel = (start == 0) & whole[t] & (lengths[t] == m)
+            parts_h.append(h[sel])
+            parts_i.append(owner_doc[t[sel]])
+        hashes, items = np.concatenate(parts_h), np.concatenate(parts_i)
+        order = np.lexsort((items, hashes))
+        hashes, items = hashes[order], items[order]
+        first = np.ones(len(hashes), bool)
+        first[1:] = (hashes[1:] != hashes[:-1]) | (items[1:] != items[:-1])
+        hashes, items = hashes[first], items[first]
+        counts = np.bincount(items, minlength=len(fields)).astype(np.int32)
+        return cls(n, hashes, items.astype(np.int32), counts, short)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"n": np.array([self.n]), "hashes": self.hashes, "items": self.items, "counts": self.counts, "short": self.short}
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> NgramIndex:
+        return cls(int(a["n"][0]), a["hashes"], a["items"], a["counts"], a["short"])
+
+
+@dataclass
+class TextGrams:
+    """The n-grams (and whole-match m-grams) of the texts to check, hashed once for every index."""
+
+    hashes: np.ndarray
+    texts: np.ndarray  # which text each gram is in
+    starts: np.ndarray  # first word of the gram in its text
+    sizes: np.ndarray  # gram length in words
+    words: pa.Array
+    offsets: np.ndarray
+
+    @classmethod
+    def of(cls, texts: list[str], sizes: set[int]) -> TextGrams:
+        words, offsets, flat = tokenize(texts)
+        parts = [(*grams(words, offsets, m), m) for m in sorted(sizes)]
+        return cls(
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+            np.concatenate([np.full(len(p[0]), p[3], np.int32) for p in parts]),
+            flat,
+            offsets,
+        )
+
+    def span(self, text: int, start: int, size: int) -> str:
+        """The matched words, for the evidence: normalised text, as it was compared."""
+        base = int(self.offsets[text]) + start
+        return " ".join(self.words.slice(base, size).to_pylist())
+
+
+@dataclass
+class Matches:
+    """One row per (text, benchmark item) that share n-grams: the overlap ratio and one matching span."""
+
+    texts: np.ndarray
+    items: np.ndarray
+    ratios: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+
+
+def match(index: NgramIndex, tg: TextGrams) -> Matches:
+    """Look every gram up in the sorted index; count distinct shared grams per (text, item)."""
+    keep = (tg.sizes == index.n) | np.isin(tg.sizes, index.short)
+    h = tg.hashes[keep]
+    lo = np.searchsorted(index.hashes, h, "left")
+    hi = np.searchsorted(index.hashes, h, "right")
+    hit = np.flatnonzero(hi > lo)
+    if not len(hit):
+        z = np.zeros(0, np.int64)
+        return Matches(z, z, np.zeros(0), z, z)
+    width = (hi - lo)[hit]
+    gram = np.repeat(hit, width)  # one row per (gram, item) pair
+    pos = np.repeat(lo[hit] - np.cumsum(width) + width, width) + np.arange(width.sum())
+    item = index.items[pos].astype(np.int64)
+    text = tg.texts[keep][gram]
+    # Distinct grams per (text, item): a repeated n-gram in the record counts once.
+    key = np.unique(np.rec.fromarrays([text, item, h[gram]], names="t,i,h"), return_index=True)[1]
+    pair = np.rec.fromarrays([text[key], item[key]], names="t,i")
+    uniq, first, n_shared = np.unique(pair, return_index=True, return_counts=True)
+    g = gram[key][first]
+    return Matches(
+        uniq["t"].astype(np.int64),
+        uniq["i"].astype(np.int64),
+        n_shared / np.maximum(index.counts[uniq["i"]], 1),
+        tg.starts[keep][g],
+        tg.sizes[keep][g].astype(np.int64),
+    )

@@ -1,0 +1,237 @@
+"""The ``decontaminate`` step: drop (or flag) records that overlap evaluation benchmarks.
+
+Three tiers, cheapest first.  Every turn is scanned for shared word n-grams
+(tier 1, exact leaks); every user turn is embedded and compared with every
+benchmark item (tier 2, rephrasings); pairs in a suspicious band below the
+embedding threshold go to an LLM judge when one is configured (tier 3).  The
+statistics land in ``scores`` (``decontam.ngram_overlap``, ``decontam.cosine``)
+before anything is decided, so ``--mode flag`` keeps every record and only
+writes the evidence to ``STEM.hits.jsonl``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from instructkit.decontam import benchmarks as bm
+from instructkit.decontam import cache
+from instructkit.decontam.embed import EmbeddingIndex
+from instructkit.decontam.judge import Judge
+from instructkit.decontam.ngram import NgramIndex, TextGrams, match
+from instructkit.errors import InstructkitError
+from instructkit.models import embeddings
+from instructkit.schema import turn_texts, with_scores
+from instructkit.steps.base import Step, StepResult, split
+
+#: Calibrated on the planted test set (benchmarks/eval_decontam.py, docs/decontamination.md):
+#: all-MiniLM-L6-v2 cosine between a benchmark item and a record that contains it.
+DEFAULT_THRESHOLD = 0.80
+DEFAULT_BAND = 0.70
+EVIDENCE_CHARS = 300
+
+
+@dataclass
+class _Loaded:
+    bench: bm.Benchmark
+    ngram: NgramIndex
+    embed: EmbeddingIndex | None
+
+
+@dataclass
+class Decontaminate(Step):
+    """See the module docstring; ``embedding_model=None`` runs the n-gram tier alone."""
+
+    benchmarks: list[str]
+    benchmark_dir: Path | None = None
+    n: int = 13
+    min_overlap: float = 0.0
+    embedding_model: str | None = embeddings.DEFAULT_EMBEDDING_MODEL
+    threshold: float = DEFAULT_THRESHOLD
+    band: float | None = DEFAULT_BAND
+    mode: str = "filter"
+    judge_url: str | None = None
+    judge_model: str | None = None
+    cache_dir: Path | None = field(default_factory=cache.default_dir)
+    hits_path: Path | None = None
+
+    name = "decontaminate"
+    reads = ("messages",)
+    writes = ("scores.decontam.ngram_overlap", "scores.decontam.cosine")
+
+    def __post_init__(self) -> None:
+        if not self.benchmarks:
+            raise InstructkitError("decontaminate needs at least one --benchmark (a built-in name or a file)")
+        if self.mode not in ("filter", "flag"):
+            raise InstructkitError(f"--mode must be filter or flag, not '{self.mode}'")
+        if self.n < 1:
+            raise InstructkitError("--ngram must be at least 1")
+        if not 0.0 <= self.min_overlap <= 1.0:
+            raise InstructkitError("--min-overlap is a ratio between 0 and 1")
+        if self.band is not None and self.band > self.threshold:
+            raise InstructkitError(f"--suspicious-band ({self.band}) must be below --embedding-threshold ({self.threshold})")
+        if bool(self.judge_url) != bool(self.judge_model):
+            raise InstructkitError("--judge-url and --judge-model go together")
+        self._loaded: list[_Loaded] = []
+        self._judge = None
+        if self.judge_url and self.judge_model:
+            # Cached answers make a rerun free; the cache key includes the model and the prompt.
+            judge_cache = self.cache_dir / "judge.sqlite" if self.cache_dir else None
+            self._judge = Judge(self.judge_url, self.judge_model, cache_path=judge_cache)
+        self._counts: Counter[str] = Counter()
+        self._seconds: Counter[str] = Counter()
+        self._cache_hits: list[str] = []
+
+    def setup(self) -> None:
+        for spec in dict.fromkeys(self.benchmarks):
+            bench = bm.load(spec, self.benchmark_dir)
+            if any(b.bench.name == bench.name for b in self._loaded):
+                raise InstructkitError(f"two benchmarks are named '{bench.name}': name one with NAME=PATH")
+            ng, hit = cache.cached(
+                self.cache_dir, cache.key(bench, "ngram", self.n), lambda: NgramIndex.build(bench.fields, self.n),
+                NgramIndex.arrays, NgramIndex.from_arrays,
+            )
+            self._cache_hits += [f"{bench.name}:ngram"] if hit else []
+            emb = None
+            if self.embedding_model:
+                model = self.embedding_model
+                emb, hit = cache.cached(
+                    self.cache_dir, cache.key(bench, "embed", model), lambda: EmbeddingIndex.build(bench.embed, model),
+                    EmbeddingIndex.arrays, EmbeddingIndex.from_arrays,
+                )
+                self._cache_hits += [f"{bench.name}:embed"] if hit else []
+            self._loaded.append(_Loaded(bench, ng, emb))
+        if self.hits_path is not None:
+            self.hits_path.parent.mkdir(parents=True, exist_ok=True)
+            self.hits_path.write_bytes(b"")
+
+    def process(self, table: pa.Table) -> StepResult:
+        texts, rows, roles = turn_texts(table)
+        rows = np.asarray(rows, np.int64)
+        turn = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
+        ids = table.column("id").to_pylist()
+        hits: list[dict[str, Any]] = []
+        overlap = np.zeros(table.num_rows)
+        t0 = time.perf_counter()
+        self._ngram_hits(texts, rows, turn, ids, hits, overlap)
+        self._seconds["ngram"] += time.perf_counter() - t0
+        cosine = np.full(table.num_rows, np.nan)
+        if self.embedding_model:
+            t0 = time.perf_counter()
+            self._embedding_hits(texts, rows, turn, roles, ids, hits, cosine)
+            self._seconds["embedding"] += time.perf_counter() - t0
+        table = with_scores(table, {"decontam.ngram_overlap": overlap, "decontam.cosine": cosine})
+        return self._decide(table, ids, hits)
+
+    def _ngram_hits(self, texts: list[str], rows: np.ndarray, turn: np.ndarray, ids: list[str],
+                    hits: list[dict[str, Any]], overlap: np.ndarray) -> None:
+        sizes = {self.n} | {int(m) for b in self._loaded for m in b.ngram.short}
+        grams = TextGrams.of(texts, sizes)
+        for b in self._loaded:
+            m = match(b.ngram, grams)
+            for t, i, ratio, start, size in zip(m.texts, m.items, m.ratios, m.starts, m.sizes, strict=True):
+                r = int(rows[t])
+                overlap[r] = max(overlap[r], ratio)
+                if ratio + 1e-12 >= self.min_overlap:
+                    hits.append(self._hit(ids[r], r, int(turn[t]), b.bench, int(i), "ngram", float(ratio),
+                                          grams.span(int(t), int(start), int(size)), "contaminated"))
+
+    def _embedding_hits(self, texts: list[str], rows: np.ndarray, turn: np.ndarray, roles: list[str],
+                        ids: list[str], hits: list[dict[str, Any]], cosine: np.ndarray) -> None:
+        user = [k for k, role in enumerate(roles) if role == "user" and texts[k].strip()]
+        if not user:
+            return
+        unique = list(dict.fromkeys(texts[k] for k in user))
+        t0 = time.perf_counter()
+        vecs = embeddings.encode(unique, self.embedding_model or embeddings.DEFAULT_EMBEDDING_MODEL)
+        self._seconds["embedding_encode"] += time.perf_counter() - t0
+        where = {t: j for j, t in enumerate(unique)}
+        owners = {}  # unique text row -> turns that have it
+        for k in user:
+            owners.setdefault(where[texts[k]], []).append(k)
+        floor = self.band if self.band is not None else self.threshold
+        judged: list[tuple[dict[str, Any], str]] = []
+        for b in self._loaded:
+            assert b.embed is not None
+            q, items, scores = b.embed.search(vecs, -1.0, k=1)
+            for j, s in zip(q, scores, strict=True):
+                for k in owners[int(j)]:
+                    cosine[rows[k]] = np.fmax(cosine[rows[k]], s)
+            q, items, scores = b.embed.search(vecs, floor)
+            for j, i, s in zip(q, items, scores, strict=True):
+                verdict = "contaminated" if s >= self.threshold else "suspicious"
+                evidence = "\n".join(b.bench.embed[int(i)])
+                for k in owners[int(j)]:
+                    r = int(rows[k])
+                    hit = self._hit(ids[r], r, int(turn[k]), b.bench, int(i), "embedding", float(s), evidence, verdict)
+                    hits.append(hit)
+                    if verdict == "suspicious" and self._judge is not None:
+                        judged.append((hit, texts[k]))
+        if judged:
+            self._ask_judge(judged, hits)
+
+    def _ask_judge(self, judged: list[tuple[dict[str, Any], str]], hits: list[dict[str, Any]]) -> None:
+        assert self._judge is not None
+        t0 = time.perf_counter()
+        answers = self._judge.decide([(text, hit["evidence"]) for hit, text in judged])
+        self._seconds["judge"] += time.perf_counter() - t0
+        for (hit, _), yes in zip(judged, answers, strict=True):
+            if yes is None:
+                continue
+            hits.append(hit | {"method": "llm", "verdict": "contaminated" if yes else "cleared",
+                               "judge_model": self.judge_model})
+
+    @staticmethod
+    def _hit(rid: str, row: int, turn: int, bench: bm.Benchmark, item: int, method: str, score: float,
+             evidence: str, verdict: str) -> dict[str, Any]:
+        return {"id": rid, "benchmark": bench.name, "benchmark_id": bench.ids[item], "method": method,
+                "score": round(score, 4), "evidence": evidence[:EVIDENCE_CHARS], "turn": turn,
+                "verdict": verdict, "_row": row}
+
+    def _decide(self, table: pa.Table, ids: list[str], hits: list[dict[str, Any]]) -> StepResult:
+        best: dict[int, dict[str, Any]] = {}
+        rank = {"ngram": 2, "llm": 1, "embedding": 0}
+        for h in hits:
+            self._counts[f"{h['benchmark']}:{h['method']}:{h['verdict']}"] += 1
+            if h["verdict"] != "contaminated":
+                continue
+            cur = best.get(h["_row"])
+            if cur is None or (rank[h["method"]], h["score"]) > (rank[cur["method"]], cur["score"]):
+                best[h["_row"]] = h
+        if self.hits_path is not None and hits:
+            with open(self.hits_path, "ab") as fh:
+                for h in hits:
+                    fh.write(orjson.dumps({k: v for k, v in h.items() if k != "_row"}, option=orjson.OPT_APPEND_NEWLINE))
+        self._counts["records_contaminated"] += len(best)
+        keep = np.ones(table.num_rows, bool)
+        if self.mode == "filter":
+            keep[list(best)] = False
+        details = [None] * table.num_rows
+        for r, h in best.items():
+            details[r] = (f"turn {h['turn']} matches {h['benchmark']} item '{h['benchmark_id']}' by {h['method']} "
+                          f"(score {h['score']:.3f}): {h['evidence'][:120]!r}")
+        return split(table, keep, self.name, "contaminated", details)
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "benchmarks": {b.bench.name: {"items": len(b.bench), "origin": b.bench.origin,
+                                          "ngram_index_bytes": b.ngram.nbytes} for b in self._loaded},
+            "hits": dict(sorted(self._counts.items())),
+            "cache_hits": self._cache_hits,
+            "seconds": {k: round(v, 3) for k, v in self._seconds.items()},
+            "mode": self.mode,
+            "ngram": self.n,
+            "min_overlap": self.min_overlap,
+        }
+        if self.embedding_model:
+            out |= {"embedding_model": self.embedding_model, "threshold": self.threshold, "band": self.band}
+        if self._judge is not None:
+            out["judge"] = self._judge.summary()
+        return out
