@@ -23,6 +23,7 @@ COMMANDS = [
     "evolve",
     "convert",
     "stats",
+    "dedup",
     "decontaminate",
 ]
 

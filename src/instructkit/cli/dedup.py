@@ -1,0 +1,60 @@
+"""``instructkit dedup``: exact, near-duplicate (MinHash LSH) and semantic (embedding) deduplication."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from instructkit.cli.common import BatchSize, Debug, From, Inputs, MaxChars, Output, RejectsPath, Strict, SummaryPath, run_steps
+from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS
+from instructkit.models.embeddings import DEFAULT_EMBEDDING_MODEL
+
+Method = Annotated[str, typer.Option("--method", help="Comma list of exact, near, semantic (run in that order).")]
+Threshold = Annotated[float, typer.Option("--threshold", help="Near-duplicate Jaccard threshold over word n-gram shingles.")]
+NumPerm = Annotated[int, typer.Option("--num-perm", help="MinHash permutations (signature length).")]
+Ngram = Annotated[int, typer.Option("--ngram", help="Words per shingle for near-duplicates.")]
+SemThreshold = Annotated[float, typer.Option("--semantic-threshold", help="Cosine threshold for semantic duplicates.")]
+Model = Annotated[str, typer.Option("--embedding-model", help="'minilm' (offline package) or any sentence-transformers id or path.")]
+Fields = Annotated[str, typer.Option("--fields", help="Compare 'all' turns (instruction + response) or the 'instruction' only.")]
+KeepBest = Annotated[str | None, typer.Option("--keep-best", help="Keep the record with the highest scores.METRIC per cluster (default: the first seen).")]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def dedup(
+        inputs: Inputs,
+        output: Output,
+        method: Method = "exact,near",
+        threshold: Threshold = 0.8,
+        num_perm: NumPerm = 128,
+        ngram: Ngram = 3,
+        semantic_threshold: SemThreshold = 0.95,
+        embedding_model: Model = DEFAULT_EMBEDDING_MODEL,
+        fields: Fields = "all",
+        keep_best: KeepBest = None,
+        fmt: From = "auto",
+        strict: Strict = False,
+        rejects: RejectsPath = None,
+        summary: SummaryPath = None,
+        batch_size: BatchSize = 5000,
+        max_record_chars: MaxChars = DEFAULT_MAX_RECORD_CHARS,
+        debug: Debug = False,
+    ) -> None:
+        """Remove duplicates, keeping one record per cluster; every removal is a reject naming the kept id."""
+        from instructkit.steps.dedup import Dedup
+
+        step = Dedup(
+            [m.strip() for m in method.split(",") if m.strip()],
+            fields=fields,
+            threshold=threshold,
+            num_perm=num_perm,
+            ngram=ngram,
+            semantic_threshold=semantic_threshold,
+            embedding_model=embedding_model,
+            keep_best=keep_best,
+        )
+        run_steps(
+            inputs, output, [step], fmt=fmt, strict=strict, rejects=rejects, summary=summary,
+            batch_size=batch_size, max_record_chars=max_record_chars,
+        )
