@@ -7,7 +7,8 @@ The API, kept small on purpose (the LLM judge of the scoring step uses it too)::
     done = await client.chat(messages, temperature=0.7, max_tokens=256)   # -> Completion
     many = client.chat_many([messages, ...], temperature=0)  # -> list[Completion | CallFailure]
     client.usage    # Usage: calls, cached, retries, failures, tokens, cost
-    client.close()
+    await client.aclose()   # after your own asyncio.run work; chat_many does it itself
+    client.close()          # closes the cache
 
 Why each part is there:
 
@@ -296,11 +297,12 @@ class LLMClient:
             try:
                 return await self.achat_many(batch, **sampling)
             finally:
-                await self._close_loop_state()
+                await self.aclose()
 
         return asyncio.run(run())
 
-    async def _close_loop_state(self) -> None:
+    async def aclose(self) -> None:
+        """Close this event loop's connections (call at the end of your own ``asyncio.run``)."""
         state = self._states.pop(id(asyncio.get_running_loop()), None)
         if state is not None:
             await state.sdk.close()
