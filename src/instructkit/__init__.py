@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from instructkit.accounting import RunLog
-from instructkit.io.read import ReadOptions, read_batches
+from instructkit.io.read import ReadOptions, read_tables
 from instructkit.schema import RECORD_SCHEMA, Record, to_records, to_table
 
 __version__ = "0.1.0"
@@ -24,7 +24,7 @@ def read(inputs: str | list[str], fmt: str = "auto", batch_size: int = 5000) -> 
     """Stream inputs as record tables; rows that cannot be read are skipped (use convert for rejects)."""
     paths = [inputs] if isinstance(inputs, str) else inputs
     with RunLog(None, None) as log:
-        yield from read_batches(paths, log, ReadOptions(fmt=fmt, batch_size=batch_size))
+        yield from read_tables(paths, log, ReadOptions(fmt=fmt, batch_size=batch_size))
 
 
 def read_records(inputs: str | list[str], fmt: str = "auto") -> list[Record]:
@@ -40,7 +40,7 @@ def convert(inputs: str | list[str], output: str | Path, fmt: str = "auto", to: 
 
 
 def stats(inputs: str | list[str], fmt: str = "auto") -> dict[str, Any]:
-    from instructkit import stats as core
+    from instructkit import describe as core
 
     return core.compute(read(inputs, fmt))
 

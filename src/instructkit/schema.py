@@ -67,13 +67,8 @@ def content_id(messages: Sequence[Message]) -> str:
     xxh3 is not cryptographic, which is fine: ids must be stable and
     collision-free in practice, not tamper-proof.
     """
-    h = xxhash.xxh3_128()
-    for m in messages:
-        h.update(m["role"].encode())
-        h.update(b"\x1f")
-        h.update(m["content"].encode("utf-8", "surrogatepass"))
-        h.update(b"\x1e")
-    return h.hexdigest()[:24]
+    text = "\x1e".join([m["role"] + "\x1f" + m["content"] for m in messages])
+    return xxhash.xxh3_128_hexdigest(text.encode("utf-8", "surrogatepass"))[:24]
 
 
 def to_table(records: Sequence[Record]) -> pa.Table:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import orjson
 import typer
 from rich.table import Table
 
-from instructkit import stats as core
+from instructkit import describe as core
 from instructkit.accounting import RunLog
 from instructkit.cli.common import Debug, From, Inputs, err, out
-from instructkit.io.read import ReadOptions, read_batches
+from instructkit.io.read import ReadOptions, read_tables
 
 Json = Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")]
 
@@ -28,19 +29,38 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-ROWS = [
+NUMBERS = [
     ("records", "records"),
-    ("multi-turn share", "multi_turn_share"),
-    ("mean turns", "mean_turns"),
-    ("instruction tokens (mean)", "instruction_tokens_mean"),
-    ("instruction chars (mean)", "instruction_chars_mean"),
-    ("response tokens (mean)", "response_tokens_mean"),
-    ("response chars (mean)", "response_chars_mean"),
-    ("no response", "no_response"),
-    ("empty-input share", "empty_input_share"),
-    ("roles", "roles"),
-    ("top categories", "top_categories"),
+    ("multi-turn", "multi_turn_share"),
+    ("turns", "mean_turns"),
+    ("instr tok", "instruction_tokens_mean"),
+    ("instr chars", "instruction_chars_mean"),
+    ("resp tok", "response_tokens_mean"),
+    ("resp chars", "response_chars_mean"),
+    ("no resp", "no_response"),
+    ("empty input", "empty_input_share"),
 ]
+
+
+def render(result: dict[str, Any]) -> list[Table]:
+    """Sources as rows (the layout of dataset tables in papers); lengths are means."""
+    numbers = Table(title="instructkit stats (lengths are means; tok = whitespace tokens)", title_justify="left")
+    numbers.add_column("source", no_wrap=True)
+    for label, _ in NUMBERS:
+        numbers.add_column(label, justify="right")
+    content = Table(show_header=True, title_justify="left")
+    content.add_column("source", overflow="fold")
+    content.add_column("roles", overflow="fold")
+    content.add_column("top categories", overflow="fold")
+    scores = Table(title="scores", title_justify="left")
+    for col in ("source", "metric", "p10", "p50", "p90", "mean", "n"):
+        scores.add_column(col, justify="left" if col in ("source", "metric") else "right")
+    for src, s in result.items():
+        numbers.add_row(src, *(_fmt(s[key]) for _, key in NUMBERS))
+        content.add_row(src, _fmt(s["roles"]), _fmt(s["top_categories"]))
+        for metric, q in s["scores"].items():
+            scores.add_row(src, metric, *(f"{q[k]:.4g}" for k in ("p10", "p50", "p90", "mean")), f"{q['n']:,}")
+    return [numbers, content] + ([scores] if scores.row_count else [])
 
 
 def register(app: typer.Typer) -> None:
@@ -48,26 +68,12 @@ def register(app: typer.Typer) -> None:
     def stats(inputs: Inputs, json: Json = False, fmt: From = "auto", debug: Debug = False) -> None:
         """Print a summary table: records, turns, lengths, roles, categories, score quantiles."""
         with RunLog(None, None) as log:
-            result = core.compute(read_batches(inputs, log, ReadOptions(fmt=fmt)))
+            result = core.compute(read_tables(inputs, log, ReadOptions(fmt=fmt)))
         result_meta = {"rejected_while_reading": dict(log.rejected)}
         if json:
-            out.print_json(orjson.dumps({"sources": result, **result_meta}).decode())
+            sys.stdout.write(orjson.dumps({"sources": result, **result_meta}, option=orjson.OPT_INDENT_2).decode() + "\n")
             return
-        table = Table(title="instructkit stats", title_justify="left")
-        table.add_column("")
-        for src in result:
-            table.add_column(src, overflow="fold")
-        for label, key in ROWS:
-            table.add_row(label, *(_fmt(result[s][key]) for s in result))
-        metrics = sorted({m for s in result.values() for m in s["scores"]})
-        for m in metrics:
-            table.add_row(
-                f"{m} (p10/p50/p90)",
-                *(
-                    "/".join(f"{result[s]['scores'][m][q]:.3g}" for q in ("p10", "p50", "p90")) if m in result[s]["scores"] else "–"
-                    for s in result
-                ),
-            )
-        out.print(table)
+        for table in render(result):
+            out.print(table)
         if log.rejected:
             err.print(f"rows that could not be read: {dict(log.rejected)} (run convert to see why)")

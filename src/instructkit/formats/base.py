@@ -37,11 +37,13 @@ class Format:
 
 def text_field(row: Row, key: str, *, required: bool = True, allow_empty: bool = True) -> str:
     """A string field, with the reject reason a user can act on when it is not one."""
-    if key not in row or row[key] is None:
+    value = row.get(key)
+    if type(value) is str and (allow_empty or value.strip()):
+        return value
+    if value is None:
         if required:
             raise RowError("missing_field", f"field '{key}' is missing (expected a string)")
         return ""
-    value = row[key]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
@@ -70,7 +72,12 @@ def decode_embedded_json(value: Any) -> Any:
     return value
 
 
+_ID_SET = frozenset(ID_FIELDS)
+
+
 def source_id(row: Row) -> str | None:
+    if _ID_SET.isdisjoint(row):
+        return None
     for key in ID_FIELDS:
         value = row.get(key)
         if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value) != "":
@@ -90,8 +97,9 @@ def make_record(
     if not messages:
         raise RowError("empty_conversation", "the conversation has no turns")
     for i, m in enumerate(messages):
-        if not m["content"].strip() and not (hints and _turn_has_payload(hints, i)):
-            raise RowError("empty_turn", f"turn {i + 1} ({m['role']}) has no text")
+        if not m["content"] or m["content"].isspace():
+            if not (hints and _turn_has_payload(hints, i)):
+                raise RowError("empty_turn", f"turn {i + 1} ({m['role']}) has no text")
     meta = {k: v for k, v in row.items() if k not in consumed}
     if hints:
         meta[FORMAT_HINTS] = hints

