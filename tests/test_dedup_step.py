@@ -1,0 +1,156 @@
+"""The dedup step and command: exact normalisation, keep-one-per-cluster, rejects that name the kept record."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from instructkit.dedup.clusters import resolve
+from instructkit.dedup.exact import exact_pairs
+from instructkit.errors import InstructkitError
+from instructkit.schema import to_table
+from instructkit.steps import get_step
+from instructkit.steps.dedup import Dedup
+from instructkit.text import normalize
+
+LONG = (
+    "Photosynthesis is the process by which green plants and some other organisms use sunlight to "
+    "synthesize foods from carbon dioxide and water, generating oxygen as a by product of the reaction"
+)
+
+
+def rec(i: str, user: str, answer: str = "ok", scores: dict[str, float] | None = None) -> dict:
+    r = {"id": i, "source": "t", "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}], "meta": {}}
+    if scores:
+        r["scores"] = scores
+    return r
+
+
+def test_exact_pairs_use_the_documented_normalisation() -> None:
+    texts = [normalize(t) for t in ["Hello, World!", "hello   world", "ＨＥＬＬＯ world", "hello there", "", ""]]
+    assert exact_pairs(texts).tolist() == [[0, 1], [0, 2]]  # empty texts never match
+
+
+def test_resolve_keeps_one_per_cluster_first_or_best() -> None:
+    pairs = np.array([[0, 1], [1, 2], [3, 4]])
+    first = resolve(6, pairs)
+    assert first.keeper.tolist() == [0, 0, 0, 3, 3, 5]
+    assert first.dropped.tolist() == [1, 2, 4] and first.clusters == 2
+    best = resolve(6, pairs, np.array([0.1, np.nan, 0.9, 0.5, 0.5, 0.0]))
+    assert best.keeper.tolist() == [2, 2, 2, 3, 3, 5]  # NaN ranks last; a tie goes to the first seen
+
+
+def test_resolve_never_drops_a_whole_cluster() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        n = 50
+        pairs = rng.integers(0, n, size=(40, 2))
+        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+        c = resolve(n, pairs, rng.normal(size=n))
+        kept = set(np.flatnonzero(c.keeper == np.arange(n)).tolist())
+        assert all(int(k) in kept for k in c.keeper)  # every keeper is itself kept
+
+
+def test_step_exact_and_near_with_rejects_that_name_the_kept_record() -> None:
+    table = to_table(
+        [
+            rec("a", LONG),
+            rec("b", LONG.upper() + "!!"),  # exact after normalisation
+            rec("c", LONG.replace("oxygen", "O2")),  # near: one word differs
+            rec("d", "Write a haiku about autumn leaves."),
+        ]
+    )
+    step = get_step("dedup")()
+    result = step.process(table)
+    assert result.kept.column("id").to_pylist() == ["a", "d"]
+    assert table.num_rows == result.kept.num_rows + len(result.rejects)
+    by_id = {r.record["id"]: r for r in result.rejects}
+    assert all(r.reason == "duplicate" and r.step == "dedup" for r in result.rejects)
+    assert "exact duplicate of id a" in by_id["b"].detail
+    assert "near duplicate of id a" in by_id["c"].detail and "Jaccard 0.8" in by_id["c"].detail
+    s = step.summary()
+    assert s["exact"]["dropped"] == 1 and s["near"]["dropped"] == 1
+
+
+def test_keep_best_metric_and_missing_metric_error() -> None:
+    table = to_table([rec("a", LONG, scores={"q": 0.2}), rec("b", LONG, scores={"q": 0.7}), rec("c", LONG)])
+    result = Dedup(["exact"], keep_best="q").process(table)
+    assert result.kept.column("id").to_pylist() == ["b"]
+    with pytest.raises(InstructkitError, match="no record has this score"):
+        Dedup(["exact"], keep_best="nope").process(table)
+
+
+def test_fields_instruction_ignores_the_response() -> None:
+    table = to_table([rec("a", "Name a colour.", "Blue."), rec("b", "Name a colour.", "Red.")])
+    assert Dedup(["exact"]).process(table).kept.num_rows == 2
+    assert Dedup(["exact"], fields="instruction").process(table).kept.num_rows == 1
+
+
+@pytest.mark.parametrize("kwargs", [{"methods": ["fuzzy"]}, {"fields": "response"}, {"threshold": 1.5}, {"num_perm": 1}])
+def test_bad_options_are_one_clear_error(kwargs: dict) -> None:
+    with pytest.raises(InstructkitError):
+        Dedup(**kwargs)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "instructkit", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_writes_output_rejects_and_summary(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    rows = [{"instruction": LONG, "input": "", "output": "x"}, {"instruction": LONG + ".", "input": "", "output": "x"},
+            {"instruction": "Other task entirely.", "input": "", "output": "y"}]
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "out" / "data.jsonl"
+    proc = run_cli("dedup", str(src), "-o", str(out), "--method", "exact,near", "--threshold", "0.7")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "out" / "data.summary.json").read_text())
+    assert summary["records_in"] == 3 and summary["records_out"] == 2 and summary["rejected"] == {"duplicate": 1}
+    assert summary["steps"]["dedup"]["near"]["threshold"] == 0.7
+    reject = json.loads((tmp_path / "out" / "data.rejects.jsonl").read_text())
+    assert reject["reason"] == "duplicate" and "input record #1" in reject["detail"]
+
+
+def test_cli_bad_method_exits_2_with_one_line(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"instruction": "a", "output": "b"}) + "\n")
+    proc = run_cli("dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--method", "fuzzy")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "--method" in proc.stderr
+
+
+@pytest.mark.shared_data
+def test_alpaca_gpt4_demo_has_14_exact_duplicates(shared_data: Path) -> None:
+    from instructkit.accounting import RunLog
+    from instructkit.io.read import read_tables
+
+    import pyarrow as pa
+
+    folder = shared_data / "instructions" / "alpaca_gpt4_style_demo_llamafactory"
+    table = pa.concat_tables(list(read_tables([str(folder)], RunLog(None, None))))
+    assert table.num_rows == 999
+    result = Dedup(["exact"]).process(table)
+    assert len(result.rejects) == 14
+    assert table.num_rows == result.kept.num_rows + len(result.rejects)
+
+
+@pytest.mark.slow
+def test_semantic_dedup_with_the_offline_minilm() -> None:
+    table = to_table(
+        [
+            rec("a", "How do I bake a loaf of sourdough bread at home?", ""),
+            rec("b", "How can I bake a loaf of sourdough bread at home?", ""),
+            rec("c", "List three prime numbers greater than one hundred.", ""),
+        ]
+    )
+    step = Dedup(["semantic"], semantic_threshold=0.9)
+    step.setup()
+    result = step.process(table)
+    assert result.kept.column("id").to_pylist() == ["a", "c"]
+    assert "semantic duplicate of id a (input record #1): cosine 0.9" in result.rejects[0].detail
+    assert step.summary()["semantic"]["encode_seconds"] > 0
