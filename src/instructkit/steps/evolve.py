@@ -43,7 +43,9 @@ class EvolveStep(Step):
         cache: Path | None = None,
         templates: Path | None = None,
         complexity: bool = True,
+        client_options: dict[str, Any] | None = None,
     ) -> None:
+        """``client_options`` go to :class:`LLMClient` as they are (backoff, prices, ...)."""
         if base_url and not model:
             raise InstructkitError("--model is required with --base-url (the name the server knows the model by)")
         self.base_url = base_url
@@ -57,6 +59,7 @@ class EvolveStep(Step):
         self.cache = cache
         self.templates_dir = templates
         self.complexity = complexity
+        self.client_options = client_options or {}
         self._report: dict[str, Any] = {}
 
     def setup(self) -> None:
@@ -78,7 +81,7 @@ class EvolveStep(Step):
         with self._endpoint() as (base_url, model):
             client = LLMClient(
                 base_url, model, concurrency=self.concurrency, timeout=self.timeout,
-                max_retries=self.max_retries, cache_path=self.cache,
+                max_retries=self.max_retries, cache_path=self.cache, **self.client_options,
             )  # fmt: skip
             try:
                 outcome = Evolver(client, self.templates, self.config).run(seeds)
