@@ -11,7 +11,7 @@ from instructkit.errors import InstructkitError
 MODES = ("filter", "flag")
 PROFILES = ("fast", "full")
 PII_MODES = ("redact", "drop", "flag", "off")
-GPTISM_MODES = ("drop", "flag", "off")
+GPTISM_MODES = ("drop", "flag")
 TOXIC_USER_MODES = ("drop", "flag")
 
 

@@ -282,3 +282,34 @@ def redact(text: str, entities: list[Entity], placeholders: Placeholders) -> str
         pos = e.end
     parts.append(text[pos:])
     return "".join(parts)
+
+
+def scan_record(rec: dict[str, Any], det: PiiDetector) -> list[tuple[int, list[Entity]]]:
+    """(turn index, entities) for every turn with PII."""
+    out = []
+    for i, m in enumerate(rec["messages"]):
+        found = det.find(m["content"])
+        if found:
+            out.append((i, found))
+    return out
+
+
+def redact_record(rec: dict[str, Any], hits: list[tuple[int, list[Entity]]]) -> None:
+    """Redact the turns in place, and the Alpaca ``input`` / Dolly ``context`` copy in ``meta`` the same way.
+
+    The input was appended to the user text as ``instruction + "\\n\\n" + input``;
+    the spans that fall in that tail are redacted in the meta copy with the same
+    placeholders, so export splits the record back with no PII left in either part.
+    """
+    placeholders = Placeholders()
+    meta = rec["meta"]
+    for i, entities in hits:
+        text = rec["messages"][i]["content"]
+        rec["messages"][i]["content"] = redact(text, entities, placeholders)
+        for key in ("input", "context"):
+            inp = meta.get(key)
+            if rec["messages"][i]["role"] == "user" and isinstance(inp, str) and inp and text.endswith("\n\n" + inp):
+                k = len(text) - len(inp)
+                tail = [Entity(e.type, e.start - k, e.end - k, e.score, e.rule) for e in entities if e.start >= k]
+                if tail:
+                    meta[key] = redact(inp, tail, placeholders)

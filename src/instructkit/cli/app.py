@@ -25,6 +25,7 @@ COMMANDS = [
     "stats",
     "dedup",
     "decontaminate",
+    "clean",
 ]
 
 for _name in COMMANDS:

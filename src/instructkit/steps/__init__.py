@@ -13,6 +13,7 @@ from instructkit.steps.base import Step, StepResult, split
 
 #: step name -> "module:Class"
 REGISTRY: dict[str, str] = {
+    "clean": "instructkit.steps.clean:CleanStep",
     "dedup": "instructkit.steps.dedup:Dedup",
     "evolve": "instructkit.steps.evolve:EvolveStep",
     "decontaminate": "instructkit.steps.decontaminate:Decontaminate",

@@ -1,0 +1,245 @@
+"""The ``clean`` step: structure, refusals and GPT-isms, language, toxicity and PII, in that order.
+
+Each filter computes its score for every record it sees (into ``scores``) and
+decides separately, so ``mode="flag"`` is the same run with the decisions
+written to ``meta["clean_flags"]`` instead of acted on.  In filter mode a record
+dropped by an earlier filter is not scored by the later, costlier ones (the
+models and Presidio run last).  Every decision names its rule and turn.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from instructkit.accounting import Reject
+from instructkit.clean import structure
+from instructkit.clean.config import CleanConfig
+from instructkit.clean.structure import Finding
+from instructkit.schema import Record, to_records, to_table
+from instructkit.steps.base import Step, StepResult
+
+STEP = "clean"
+#: Pattern categories whose hits count towards ``scores.gptism``.
+GPTISM_CATEGORIES = ("ai_self_reference", "apology", "hedging", "opener", "closer")
+
+
+class CleanStep(Step):
+    name: ClassVar[str] = STEP
+    reads: ClassVar[tuple[str, ...]] = ("messages", "meta")
+    writes: ClassVar[tuple[str, ...]] = ("messages", "meta", "scores.refusal", "scores.gptism", "scores.pii.count",
+                                          "scores.toxicity.user", "scores.toxicity.assistant", "scores.lang.*")
+
+    def __init__(self, config: CleanConfig | None = None) -> None:
+        self.config = config or CleanConfig()
+        self.counts: Counter[str] = Counter()
+        self._patterns: Any = None
+        self._pii: Any = None
+        self._toxicity: Any = None
+
+    def setup(self) -> None:
+        from instructkit.clean.refusals import PatternLibrary
+
+        c = self.config
+        self._patterns = PatternLibrary.load(c.patterns, c.head_chars)
+        if c.pii != "off":
+            from instructkit.clean.pii import PiiConfig, PiiDetector
+
+            self._pii = PiiDetector(PiiConfig(names=c.pii_names, allow=c.pii_allow, threshold=c.pii_threshold))
+        if c.models:
+            from instructkit.clean.language import identify
+            from instructkit.models.toxicity import load_toxicity
+
+            self._toxicity = load_toxicity(c.toxicity_model)
+            identify(["warm up the language model once, before the first batch is timed"])
+
+    # -- the pipeline ---------------------------------------------------------------------------
+
+    def process(self, table: pa.Table) -> StepResult:
+        if self._patterns is None:
+            self.setup()
+        originals = to_records(table)
+        work = [copy.deepcopy(r) for r in originals]
+        for r in work:
+            r.setdefault("scores", {})
+        verdict: list[Finding | None] = [None] * len(work)
+        flags: list[list[Finding]] = [[] for _ in work]
+
+        def decide(i: int, finding: Finding | None) -> None:
+            if finding is None:
+                return
+            self.counts[f"{finding.reason}:{finding.rule}"] += 1
+            if self.config.mode == "flag":
+                flags[i].append(finding)
+            elif verdict[i] is None:
+                verdict[i] = finding
+
+        def alive() -> list[int]:
+            return [i for i in range(len(work)) if verdict[i] is None]
+
+        if self.config.structure:
+            for i in alive():
+                decide(i, self._structure(work[i]))
+        for i in alive():
+            for f in self._refusals(work[i]):
+                decide(i, f)
+        if self.config.models:
+            idx = alive()
+            for i, f in zip(idx, self._language([work[i] for i in idx])):
+                decide(i, f)
+            idx = alive()
+            for i, fs in zip(idx, self._toxic([work[i] for i in idx])):
+                for f in fs:
+                    decide(i, f)
+        if self._pii is not None:
+            for i in alive():
+                decide(i, self._pii_filter(work[i]))
+
+        kept: list[Record] = []
+        rejects: list[Reject] = []
+        for orig, rec, v, fl in zip(originals, work, verdict, flags):
+            if v is not None:
+                rejects.append(Reject(STEP, v.reason, v.detail, record=orig))
+                continue
+            if self.config.mode == "flag":
+                rec = orig | {"scores": rec["scores"], "meta": _flagged(orig["meta"], rec["meta"], fl)}
+            kept.append(rec)
+        return StepResult(to_table(kept) if kept else table.slice(0, 0), rejects)
+
+    # -- filters ----------------------------------------------------------------------------------
+
+    def _structure(self, rec: Record) -> Finding | None:
+        scores = rec["scores"]
+        if structure.normalize_placeholder_input(rec):
+            scores["structure.placeholder_input"] = 1.0
+            self.counts["repair:placeholder_input"] += 1
+        repairs, finding = structure.repair(rec)
+        for kind, n in repairs.items():
+            scores[f"structure.{kind}"] = float(n)
+            self.counts[f"repair:{kind}"] += n
+        return finding or structure.check(rec, self.config.bounds)
+
+    def _refusals(self, rec: Record) -> list[Finding]:
+        c = self.config
+        refusal: Finding | None = None
+        gptism: Finding | None = None
+        n_gptisms = 0
+        for i, m in enumerate(rec["messages"]):
+            if m["role"] != "assistant":
+                continue
+            for h in self._patterns.find(m["content"]):
+                where = f"rule {h.rule} ({h.category}) in turn {i} (assistant): {h.text.strip()[:80]!r}"
+                if h.category == "refusal":
+                    refusal = refusal or Finding("refusal", h.rule, i, where)
+                elif h.category in GPTISM_CATEGORIES:
+                    n_gptisms += 1
+                    if h.category == "ai_self_reference":
+                        gptism = gptism or Finding("gptism", h.rule, i, where)
+            if c.strip_fillers and c.mode == "filter":
+                text, stripped = self._patterns.strip(m["content"])
+                if stripped:
+                    m["content"] = text
+                    n_gptisms += len(stripped)
+                    rec["scores"]["gptism.stripped"] = rec["scores"].get("gptism.stripped", 0.0) + len(stripped)
+                    for h in stripped:
+                        self.counts[f"strip:{h.rule}"] += 1
+        rec["scores"]["refusal"] = 1.0 if refusal else 0.0
+        rec["scores"]["gptism"] = float(n_gptisms)
+        out = []
+        if refusal and c.refusals:
+            out.append(refusal)
+        if gptism and c.gptisms == "drop":
+            out.append(gptism)
+        return out
+
+    def _language(self, recs: list[Record]) -> list[Finding | None]:
+        from instructkit.clean.language import identify
+
+        c = self.config
+        texts = ["\n".join(m["content"] for m in r["messages"] if m["role"] in ("user", "assistant")) for r in recs]
+        out: list[Finding | None] = []
+        for rec, found in zip(recs, identify(texts)):
+            if found is None:
+                out.append(None)
+                continue
+            lang, prob = found
+            rec["scores"][f"lang.{lang}"] = round(prob, 4)
+            if c.lang and lang not in c.lang and prob >= c.lang_min_prob:
+                out.append(Finding("language", "lang_not_allowed", None,
+                                   f"language '{lang}' (p={prob:.2f}, py3langid on the user and assistant turns); --lang allows {','.join(c.lang)}"))
+            else:
+                out.append(None)
+        return out
+
+    def _toxic(self, recs: list[Record]) -> list[list[Finding]]:
+        c = self.config
+        texts: list[str] = []
+        owner: list[tuple[int, int, str]] = []
+        for j, r in enumerate(recs):
+            for i, m in enumerate(r["messages"]):
+                if m["role"] in ("user", "assistant"):
+                    texts.append(m["content"])
+                    owner.append((j, i, m["role"]))
+        probs = self._toxicity.score(texts) if texts else []
+        worst: dict[tuple[int, str], tuple[float, int]] = {}
+        for (j, i, role), p in zip(owner, probs):
+            if (j, role) not in worst or p > worst[(j, role)][0]:
+                worst[(j, role)] = (float(p), i)
+        out: list[list[Finding]] = []
+        for j, r in enumerate(recs):
+            found = []
+            for role in ("assistant", "user"):
+                p, i = worst.get((j, role), (0.0, -1))
+                r["scores"][f"toxicity.{role}"] = round(p, 4)
+                if p >= c.toxicity_threshold and (role == "assistant" or c.toxic_user == "drop"):
+                    found.append(Finding("toxic", f"toxic_{role}", i,
+                                         f"turn {i} ({role}) scores {p:.2f} toxicity with {self._toxicity.name}, at or above --toxicity-threshold {c.toxicity_threshold}"))
+            out.append(found)
+        return out
+
+    def _pii_filter(self, rec: Record) -> Finding | None:
+        from instructkit.clean.pii import redact_record, scan_record
+
+        hits = scan_record(rec, self._pii)
+        n = sum(len(es) for _, es in hits)
+        rec["scores"]["pii.count"] = float(n)
+        if not hits:
+            return None
+        trail = [{"turn": i, "type": e.type, "rule": e.rule, "score": e.score} for i, es in hits for e in es]
+        for t in trail:
+            self.counts[f"pii:{t['type']}"] += 1
+        if self.config.mode == "flag" or self.config.pii == "flag":
+            rec["meta"]["pii_found"] = trail
+            if self.config.pii != "drop":
+                return None
+        elif self.config.pii == "redact":
+            redact_record(rec, hits)
+            rec["meta"]["pii_redactions"] = trail
+            return None
+        first_turn, es = hits[0]
+        kinds = ", ".join(sorted({f"{e.type} ({e.rule})" for _, es2 in hits for e in es2}))
+        return Finding("pii", es[0].rule, first_turn,
+                       f"{n} PII span(s) in turns {sorted({i for i, _ in hits})}: {kinds}; --pii drop rejects the record")
+
+    def summary(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "mode": c.mode,
+            "profile": c.profile,
+            "pii": c.pii if not c.pii_names or c.pii == "off" else f"{c.pii}+names",
+            "toxicity_model": c.toxicity_model if c.models else None,
+            "rules": dict(sorted(self.counts.items())),
+        }
+
+
+def _flagged(orig: dict[str, Any], worked: dict[str, Any], flags: list[Finding]) -> dict[str, Any]:
+    """The untouched meta plus what flag mode reports: the decisions and the PII trail."""
+    out = dict(orig)
+    if flags:
+        out["clean_flags"] = [{"reason": f.reason, "rule": f.rule, "turn": f.turn, "detail": f.detail} for f in flags]
+    if "pii_found" in worked:
+        out["pii_found"] = worked["pii_found"]
+    return out
