@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from evolve_fakes import MARKED, SEEDS, evolve_responder, write_seeds
-from fake_llm_server import FakeLLMServer
+from tests.evolve_fakes import MARKED, SEEDS, evolve_responder, write_seeds
+from tests.fake_llm_server import FakeLLMServer
 from instructkit.engines.local import run
 from instructkit.errors import InstructkitError
 from instructkit.evolve import elimination as elim

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_llm_server import FakeLLMServer
+from tests.fake_llm_server import FakeLLMServer
 from instructkit.errors import InstructkitError
 from instructkit.llm import CallFailure, Completion, LLMClient
 from instructkit.llm.cache import CompletionCache, request_key
