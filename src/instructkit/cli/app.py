@@ -39,7 +39,7 @@ def main() -> None:
     except InstructkitError as e:
         if debug:
             raise
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
@@ -52,5 +52,5 @@ def main() -> None:
     except Exception as e:  # an internal error: one line, exit 1
         if debug:
             raise
-        err.print(f"[red]internal error:[/red] {type(e).__name__}: {e} (rerun with --debug for the traceback)", highlight=False)
+        err.print(f"[red]internal error:[/red] {type(e).__name__}: {e} (rerun with --debug for the traceback)", highlight=False, soft_wrap=True)
         sys.exit(1)

@@ -80,7 +80,8 @@ _decode = msgspec.json.Decoder().decode
 def decode_line(line: bytes, where: int, location: str) -> RawRow:
     try:
         return RawRow(where, _decode(line), size=len(line))
-    except msgspec.DecodeError as e:
+    except (msgspec.DecodeError, UnicodeDecodeError) as e:
+        line = line.rstrip(b"\r\n")
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as u:
@@ -97,7 +98,7 @@ def _jsonl_rows(fh: IO[bytes], location: str) -> Iterator[RawRow]:
     for lineno, line in enumerate(fh, 1):
         try:
             yield RawRow(lineno, decode(line), None, None, len(line))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             if line.strip():
                 yield decode_line(line, lineno, location)
 
