@@ -29,6 +29,7 @@ TemplatesDir = Annotated[Path | None, typer.Option("--templates", help="Folder o
 Temperature = Annotated[float, typer.Option("--temperature", min=0.0, help="Sampling temperature for evolving and answering.")]
 MaxTokens = Annotated[int, typer.Option("--max-tokens", min=1, help="Longest response, in tokens.")]
 Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds before one request is given up (then retried).")]
+Complexity = Annotated[bool, typer.Option("--complexity/--no-complexity", help="Report the complexity gain per round (loads the spaCy parser).")]
 Retries = Annotated[int, typer.Option("--max-retries", min=0, help="Retries per call on 429, 5xx, timeouts and malformed answers.")]
 
 
@@ -57,6 +58,7 @@ def register(app: typer.Typer) -> None:
         max_tokens: MaxTokens = 512,
         timeout: Timeout = 120.0,
         max_retries: Retries = 6,
+        complexity: Complexity = True,
         fmt: From = "auto",
         strict: Strict = False,
         rejects: RejectsPath = None,
@@ -73,6 +75,7 @@ def register(app: typer.Typer) -> None:
         step = EvolveStep(
             base_url=base_url, model=model, config=config, concurrency=concurrency, timeout=timeout,
             max_retries=max_retries, cache=cache or default_cache(output), templates=templates,
+            complexity=complexity,
         )  # fmt: skip
         result = run_steps(
             inputs, output, [step], fmt=fmt, strict=strict, rejects=rejects, summary=summary,
