@@ -161,3 +161,23 @@ def test_hf_local_dataset(tmp_path: Path) -> None:
     # A folder of data files goes through datasets.load_dataset, the same call as for the hub.
     write_jsonl(tmp_path / "hubish" / "train.jsonl" if (tmp_path / "hubish").mkdir() is None else tmp_path, ROWS[:4])
     assert len(instructkit.read_records(f"hf:{tmp_path / 'hubish'}:train")) == 4
+
+
+def test_block_fast_path_falls_back_with_true_line_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain Alpaca lines are parsed a block at a time; a block holding a bad line is re-read line
+    by line, and the reject still names the line it was on."""
+    from instructkit.io import rows
+
+    monkeypatch.setattr(rows, "BLOCK_BYTES", 300)
+    lines = [json.dumps(r) for r in ROWS]
+    lines[16] = '{"instruction": "broken'
+    src = tmp_path / "p.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    summary = instructkit.convert(str(src), tmp_path / "o.jsonl")
+    assert summary["records_out"] == len(ROWS) - 1
+    (rej,) = read_jsonl(tmp_path / "o.rejects.jsonl")
+    assert rej["detail"].startswith(f"{src}:17:")
+    fast = [r["id"] for r in read_jsonl(tmp_path / "o.jsonl")]
+    monkeypatch.setattr(rows, "BLOCK_BYTES", 1 << 30)
+    slow = [r["id"] for r in instructkit.read_records(str(src), fmt="alpaca")]
+    assert fast == slow  # the same ids whichever path a row took

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NotRequired, TypedDict
 
+import msgspec
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -61,14 +62,16 @@ RECORD_SCHEMA = pa.schema(
 )
 
 
+_encode = msgspec.json.Encoder().encode
+
+
 def content_id(messages: Sequence[Message]) -> str:
     """A stable id for a record without one: a 128-bit hash of roles and texts.
 
     xxh3 is not cryptographic, which is fine: ids must be stable and
     collision-free in practice, not tamper-proof.
     """
-    text = "\x1e".join([m["role"] + "\x1f" + m["content"] for m in messages])
-    return xxhash.xxh3_128_hexdigest(text.encode("utf-8", "surrogatepass"))[:24]
+    return xxhash.xxh3_128_hexdigest(_encode([(m["role"], m["content"]) for m in messages]))[:24]
 
 
 def to_table(records: Sequence[Record]) -> pa.Table:

@@ -33,6 +33,9 @@ class Format:
     detect: Callable[[Any], bool]
     parse: Callable[[Any, str], list[Record]]
     emit: Callable[[Record], Any] | None = None
+    #: Optional: parse a whole block of JSON lines in one call (the hot path of large files);
+    #: returns None when any line is not of the simple shape, and the lines go through ``parse``.
+    parse_block: Callable[[bytes, str], list[Record] | None] | None = None
 
 
 def text_field(row: Row, key: str, *, required: bool = True, allow_empty: bool = True) -> str:

@@ -52,11 +52,26 @@ def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = N
     clock = time.perf_counter
     started = clock()
     for source in resolve(inputs):
-        fmt, rows = _choose_format(source, iter_rows(source), forced)
+        fmt = forced or _detect(source)
         detected[source.location] = fmt.name if fmt else "unknown"
         ids = seen_ids[source.name]
         parse = fmt.parse if fmt else None
-        for raw in rows:
+        for raw in iter_rows(source, fmt.parse_block if fmt else None):
+            if isinstance(raw, list):  # a block of lines parsed in one go
+                log.records_in += len(raw)
+                for rec in raw:
+                    rid = rec["id"]
+                    if rid in ids:
+                        duplicate_ids[source.name] += 1
+                    else:
+                        ids.add(rid)
+                pending.extend(raw)
+                if len(pending) >= options.batch_size:
+                    log.seconds["read"] = log.seconds.get("read", 0.0) + clock() - started
+                    yield pending
+                    started = clock()
+                    pending = []
+                continue
             # The common case inline (a valid row giving one record); everything else in _parse.
             if parse is not None and raw.error is None and 0 <= raw.size <= options.max_record_chars:
                 try:
@@ -91,24 +106,23 @@ def read_tables(inputs: list[str], log: RunLog, options: ReadOptions | None = No
         yield to_table(batch)
 
 
-def _choose_format(source: Source, rows: Iterator[RawRow], forced: Format | None) -> tuple[Format | None, Iterator[RawRow]]:
-    """Peek at up to DETECT_WINDOW rows to find the format, then replay them."""
-    if forced is not None:
-        return forced, rows
-    head: list[RawRow] = []
-    fmt = None
-    for raw in rows:
-        head.append(raw)
-        if raw.error is None:
-            fmt = formats.detect(raw.value)
-            if fmt is not None or len(head) >= DETECT_WINDOW:
+def _detect(source: Source) -> Format | None:
+    """The format of the first row (of up to DETECT_WINDOW) that looks like a known one.
+
+    A separate, short pass over the head of the source, so the main pass can use
+    the format's block parser from its first line."""
+    rows = iter_rows(source)
+    try:
+        for k, raw in enumerate(rows):
+            if raw.error is None:  # type: ignore[union-attr]
+                fmt = formats.detect(raw.value)  # type: ignore[union-attr]
+                if fmt is not None:
+                    return fmt
+            if k + 1 >= DETECT_WINDOW:
                 break
-
-    def replay() -> Iterator[RawRow]:
-        yield from head
-        yield from rows
-
-    return fmt, replay()
+        return None
+    finally:
+        rows.close()  # type: ignore[attr-defined]
 
 
 def _parse(raw: RawRow, fmt: Format | None, source: Source, log: RunLog, options: ReadOptions) -> list[Record]:

@@ -12,7 +12,7 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, NamedTuple
 
 import msgspec
@@ -20,6 +20,7 @@ import orjson
 
 from instructkit.errors import InstructkitError, MissingDependency, RowError
 from instructkit.io.sources import Source
+from instructkit.schema import Record
 
 CHUNK = 1 << 20
 
@@ -53,7 +54,15 @@ def open_binary(source: Source) -> IO[bytes]:
     return fh
 
 
-def iter_rows(source: Source) -> Iterator[RawRow]:
+#: A parser for a whole block of JSON lines at once (see ``Format.parse_block``): returns one
+#: record per line, or None when the block is not uniformly of the simple shape it handles.
+BlockParser = Callable[[bytes, str], "list[Record] | None"]
+BLOCK_BYTES = 4 << 20
+
+
+def iter_rows(source: Source, block_parser: BlockParser | None = None) -> Iterator[RawRow | list[Record]]:
+    """Rows of one source.  For JSON lines with a ``block_parser``, whole blocks of lines that
+    parse in one call come out as ready record lists; any other block falls back to lines."""
     if source.kind == "hf":
         yield from _hf_rows(source)
         return
@@ -62,7 +71,9 @@ def iter_rows(source: Source) -> Iterator[RawRow]:
         return
     with open_binary(source) as fh:
         try:
-            if source.kind == "jsonl":
+            if source.kind == "jsonl" and block_parser is not None:
+                yield from _jsonl_blocks(fh, source, block_parser)
+            elif source.kind == "jsonl":
                 yield from _jsonl_rows(fh, source.location)
             elif source.kind == "csv":
                 yield from _csv_rows(fh, source.location)
@@ -93,14 +104,25 @@ def decode_line(line: bytes, where: int, location: str) -> RawRow:
         return RawRow(where, error=RowError("invalid_json", f"{location}:{where}: {e}"), raw=text)
 
 
-def _jsonl_rows(fh: IO[bytes], location: str) -> Iterator[RawRow]:
+def _jsonl_rows(fh: Iterable[bytes], location: str, first: int = 1) -> Iterator[RawRow]:
     decode = _decode
-    for lineno, line in enumerate(fh, 1):
+    for lineno, line in enumerate(fh, first):
         try:
             yield RawRow(lineno, decode(line), None, None, len(line))
         except (msgspec.DecodeError, UnicodeDecodeError):
             if line.strip():
                 yield decode_line(line, lineno, location)
+
+
+def _jsonl_blocks(fh: IO[bytes], source: Source, block_parser: BlockParser) -> Iterator[RawRow | list[Record]]:
+    first = 1
+    while lines := fh.readlines(BLOCK_BYTES):
+        records = block_parser(b"".join(lines), source.name)
+        if records is not None and len(records) == len(lines):
+            yield records
+        else:
+            yield from _jsonl_rows(lines, source.location, first)
+        first += len(lines)
 
 
 def _csv_rows(fh: IO[bytes], location: str) -> Iterator[RawRow]:

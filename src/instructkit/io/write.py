@@ -61,18 +61,11 @@ class RecordWriter:
         else:
             assert self._fh is not None
             rows = self._rows(batch)
-            buf = bytearray()
-            encode_into = _ENCODER.encode_into
-            sep = b"\n" if self.kind == ".jsonl" else b",\n"
-            if self.kind == ".json" and self.count:
-                buf.extend(sep)
-            for k, r in enumerate(rows):
-                if k and self.kind == ".json":
-                    buf.extend(sep)
-                encode_into(r, buf, -1)
-                if self.kind == ".jsonl":
-                    buf.extend(sep)
-            self._fh.write(buf)
+            if self.kind == ".jsonl":
+                self._fh.write(_ENCODER.encode_lines(rows))
+            else:
+                lead = b",\n" if self.count else b"\n"
+                self._fh.write(lead + b",\n".join([_ENCODER.encode(r) for r in rows]))
         self.count += n
         return n
 
