@@ -21,12 +21,7 @@ import orjson
 
 from instructkit.engines import local
 
-WORDS = (
-    "the of and to in is that for it as was with be by on not this are or from at which but have an they you were "
-    "her she there been one all we their has would when what if out so said up its about into than them can only other "
-    "time new some could these two may first then do any like my now over such our man me even most made after also did "
-    "many before must through back years where much your way well down should because each just those people how too"
-).split()
+WORDS = ["the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on", "not", "this", "are", "or", "from", "at", "which", "but", "have", "an", "they", "you", "were", "her", "she", "there", "been", "one", "all", "we", "their", "has", "would", "when", "what", "if", "out", "so", "said", "up", "its", "about", "into", "than", "them", "can", "only", "other", "time", "new", "some", "could", "these", "two", "may", "first", "then", "do", "any", "like", "my", "now", "over", "such", "our", "man", "me", "even", "most", "made", "after", "also", "did", "many", "before", "must", "through", "back", "years", "where", "much", "your", "way", "well", "down", "should", "because", "each", "just", "those", "people", "how", "too"]
 
 
 def generate(path: Path, n: int, seed: int = 0) -> None:

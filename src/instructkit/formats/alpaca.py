@@ -18,11 +18,11 @@ from instructkit.formats.base import (
     Row,
     extras,
     join_input,
+    list_field,
     make_record,
     pairs,
     split_input,
     text_field,
-    list_field,
 )
 from instructkit.schema import Message, Record, content_id
 

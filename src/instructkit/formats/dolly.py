@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from instructkit.errors import RowError
-from instructkit.formats.base import Format, Row, extras, join_input, make_record, pairs, split_input, text_field
+from instructkit.formats.base import (
+    Format,
+    Row,
+    extras,
+    join_input,
+    make_record,
+    pairs,
+    split_input,
+    text_field,
+)
 from instructkit.schema import Record
 
 CONSUMED = ("instruction", "response")

@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from instructkit.errors import RowError
-from instructkit.formats.base import Format, Row, join_input, list_field, make_record, source_id, text_field
+from instructkit.formats.base import (
+    Format,
+    Row,
+    join_input,
+    list_field,
+    make_record,
+    source_id,
+    text_field,
+)
 from instructkit.schema import Record
 
 

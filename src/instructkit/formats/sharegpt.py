@@ -14,7 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from instructkit.errors import RowError
-from instructkit.formats.base import FORMAT_HINTS, Format, Row, extras, hints_of, list_field, make_record
+from instructkit.formats.base import (
+    FORMAT_HINTS,
+    Format,
+    Row,
+    extras,
+    hints_of,
+    list_field,
+    make_record,
+)
 from instructkit.schema import Message, Record
 
 ROLE_ALIASES = {

@@ -7,8 +7,8 @@ rejected with the reason the format's parser gives.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 import time
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
