@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from instructkit.dedup.shingles import Shingles, fmix64
+from instructkit.dedup.shingles import FOLD, Shingles, fmix64
 
 MERSENNE = np.uint64((1 << 31) - 1)
 _31 = np.uint64(31)
@@ -48,17 +48,24 @@ class Permutations:
 
 
 def _permute_min(x: np.ndarray, perms: Permutations, out: np.ndarray) -> None:
-    """``out[r] = min over t of (a*x[r, t] + b) mod p`` for x ``[R, L]`` (< p), in uint64 without overflow."""
-    y = x[:, :, None] * perms.a  # [R, L, P], < 2**62
+    """``out[r] = min(out[r], min over t of (a*x[r, t] + b) mod p)`` for x ``[R, L]`` (< p), no overflow.
+
+    ``a*x + b <= (p-1)*p < 2**62``; one fold (hi + lo, since 2**31 == 1 mod p)
+    brings it below 2**32 - 2, so the second fold and the minimum run on uint32,
+    twice as many lanes per SIMD instruction.  Residues 0 and 1 may end as p and
+    p + 1: still one distinct value per residue, so still a permutation for the
+    minimum, without a third pass to subtract p.
+    """
+    y = x[:, :, None] * perms.a  # [R, L, P]
     y += perms.b
-    t = np.empty_like(y)
-    for _ in range(2):  # y = hi*2**31 + lo  ==  hi + lo  (mod 2**31 - 1); twice brings y below p + 2
-        np.right_shift(y, _31, out=t)
-        y &= MERSENNE
-        y += t
-    # Residues 0 and 1 may stay as p and p + 1: still one distinct value per residue, so
-    # still a permutation for the minimum; no extra pass to subtract p.
-    np.minimum(out, y.min(axis=1), out=out)
+    t = y >> _31
+    y &= MERSENNE
+    y += t
+    z = y.astype(np.uint32)
+    z32 = z >> np.uint32(31)
+    z &= np.uint32(MERSENNE)
+    z += z32
+    np.minimum(out, z.min(axis=1), out=out)
 
 
 def signatures(sh: Shingles, perms: Permutations) -> np.ndarray:
@@ -83,14 +90,14 @@ def signatures(sh: Shingles, perms: Permutations) -> np.ndarray:
         j = min(int(np.searchsorted(c, cap, side="left")), i + rows)
         j = max(j, i + 1)
         recs, width = order[i:j], int(c[j - 1])
-        mins = np.full((len(recs), num_perm), MERSENNE, dtype=np.uint64)
+        mins = np.full((len(recs), num_perm), MERSENNE, dtype=np.uint32)
         step = max(CHUNK_CELLS // (len(recs) * num_perm), 1)  # a huge record goes in slices
         starts, lens = sh.offsets[recs], counts[recs]
         for t0 in range(0, width, step):
             t = np.arange(t0, min(t0 + step, width))
             pos = starts[:, None] + np.minimum(t[None, :], lens[:, None] - 1)
             _permute_min(x[pos], perms, mins)
-        out[recs] = mins.astype(np.uint32)
+        out[recs] = mins
         i = j
     return out
 
@@ -98,30 +105,25 @@ def signatures(sh: Shingles, perms: Permutations) -> np.ndarray:
 @lru_cache(maxsize=32)
 def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.05) -> tuple[int, int]:
     """(bands, rows) minimising the weighted area of false positives below and misses above the threshold."""
-    fn_weight = 1.0 - fp_weight
+    b, r = np.array([(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]).T
     s = np.linspace(0.0, 1.0, 1001)
+    p = 1.0 - (1.0 - s[None, :] ** r[:, None]) ** b[:, None]  # P(candidate | Jaccard s), per (b, r)
     below, above = s <= threshold, s >= threshold
-    best, best_cost = (1, num_perm), np.inf
-    for b in range(1, num_perm + 1):
-        for r in range(1, num_perm // b + 1):
-            p = 1.0 - (1.0 - s**r) ** b
-            fp = np.trapezoid(p[below], s[below])
-            fn = np.trapezoid(1.0 - p[above], s[above])
-            cost = fp_weight * fp + fn_weight * fn
-            if cost < best_cost:
-                best, best_cost = (b, r), cost
-    return best
+    fp = np.trapezoid(p[:, below], s[below], axis=1)
+    fn = np.trapezoid(1.0 - p[:, above], s[above], axis=1)
+    best = int(np.argmin(fp_weight * fp + (1.0 - fp_weight) * fn))
+    return int(b[best]), int(r[best])
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """``uint64 [records, bands]``: each band's rows folded to one hash (views of ``sig``, no copy)."""
+    """``uint64 [records, bands]``: each band's rows folded to one hash (column views of ``sig``)."""
     keys = np.empty((sig.shape[0], bands), dtype=np.uint64)
     for k in range(bands):
-        h = np.full(sig.shape[0], np.uint64((k + 1) * 0x9E3779B97F4A7C15 % 2**64), dtype=np.uint64)
+        h = np.full(sig.shape[0], (k + 1) * 0x9E3779B97F4A7C15 % 2**64, dtype=np.uint64)
         for c in range(k * rows, (k + 1) * rows):
-            h ^= sig[:, c].astype(np.uint64)
-            h = fmix64(h)
-        keys[:, k] = h
+            h ^= sig[:, c]
+            h *= FOLD
+        keys[:, k] = fmix64(h)
     return keys
 
 

@@ -21,9 +21,9 @@ import numpy as np
 
 _P = 0x100000001B3  # FNV-64 prime: odd, so invertible modulo 2**64
 _P_INV = pow(_P, -1, 2**64)
-_FOLD = np.uint64(0x9E3779B97F4A7C15)
-#: Bytes per chunk: bounds the prefix-sum temporaries (~5 uint64 arrays of this length).
-CHUNK_BYTES = 1 << 22
+FOLD = np.uint64(0x9E3779B97F4A7C15)
+#: Bytes per chunk: the prefix-sum temporaries (~5 uint64 arrays of this length) stay cache-sized.
+CHUNK_BYTES = 1 << 18
 
 _powers: dict[int, np.ndarray] = {}
 
@@ -32,7 +32,7 @@ def _pow_table(base: int, n: int) -> np.ndarray:
     """``base**i mod 2**64`` for i < n, cached and grown on demand (uint64 cumprod wraps, as wanted)."""
     table = _powers.get(base)
     if table is None or len(table) < n:
-        steps = np.full(max(n, 1024), base, dtype=np.uint64)
+        steps = np.full(max(n, 2 * CHUNK_BYTES), base, dtype=np.uint64)
         steps[0] = 1
         table = np.cumprod(steps, dtype=np.uint64)
         _powers[base] = table
@@ -107,7 +107,7 @@ def _fold(words: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np
     last = max(len(words) - 1, 0)
     for k in range(n):
         w = words[np.minimum(start + k, last)] if len(words) else np.zeros(total, np.uint64)
-        step = (h ^ w) * _FOLD
+        step = (h ^ w) * FOLD
         h = np.where(k < width, step, h)
     return fmix64(h), per_text
 
