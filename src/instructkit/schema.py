@@ -62,7 +62,9 @@ RECORD_SCHEMA = pa.schema(
 )
 
 
-_encode = msgspec.json.Encoder().encode
+_encoder = msgspec.json.Encoder()
+_encode = _encoder.encode
+_encode_lines = _encoder.encode_lines
 
 
 def content_id(messages: Sequence[Message]) -> str:
@@ -72,6 +74,13 @@ def content_id(messages: Sequence[Message]) -> str:
     collision-free in practice, not tamper-proof.
     """
     return xxhash.xxh3_128_hexdigest(_encode([(m["role"], m["content"]) for m in messages]))[:24]
+
+
+def content_ids(pairs: list[list[tuple[str, str]]]) -> list[str]:
+    """:func:`content_id` for many records, given as ``[(role, content), ...]`` lists: one
+    encoder call for the whole batch (each line of ``encode_lines`` is exactly ``_encode``)."""
+    digest = xxhash.xxh3_128_hexdigest
+    return [digest(line)[:24] for line in _encode_lines(pairs).split(b"\n")[:-1]]
 
 
 def to_table(records: Sequence[Record]) -> pa.Table:

@@ -24,7 +24,7 @@ from instructkit.formats.base import (
     split_input,
     text_field,
 )
-from instructkit.schema import Message, Record, content_id
+from instructkit.schema import Message, Record, content_ids
 
 CONSUMED = ("instruction", "output", "system", "history")
 
@@ -75,16 +75,19 @@ def parse_block(data: bytes, source: str) -> list[Record] | None:
         rows = _decode_plain_lines(data)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         return None
-    records: list[Record] = []
-    append = records.append
-    for row in rows:
-        instruction, inp, output = row.instruction, row.input, row.output
-        if not instruction or instruction.isspace() or not output or output.isspace():
-            return None
-        user = instruction if not inp or inp.isspace() else instruction + "\n\n" + inp
-        messages: list[Message] = [{"role": "user", "content": user}, {"role": "assistant", "content": output}]
-        append({"id": content_id(messages), "source": source, "messages": messages, "meta": {"input": inp}})
-    return records
+    if any(not r.instruction or r.instruction.isspace() or not r.output or r.output.isspace() for r in rows):
+        return None
+    users = [r.instruction if not r.input or r.input.isspace() else r.instruction + "\n\n" + r.input for r in rows]
+    ids = content_ids([[("user", u), ("assistant", r.output)] for u, r in zip(users, rows)])
+    return [
+        {
+            "id": rid,
+            "source": source,
+            "messages": [{"role": "user", "content": u}, {"role": "assistant", "content": r.output}],
+            "meta": {"input": r.input},
+        }
+        for rid, u, r in zip(ids, users, rows)
+    ]
 
 
 def emit(record: Record) -> Row:

@@ -59,12 +59,9 @@ def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = N
         for raw in iter_rows(source, fmt.parse_block if fmt else None):
             if isinstance(raw, list):  # a block of lines parsed in one go
                 log.records_in += len(raw)
-                for rec in raw:
-                    rid = rec["id"]
-                    if rid in ids:
-                        duplicate_ids[source.name] += 1
-                    else:
-                        ids.add(rid)
+                before = len(ids)
+                ids.update([rec["id"] for rec in raw])
+                duplicate_ids[source.name] += len(raw) - (len(ids) - before)
                 pending.extend(raw)
                 if len(pending) >= options.batch_size:
                     log.seconds["read"] = log.seconds.get("read", 0.0) + clock() - started
