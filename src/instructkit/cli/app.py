@@ -26,6 +26,7 @@ COMMANDS = [
     "dedup",
     "decontaminate",
     "clean",
+    "score",
 ]
 
 for _name in COMMANDS:

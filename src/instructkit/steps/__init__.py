@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "dedup": "instructkit.steps.dedup:Dedup",
     "evolve": "instructkit.steps.evolve:EvolveStep",
     "decontaminate": "instructkit.steps.decontaminate:Decontaminate",
+    "score": "instructkit.steps.score:ScoreStep",
 }
 
 
