@@ -94,6 +94,7 @@ class FakeLLMServer:
                 self.wfile.write(payload)
                 self.wfile.flush()
 
+        ThreadingHTTPServer.request_queue_size = 256  # many clients connect at once
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -204,3 +205,26 @@ class FakeLLMServer:
         entry.status = 200
         h._send(200, json.dumps(payload).encode())
         entry.completed = fault != "empty"
+
+
+def main() -> None:
+    """Serve from a separate process (benchmarks: no GIL shared with the client under test).
+
+    Prints the base URL, serves until stdin closes, then prints the request log as JSON.
+    """
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--latency", type=float, default=0.0)
+    ap.add_argument("--lifetime", type=float, default=600.0)
+    args = ap.parse_args()
+    with FakeLLMServer(latency=args.latency, lifetime=args.lifetime) as srv:
+        print(srv.base_url, flush=True)
+        sys.stdin.read()
+        log = [{"started": e.started, "ended": e.ended, "completed": e.completed} for e in srv.log]
+    print(json.dumps({"log": log, "max_in_flight": srv.max_in_flight}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
