@@ -109,3 +109,20 @@ def test_api_key_is_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_concurrency_is_a_usage_error() -> None:
     with pytest.raises(InstructkitError):
         LLMClient("http://127.0.0.1:9/v1", "fake", concurrency=0)
+
+
+def test_retry_after_forms() -> None:
+    from types import SimpleNamespace
+
+    from instructkit.llm.client import retry_after
+
+    def exc(headers: dict[str, str]) -> Exception:
+        e = Exception()
+        e.response = SimpleNamespace(headers=headers)  # type: ignore[attr-defined]
+        return e
+
+    assert retry_after(exc({"retry-after": "3"})) == 3.0
+    assert retry_after(exc({"retry-after-ms": "250"})) == 0.25
+    assert retry_after(exc({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0  # in the past
+    assert retry_after(exc({"retry-after": "soon"})) is None
+    assert retry_after(exc({})) is None

@@ -41,7 +41,7 @@ from instructkit.errors import InstructkitError, MissingDependency
 from instructkit.llm.cache import CachedAnswer, CompletionCache, request_key
 
 Messages = Sequence[dict[str, str]]
-#: Longest ``Retry-After`` honoured; a server asking for more is treated as down.
+#: Longest wait a ``Retry-After`` can impose; a longer request is capped to this.
 MAX_RETRY_AFTER = 120.0
 
 
@@ -145,8 +145,12 @@ def retry_after(exc: BaseException) -> float | None:
     try:
         return max(float(value), 0.0)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        return max(when.timestamp() - time.time(), 0.0) if when else None
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
 
 
 def api_key_from_env() -> str:

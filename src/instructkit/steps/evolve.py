@@ -24,6 +24,10 @@ from instructkit.schema import empty_table, to_records, to_table
 from instructkit.steps.base import Step, StepResult
 
 
+#: llama.cpp's server answers one request at a time: more in flight only queue up and risk the timeout.
+LOCAL_CONCURRENCY = 2
+
+
 class EvolveStep(Step):
     name: ClassVar[str] = "evolve"
     reads: ClassVar[tuple[str, ...]] = ("messages",)
@@ -79,8 +83,9 @@ class EvolveStep(Step):
     def process(self, table: pa.Table) -> StepResult:
         seeds = to_records(table)
         with self._endpoint() as (base_url, model):
+            concurrency = self.concurrency if self.base_url else min(self.concurrency, LOCAL_CONCURRENCY)
             client = LLMClient(
-                base_url, model, concurrency=self.concurrency, timeout=self.timeout,
+                base_url, model, concurrency=concurrency, timeout=self.timeout,
                 max_retries=self.max_retries, cache_path=self.cache, **self.client_options,
             )  # fmt: skip
             try:
