@@ -16,15 +16,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instructkit.llm import LLMClient  # noqa: E402
+from instructkit.llm import LLMClient
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 Responder = Callable[[list[dict[str, str]], dict[str, Any]], str]
 
@@ -113,7 +113,7 @@ class FakeLLMServer:
         with self._lock:
             return [e.key for e in self.log if e.completed]
 
-    def __enter__(self) -> FakeLLMServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         self._timer.start()
         return self

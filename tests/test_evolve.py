@@ -9,14 +9,14 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.evolve_fakes import MARKED, SEEDS, evolve_responder, write_seeds
-from tests.fake_llm_server import FakeLLMServer
 from instructkit.engines.local import run
 from instructkit.errors import InstructkitError
 from instructkit.evolve import elimination as elim
 from instructkit.evolve.engine import EvolveConfig
 from instructkit.evolve.operations import OPERATIONS, Templates, choose_operation
 from instructkit.steps.evolve import EvolveStep
+from tests.evolve_fakes import MARKED, SEEDS, evolve_responder, write_seeds
+from tests.fake_llm_server import FakeLLMServer
 
 pytest.importorskip("openai")
 

@@ -32,7 +32,7 @@ def command(src: Path, out: Path, srv: FakeLLMServer) -> list[str]:
 
 
 def run_to_end(src: Path, out: Path, srv: FakeLLMServer) -> None:
-    done = subprocess.run(command(src, out, srv), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(command(src, out, srv), capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_llm_server import FakeLLMServer
 from instructkit.errors import InstructkitError
 from instructkit.llm import CallFailure, Completion, LLMClient
 from instructkit.llm.cache import CompletionCache, request_key
+from tests.fake_llm_server import FakeLLMServer
 
 pytest.importorskip("openai")
 

@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from instructkit.cli.common import (
-    BatchSize, Debug, From, Inputs, MaxChars, Output, RejectsPath, Strict, SummaryPath, err, run_steps,
+    BatchSize,
+    Debug,
+    From,
+    Inputs,
+    MaxChars,
+    Output,
+    RejectsPath,
+    Strict,
+    SummaryPath,
+    err,
+    run_steps,
 )  # fmt: skip
 from instructkit.evolve.engine import EvolveConfig
 from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS

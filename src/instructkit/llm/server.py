@@ -4,15 +4,12 @@
 so that the rest of the code path (HTTP, retries, cache) is exactly the one
 used against vLLM or OpenAI.  The child is started on a free 127.0.0.1 port,
 polled until ``/v1/models`` answers, and stopped on exit; on Linux it also
-receives SIGTERM if this process dies (``PR_SET_PDEATHSIG``), so a killed run
+receives SIGTERM if this process dies (``PR_SET_PDEATHSIG``, set by a tiny launcher), so a killed run
 leaves no orphan server behind.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from instructkit.errors import InstructkitError, MissingDependency
 from instructkit.models.paths import smollm2_gguf
@@ -35,11 +33,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    """Ask the kernel to SIGTERM the server when its parent dies (Linux only; elsewhere a no-op)."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+#: Runs llama_cpp.server after asking the kernel to SIGTERM it when its parent dies (Linux's
+#: PR_SET_PDEATHSIG), set inside the child rather than with ``preexec_fn``, which is unsafe with threads.
+_LAUNCHER = (
+    "import ctypes, runpy, signal, sys\n"
+    "if sys.platform.startswith('linux'):\n"
+    "    ctypes.CDLL('libc.so.6').prctl(1, signal.SIGTERM)\n"
+    "sys.argv[0] = 'llama_cpp.server'\n"
+    "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n"
+)
 
 
 class LocalServer:
@@ -65,7 +67,7 @@ class LocalServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def __enter__(self) -> LocalServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -79,16 +81,15 @@ class LocalServer:
             raise MissingDependency("llama-cpp-python[server]", "llm", "the local LLM server") from None
         model = self.model_path or smollm2_gguf()
         self.port = free_port()
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (open for the server's whole life)
         cmd = [
-            sys.executable, "-m", "llama_cpp.server",
+            sys.executable, "-c", _LAUNCHER,
             "--model", str(model), "--model_alias", self.model,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_ctx", str(self.n_ctx), "--verbose", "false",
         ]  # fmt: skip
         self._proc = subprocess.Popen(
             cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if os.name == "posix" else None,
         )  # fmt: skip
         self._wait_ready()
 

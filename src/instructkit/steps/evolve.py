@@ -23,7 +23,6 @@ from instructkit.llm.client import LLMClient
 from instructkit.schema import empty_table, to_records, to_table
 from instructkit.steps.base import Step, StepResult
 
-
 #: llama.cpp's server answers one request at a time: more in flight only queue up and risk the timeout.
 LOCAL_CONCURRENCY = 2
 
