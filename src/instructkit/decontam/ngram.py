@@ -179,13 +179,12 @@ def match(index: NgramIndex, tg: TextGrams) -> Matches:
     text = tg.texts[keep][gram]
     # Distinct grams per (text, item): a repeated n-gram in the record counts once.
     key = np.unique(np.rec.fromarrays([text, item, h[gram]], names="t,i,h"), return_index=True)[1]
-    pair = np.rec.fromarrays([text[key], item[key]], names="t,i")
-    uniq, first, n_shared = np.unique(pair, return_index=True, return_counts=True)
-    g = gram[key][first]
-    return Matches(
-        uniq["t"].astype(np.int64),
-        uniq["i"].astype(np.int64),
-        n_shared / np.maximum(index.counts[uniq["i"]], 1),
-        tg.starts[keep][g],
-        tg.sizes[keep][g].astype(np.int64),
-    )
+    t, i, g = text[key], item[key], gram[key]
+    start = tg.starts[keep][g]
+    order = np.lexsort((start, i, t))  # per (text, item), the earliest matching span first
+    t, i, g = t[order], i[order], g[order]
+    first = np.ones(len(t), bool)
+    first[1:] = (t[1:] != t[:-1]) | (i[1:] != i[:-1])
+    n_shared = np.diff(np.append(np.flatnonzero(first), len(t)))
+    t, i, g = t[first], i[first], g[first]
+    return Matches(t, i, n_shared / np.maximum(index.counts[i], 1), tg.starts[keep][g], tg.sizes[keep][g].astype(np.int64))
