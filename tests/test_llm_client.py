@@ -126,3 +126,10 @@ def test_retry_after_forms() -> None:
     assert retry_after(exc({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0  # in the past
     assert retry_after(exc({"retry-after": "soon"})) is None
     assert retry_after(exc({})) is None
+
+
+def test_preflight_names_an_unreachable_server() -> None:
+    with FakeLLMServer() as srv:
+        client(srv).preflight()  # reachable: no error
+    with pytest.raises(InstructkitError, match="cannot reach the LLM server"):
+        LLMClient("http://127.0.0.1:9/v1", "fake").preflight(timeout=1)

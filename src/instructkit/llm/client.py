@@ -194,6 +194,21 @@ class LLMClient:
         if self.cache_path is not None:
             self._cache = CompletionCache(self.cache_path)
 
+    def preflight(self, timeout: float = 5.0) -> None:
+        """Fail fast, with one line, when nothing listens at ``base_url`` (a typo, a server not started).
+
+        Only an unreachable server is an error here: an HTTP status (some servers have
+        no ``/models``) is left to the real calls and their retries.
+        """
+        import httpx
+
+        try:
+            httpx.get(f"{self.base_url.rstrip('/')}/models", timeout=timeout)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as e:
+            raise InstructkitError(f"cannot reach the LLM server at {self.base_url}: {_short(e)}") from None
+        except httpx.HTTPError:
+            pass
+
     def _state(self) -> _LoopState:
         import openai
 

@@ -88,6 +88,7 @@ class EvolveStep(Step):
                 max_retries=self.max_retries, cache_path=self.cache, **self.client_options,
             )  # fmt: skip
             try:
+                client.preflight()
                 outcome = Evolver(client, self.templates, self.config).run(seeds)
             finally:
                 client.close()
