@@ -66,8 +66,9 @@ _DIGITS = re.compile(r"\D")
 _NOT_PHONE = re.compile(r"^[-+]?\d*[.,]\d+$|^\d{1,3}(?:\.\d{1,3}){3}$|^\d{1,4}/(?:19|20)\d\d$|^\d{2,7}-\d{2}-\d$")
 #: House numbers of made-up tutorial addresses ("123 Main St", "456 Elm St").
 _PLACEHOLDER_HOUSE = re.compile(r"^(?:1234?5?|234|345|456|567|678|789|999|0)\b")
+_IP_CONTEXT = re.compile(r"(?i)\b(?:ip|ipv4|address|host|server|ping|dns|connect|gateway|router|proxy|ssh|curl|http|network|subnet|vpn|firewall|node)\b")
 _DATE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}$|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$|^\d{4}\s*[-–]\s*\d{4}$")
-_VERSION_BEFORE = re.compile(r"(?i)(?:\bv|\bver\.?|version|release|build|python|node|java|rev\.?|@|==|>=|<=|~=)\s*$")
+_VERSION_BEFORE = re.compile(r"(?i)(?:\bv|\bver\.?|version|release|build|python|node|java|rev\.?|==|>=|<=|~=)\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,6 @@ def _engine(config: PiiConfig) -> Any:
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NlpEngineProvider, NoOpNlpEngine
         from presidio_analyzer.predefined_recognizers import (
-            CreditCardRecognizer,
             IbanRecognizer,
             IpRecognizer,
             PhoneRecognizer,
@@ -106,6 +106,7 @@ def _engine(config: PiiConfig) -> Any:
         )
 
         from instructkit.clean.pii_recognizers import (
+            CardRecognizer,
             OfflineEmailRecognizer,
             SecretRecognizer,
             StreetAddressRecognizer,
@@ -116,7 +117,7 @@ def _engine(config: PiiConfig) -> Any:
     recognizers = [
         OfflineEmailRecognizer(),
         PhoneRecognizer(supported_regions=list(config.phone_regions)),
-        CreditCardRecognizer(),
+        CardRecognizer(),
         IbanRecognizer(),
         IpRecognizer(),
         UsSsnRecognizer(),
@@ -222,6 +223,8 @@ class PiiDetector:
             ip = ipaddress.ip_interface(value).ip
         except ValueError:
             return True
+        if ip.version == 4 and ip.packed[0] < 10 and not _IP_CONTEXT.search(text[max(0, start - 40):start]):
+            return True  # "numpy 1.21.0.1": a small first octet and no word about networks is a version
         if ip.version == 6 and (not any(c.isdigit() for c in value) or sum(1 for g in value.split(":") if g) < 3):
             return True  # "Add::b", "dead::beef": C++ scopes and hex words, not addresses
         return self.config.public_ips_only and not ip.is_global

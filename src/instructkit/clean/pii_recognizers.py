@@ -12,7 +12,7 @@ import regex
 
 import tldextract
 from presidio_analyzer import Pattern, PatternRecognizer
-from presidio_analyzer.predefined_recognizers import EmailRecognizer
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer
 
 
 #: Presidio's default flags include IGNORECASE; key prefixes and capitalised street names need case.
@@ -30,6 +30,15 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         return bool(_offline_tld()(pattern_text).fqdn)
+
+
+class CardRecognizer(CreditCardRecognizer):
+    """Presidio's Luhn-checked card recognizer, plus the Mastercard 2-series (2221-2720) its pattern lacks."""
+
+    PATTERNS = [
+        *CreditCardRecognizer.PATTERNS,
+        Pattern("mastercard_2_series", r"\b2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}\b", 0.3),
+    ]
 
 
 class SecretRecognizer(PatternRecognizer):

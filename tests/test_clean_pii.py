@@ -1,0 +1,86 @@
+"""PII: every entity type is found in several formats, the false-positive guards hold, redaction is consistent."""
+
+from __future__ import annotations
+
+import pytest
+
+from instructkit.clean.pii import Placeholders, detector, redact, redact_record, scan_record
+
+pytestmark = pytest.mark.slow  # Presidio's import and setup take ~10-20 s
+
+
+@pytest.fixture(scope="module")
+def det():
+    return detector()
+
+
+@pytest.mark.parametrize(
+    "text,value,entity",
+    [
+        ("Write to maria.keller@posteo.de today", "maria.keller@posteo.de", "EMAIL_ADDRESS"),
+        ("Call me on +44 20 7946 0018 tomorrow", "+44 20 7946 0018", "PHONE_NUMBER"),
+        ("my phone is (415) 555-2671", "(415) 555-2671", "PHONE_NUMBER"),
+        ("Tel: 030 22700514", "030 22700514", "PHONE_NUMBER"),
+        ("card 4556 7375 8689 9855 exp 09/27", "4556 7375 8689 9855", "CREDIT_CARD"),
+        ("IBAN DE89 3704 0044 0532 0130 00 please", "DE89 3704 0044 0532 0130 00", "IBAN_CODE"),
+        ("ssh into 81.169.145.92 as root", "81.169.145.92", "IP_ADDRESS"),
+        ("the server is at 2a00:1450:4001:82b::200e now", "2a00:1450:4001:82b::200e", "IP_ADDRESS"),
+        ("SSN 536-22-8726 on file", "536-22-8726", "US_SSN"),
+        ("He lives at 742 Evergreen Terrace, Springfield", "742 Evergreen Terrace, Springfield", "STREET_ADDRESS"),
+        ("key = sk-proj-4fG7hJ2kL9mN3pQ8rS1tU6vW0xY5zA", "sk-proj-4fG7hJ2kL9mN3pQ8rS1tU6vW0xY5zA", "SECRET"),
+        ("aws AKIAZ7TQ4XK2M9PL3RWB here", "AKIAZ7TQ4XK2M9PL3RWB", "SECRET"),
+        ("token ghp_Xk29dLq81mZpT4vRw7YbN3cF6hJ0sA5uE2gK ok", "ghp_Xk29dLq81mZpT4vRw7YbN3cF6hJ0sA5uE2gK", "SECRET"),
+        ("DB postgres://admin:Tr0ub4dor@db.internal.acme.io:5432/app", "postgres://admin:Tr0ub4dor@db.internal.acme.io:5432/app", "URL_CREDENTIALS"),
+    ],
+)
+def test_entities_are_found(det, text: str, value: str, entity: str) -> None:
+    found = [(e.type, text[e.start:e.end]) for e in det.find(text)]
+    assert (entity, value) in found, found
+
+
+def test_private_key_block_and_jwt(det) -> None:
+    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7s1uHZ2xq9\n-----END RSA PRIVATE KEY-----"
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    assert {e.type for e in det.find(f"key:\n{key}\nand {jwt}")} == {"SECRET"}
+    assert len(det.find(f"key:\n{key}\nand {jwt}")) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Upgrade numpy to 1.21.0.1 and Python 3.10.4",
+        "pip install torch==2.1.0.0",
+        "ISBN 978-3-16-148410-0",
+        "The meeting is on 2023-01-15 at 10:30.",
+        "x = 1234567890 * 2",
+        "Contact us at info@example.com or jane@test",
+        "Use the test card 4111 1111 1111 1111 in the sandbox.",
+        "the value is -0.19449914 and 0.57737689",
+        "connect to 192.168.1.100 or 127.0.0.1",
+        "std::vector<int> v; Add::b;",
+        "CAS number 2060571-02-8",
+        "Order at 123 Main St. for pickup",
+    ],
+)
+def test_false_positive_guards(det, text: str) -> None:
+    assert det.find(text) == [], [(e.type, text[e.start:e.end], e.rule) for e in det.find(text)]
+
+
+def test_placeholders_are_consistent_in_a_conversation(det) -> None:
+    p = Placeholders()
+    a = "mail ann@corp-mail.de or bob@corp-mail.de"
+    b = "again: bob@corp-mail.de"
+    ra, rb = redact(a, det.find(a), p), redact(b, det.find(b), p)
+    assert ra == "mail <EMAIL> or <EMAIL_2>"
+    assert rb == "again: <EMAIL_2>"
+
+
+def test_alpaca_input_in_meta_is_redacted_the_same_way(det) -> None:
+    inp = "Contact: lena.vogt@posteo.de"
+    rec = {"id": "x", "source": "t", "meta": {"input": inp},
+           "messages": [{"role": "user", "content": "Extract the e-mail.\n\n" + inp},
+                        {"role": "assistant", "content": "lena.vogt@posteo.de"}]}
+    redact_record(rec, scan_record(rec, det))
+    assert rec["meta"]["input"] == "Contact: <EMAIL>"
+    assert rec["messages"][0]["content"] == "Extract the e-mail.\n\nContact: <EMAIL>"
+    assert rec["messages"][1]["content"] == "<EMAIL>"
