@@ -145,6 +145,8 @@ def test_operation_choice_is_seeded_and_covers_all_six() -> None:
 @pytest.mark.parametrize(
     ("text", "leak"),
     [("#Rewritten Prompt#: list fruits", "#Rewritten Prompt#"), ("Rewrite the given prompt", "given prompt"),
+     ("The person is: E. O. Taylor\n#Generated Prompt#: x", "#Generated Prompt#"),
+     ("Original Prompt: name a bird", "Original Prompt"),
      ("List ten exotic fruits by antioxidant content.", None)],
 )  # fmt: skip
 def test_template_leak(text: str, leak: str | None) -> None:

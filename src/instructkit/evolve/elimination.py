@@ -7,7 +7,8 @@
    refuses — the evolved instruction was too hard or nonsensical.
 3. ``stopword_response``: the response is only punctuation and stop words.
 4. ``template_leak``: the evolved instruction still carries words of the prompt
-   template ("#Rewritten Prompt#", "given prompt", ...).
+   template ("#Rewritten Prompt#", "given prompt", or the variants small models
+   invent: "#Generated Prompt#", "Original Prompt:").
 
 The refusal patterns here are deliberately few (the ones that mark an LLM giving
 up); the cleaning step's refusal library is the place for a full list, and
@@ -30,7 +31,8 @@ _REFUSAL = re.compile(
     re.IGNORECASE,
 )
 _LEAK = re.compile(
-    r"#\s*(?:given|rewritten|created|new)\s+prompt\s*#|\b(?:given|rewritten|created)\s+prompt\b",
+    r"#\s*(?:given|rewritten|created|generated|original|new)\s+prompt\s*#"
+    r"|\b(?:given|rewritten|created|generated|original)\s+prompt\b",
     re.IGNORECASE,
 )
 #: English function words (a compact list; the check only needs to see that nothing else is there).
