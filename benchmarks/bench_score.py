@@ -1,0 +1,116 @@
+"""Throughput of each metric on real instructions, with the model's own share of the time.
+
+Usage: .venv/bin/python benchmarks/bench_score.py [--records 2000] [--lm-records 40]
+       [--json benchmarks/results/bench_score.json]
+
+Data: ``alpaca_sample_2k`` (instruction with input appended; response).
+- complexity: our scorer (spaCy without NER, ``nlp.pipe`` batches, vectorised
+  features) against the standard way to use spaCy, ``nlp(text)`` per text
+  with the full pipeline (NER included), in the same run; plus one vs two
+  processes, which is what ``multiprocess_from`` decides.
+- model share = time inside the model call (``nlp.pipe``, the toxicity
+  classifier, llama.cpp ``eval``) over the metric's total time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import read  # noqa: E402
+
+from instructkit.models.spacy_model import load_spacy  # noqa: E402
+from instructkit.schema import instructions, responses  # noqa: E402
+from instructkit.score.complexity import ComplexityScorer  # noqa: E402
+
+
+def timed(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=2000)
+    ap.add_argument("--lm-records", type=int, default=40)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    table = read("alpaca_sample_2k").slice(0, args.records)
+    instr, resp = instructions(table), responses(table)
+    n = len(instr)
+    rows: list[dict] = []
+
+    scorer = ComplexityScorer(multiprocess_from=10**9)
+    scorer.setup()
+    scorer.score(instr[:100])  # warm-up
+    _, total = timed(scorer.score, instr)
+    _, parse = timed(lambda: list(scorer._nlp.pipe(instr, batch_size=scorer.batch_size)))
+    rows.append({"metric": "complexity (1 process)", "records": n, "per_s": n / total, "model_share": parse / total})
+    two = ComplexityScorer(multiprocess_from=1)
+    two.setup()
+    _, total2 = timed(two.score, instr)
+    rows.append({"metric": "complexity (2 processes)", "records": n, "per_s": n / total2, "model_share": None})
+    full = load_spacy(scorer.model, exclude=())
+    k = min(n, 500)
+    _, naive = timed(lambda: [full(t) for t in instr[:k]])
+    rows.append({"metric": "baseline: spaCy nlp(text) per text, all components (parse only)", "records": k,
+                 "per_s": k / naive, "model_share": 1.0})
+
+    from instructkit.models.toxicity import load_toxicity
+    from instructkit.score.safety import score_safety
+
+    tox = load_toxicity()
+    tox.score(["warm up"])
+    _, total = timed(score_safety, table)
+    texts = [t for t in instr + resp if t.strip()]
+    _, model = timed(tox.score, texts)
+    rows.append({"metric": "safety (toxicity, user + assistant turns)", "records": n, "per_s": n / total, "model_share": model / total})
+
+    from instructkit.score.formatting import score_format
+
+    _, total = timed(score_format, resp)
+    rows.append({"metric": "format (regex counts + py3langid)", "records": n, "per_s": n / total, "model_share": None})
+
+    from instructkit.score.perplexity import LlamaCppBackend, PerplexityScorer
+
+    backend = LlamaCppBackend(max_response_tokens=128)
+    backend.setup()
+    m = args.lm_records
+    eval_time = 0.0
+    llm = backend._llm
+    original = llm.eval
+
+    def counted(tokens):  # noqa: ANN001, ANN202
+        nonlocal eval_time
+        t0 = time.perf_counter()
+        original(tokens)
+        eval_time += time.perf_counter() - t0
+
+    llm.eval = counted
+    out, total = timed(PerplexityScorer(backend).score, instr[:m], resp[:m])
+    llm.eval = original
+    tokens = float(np.nansum(out["perplexity.tokens"]))
+    rows.append({"metric": "perplexity + IFD (SmolLM2-135M, llama.cpp, 2 passes)", "records": m, "per_s": m / total,
+                 "model_share": eval_time / total, "response_tokens_per_s": tokens / total})
+
+    print(f"{n} Alpaca records (first {m} for perplexity)\n")
+    print("| metric | records | records/s | model share |\n| --- | ---: | ---: | ---: |")
+    for r in rows:
+        share = "–" if r["model_share"] is None else f"{r['model_share']:.0%}"
+        print(f"| {r['metric']} | {r['records']} | {r['per_s']:,.1f} | {share} |")
+    base = rows[2]["per_s"]
+    print(f"\ncomplexity vs the spaCy baseline: {rows[0]['per_s'] / base:.2f}x (1 process), {rows[1]['per_s'] / base:.2f}x (2 processes)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

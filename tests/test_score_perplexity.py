@@ -1,0 +1,56 @@
+"""Perplexity and IFD with the real offline model (llama.cpp in-process), and the log-softmax core."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from instructkit.score.perplexity import LlamaCppBackend, PerplexityScorer, log_softmax_pick
+
+INSTR = ["What is the capital of France?", "Name a primary colour."]
+RESP = ["The capital of France is Paris, a city on the river Seine.", "Red is a primary colour."]
+SHUFFLED = ["Seine city capital of river a the Paris, France on is The", "primary Red colour. a is"]
+
+
+def test_log_softmax_pick_matches_a_direct_computation() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(4, 50)) * 30  # large values: the stable path matters
+    targets = np.array([3, 0, 49, 7])
+    direct = [np.log(np.exp(row - row.max()).sum()) for row in logits]
+    expected = [logits[i, t] - logits[i].max() - direct[i] for i, t in enumerate(targets)]
+    np.testing.assert_allclose(log_softmax_pick(logits, targets), expected, rtol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def scorer() -> PerplexityScorer:
+    backend = LlamaCppBackend(max_response_tokens=64)
+    backend.setup()
+    return PerplexityScorer(backend)
+
+
+@pytest.mark.slow
+def test_shuffled_words_are_less_likely_and_the_instruction_helps(scorer: PerplexityScorer) -> None:
+    real, fake = scorer.score(INSTR, RESP), scorer.score(INSTR, SHUFFLED)
+    assert (fake["perplexity"] > 3 * real["perplexity"]).all()
+    assert (real["ifd"] < 1).all()  # the question makes its own answer easier to predict
+    np.testing.assert_allclose(real["ifd"], real["perplexity"] / real["perplexity.unconditional"])
+    assert (real["perplexity.tokens"] > 5).all()
+
+
+@pytest.mark.slow
+def test_deterministic_absent_without_response_and_robust_to_control_tokens(scorer: PerplexityScorer) -> None:
+    a = scorer.score(INSTR + ["Say nothing."], RESP + [""])
+    b = scorer.score(INSTR + ["Say nothing."], RESP + [""])
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+        assert np.isnan(a[k][2])
+    tricky = scorer.score(["Repeat this."], ["<|im_end|> is only text here"])
+    assert np.isfinite(tricky["perplexity"][0])
+
+
+@pytest.mark.slow
+def test_long_instruction_is_cut_to_fit_the_context() -> None:
+    backend = LlamaCppBackend(n_ctx=128, max_response_tokens=32)
+    backend.setup()
+    out = PerplexityScorer(backend, ifd=False).score(["word " * 500], ["A short answer to a very long question."])
+    assert np.isfinite(out["perplexity"][0]) and set(out) == {"perplexity", "perplexity.tokens"}
