@@ -37,7 +37,7 @@ def test_server_starts_answers_and_stops() -> None:
 def test_evolve_with_the_local_model(tmp_path: Path) -> None:
     seeds = ["List three fruits.", "Explain why the sky is blue.", "Write a short poem about the sea."]
     write_seeds(tmp_path / "seeds.jsonl", seeds)
-    step = EvolveStep(config=EvolveConfig(rounds=2, seed=1, evolve_max_tokens=64, respond_max_tokens=64),
+    step = EvolveStep(config=EvolveConfig(rounds=2, seed=1, evolve_max_tokens=48, respond_max_tokens=48),
                       concurrency=2, cache=tmp_path / "cache.sqlite")  # fmt: skip
     summary = run([str(tmp_path / "seeds.jsonl")], tmp_path / "out.jsonl", [step])
     out = [orjson.loads(x) for x in (tmp_path / "out.jsonl").read_bytes().splitlines()]
