@@ -50,5 +50,5 @@ def near_pairs(
     cand = minhash.candidate_pairs(sig, sh.counts() > 0, bands, rows)
     sim = minhash.exact_jaccard(sh, cand) if verify == "exact" else minhash.estimated_jaccard(sig, cand)
     ok = sim >= threshold
-    stats = {"bands": bands, "rows": rows, "candidates": int(len(cand)), "verified": int(ok.sum()), "verify": verify}
+    stats = {"bands": bands, "rows": rows, "candidates": len(cand), "verified": int(ok.sum()), "verify": verify}
     return NearResult(cand[ok], sim[ok], sh, sig, stats)

@@ -65,6 +65,6 @@ def semantic_pairs(
         "search_seconds": round(t3 - t2, 3),
         "records_per_second": round(len(usable) / max(t3 - t1, 1e-9), 1),
         "encode_share": round((t2 - t1) / max(t3 - t1, 1e-9), 4),
-        "pairs": int(len(pairs)),
+        "pairs": len(pairs),
     }
     return SemanticResult(pairs, sims, vectors, stats)

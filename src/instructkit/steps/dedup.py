@@ -86,7 +86,7 @@ class Dedup(Step):
             for d, k, s in zip(drop, kept, sims):
                 reasons[alive[d]] = "duplicate"
                 details[alive[d]] = _detail(method, ids[alive[k]], int(alive[k]), float(s), int(clusters.size[d]), self)
-            info |= {"dropped": int(len(drop)), "clusters": clusters.clusters, "seconds": round(time.perf_counter() - t0, 3)}
+            info |= {"dropped": len(drop), "clusters": clusters.clusters, "seconds": round(time.perf_counter() - t0, 3)}
             self._summary[method] = info
             alive = np.delete(alive, drop)
         keep = np.zeros(table.num_rows, dtype=bool)
