@@ -60,6 +60,14 @@ def test_private_key_block_and_jwt(det) -> None:
         "std::vector<int> v; Add::b;",
         "CAS number 2060571-02-8",
         "Order at 123 Main St. for pickup",
+        'SLACK_TOKEN = "xoxp-your-token-here"',
+        "'postgresql://dbuser:dbpassword@database_host:5432/dbname'",
+        "I'm still getting [20 20 18 22 20] instead",
+        "Sample output: 1 2 3 4 5 6 7 8 9 10",
+        '<link href="https://unpkg.com/leaflet@1.7.1/dist/leaflet.css">',
+        "scores 0.15573301443004656, 0.1668444947332441",
+        "FEI/EIN Number 35-2479321, Meeting ID: 3903 03 5809 3",
+        "nmap -sL 192.168.1.0/24",
     ],
 )
 def test_false_positive_guards(det, text: str) -> None:

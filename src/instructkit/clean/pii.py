@@ -63,7 +63,19 @@ _TRIGGERS: dict[str, Callable[[str], bool]] = {
 }
 _DIGITS = re.compile(r"\D")
 #: Numbers that phonenumbers accepts but that are not phones: decimals, IPs, "36/2020" references, CAS ids.
-_NOT_PHONE = re.compile(r"^[-+]?\d*[.,]\d+$|^\d{1,3}(?:\.\d{1,3}){3}$|^\d{1,4}/(?:19|20)\d\d$|^\d{2,7}-\d{2}-\d$")
+_NOT_PHONE = re.compile(
+    r"^[-+]?\d*[.,]\d+$"  # a decimal
+    r"|\d+(?:\.\d+){3,}|/\d{1,2}$|\d\.\d{5,}"  # an IP, a long version, a CIDR range, a long fraction
+    r"|^\d{1,4}/(?:19|20)\d\d$"  # "36/2020" references
+    r"|^\d{2,7}-\d{2}-\d$"  # CAS registry numbers
+    r"|^\d{2}-\d{7}$"  # US employer ids (EIN)
+    r"|^\d{1,4}\s*[-–]\s*\d{1,4}$"  # a range, "350-900"
+)
+#: Template values in tutorials: "xoxp-your-token-here", "postgres://user:password@host".
+_PLACEHOLDER_SECRET = re.compile(r"(?i)your|here|example|x{6,}|:(?:db)?pass(?:word)?@|:secret@|:<[^>]*>@|\*{4,}")
+_NUMBER_AFTER = re.compile(r"[.,]\d|°|\d")
+#: Words that introduce an identifier, not a phone number.
+_ID_BEFORE = re.compile(r"(?i)\b(?:id|ids|folio|ein|fei|invoice|order|ref|doi|cas|isbn|epoch|step|iteration)\b\W*$")
 #: House numbers of made-up tutorial addresses ("123 Main St", "456 Elm St").
 _PLACEHOLDER_HOUSE = re.compile(r"^(?:1234?5?|234|345|456|567|678|789|999|0)\b")
 _IP_CONTEXT = re.compile(r"(?i)\b(?:ip|ipv4|address|host|server|ping|dns|connect|gateway|router|proxy|ssh|curl|http|network|subnet|vpn|firewall|node)\b")
@@ -197,9 +209,15 @@ class PiiDetector:
         before = text[max(0, start - 24):start]
         if entity in ("PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE") and "isbn" in before.lower():
             return True
+        if entity in ("PHONE_NUMBER", "CREDIT_CARD", "US_SSN") and (
+            before[-1:] in (".", ",") or before[-1:].isdigit() or _NUMBER_AFTER.match(text, end)
+        ):
+            return True  # digits of a longer number: "0.15573301443004656", "122.4194°"
         if entity == "EMAIL_ADDRESS":
             local, _, domain = value.rpartition("@")
             domain = domain.lower()
+            if not domain.rsplit(".", 1)[-1].isalpha():
+                return True  # "leaflet@1.7.1": a package version, not a mailbox
             return local.lower() in self.config.allow_localparts or any(
                 domain == d or domain.endswith("." + d) for d in self.config.allow_domains
             )
@@ -211,6 +229,8 @@ class PiiDetector:
             return _DIGITS.sub("", value) in TEST_CARDS
         if entity == "STREET_ADDRESS":
             return bool(_PLACEHOLDER_HOUSE.match(value))
+        if entity in ("SECRET", "URL_CREDENTIALS"):
+            return bool(_PLACEHOLDER_SECRET.search(value))
         return False
 
     def _ip_guard(self, text: str, start: int, end: int, value: str, before: str) -> bool:
@@ -232,8 +252,15 @@ class PiiDetector:
     @staticmethod
     def _phone_guard(text: str, start: int, value: str, before: str) -> bool:
         stripped = value.strip()
-        if _DATE.match(stripped) or _NOT_PHONE.match(stripped):
+        if _DATE.match(stripped) or _NOT_PHONE.search(stripped) or _ID_BEFORE.search(before):
             return True
+        groups = re.findall(r"\d+", stripped)
+        if sum(len(g) for g in groups) < 8 and not stripped.startswith("+"):
+            return True  # too short for a number with its area code: "0 100 100", "50000 (0"
+        if sum(len(g) == 1 for g in groups) >= 2:
+            return True  # "1 2 3 4 5 6 7 8 9 10": a count, not a number
+        if len(groups) >= 4 and all(len(g) == 2 for g in groups) and not groups[0].startswith("0"):
+            return True  # "[20 20 18 22 20]": an array; two-digit national formats start with 0 ("06 12 34 56 78")
         if before[-1:] in ("-", "_", ".", "/", "\\") or before[-1:].isalnum() or "cas" in before.lower():
             return True  # part of an identifier ("MolPort-046-416-809", "CQ_2060571-02-8")
         prev = before.rstrip()[-1:]
