@@ -134,7 +134,7 @@ def test_real_sharegpt_sample_balances(shared_data: Path, tmp_path: Path) -> Non
     head = tmp_path / "head.jsonl"
     head.write_text("\n".join(src.read_text(encoding="utf-8").split("\n")[:300]) + "\n")
     res = subprocess.run([sys.executable, "-m", "instructkit", "clean", str(head), "-o", str(tmp_path / "o.jsonl"), "--profile", "fast"],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stderr
     summary = json.loads((tmp_path / "o.summary.json").read_text())
     assert summary["records_in"] == 300 and summary["balanced"]

@@ -229,8 +229,12 @@ class PiiDetector:
             return _DIGITS.sub("", value) in TEST_CARDS
         if entity == "STREET_ADDRESS":
             return bool(_PLACEHOLDER_HOUSE.match(value))
-        if entity in ("SECRET", "URL_CREDENTIALS"):
+        if entity == "SECRET":
             return bool(_PLACEHOLDER_SECRET.search(value))
+        if entity == "URL_CREDENTIALS":
+            rest = value.split("://", 1)[-1]
+            secret = rest.rsplit("@", 1)[0] + "@" if "@" in rest else rest.partition("?")[2]
+            return bool(_PLACEHOLDER_SECRET.search(secret))  # judge the credential, not the host name
         return False
 
     def _ip_guard(self, text: str, start: int, end: int, value: str, before: str) -> bool:

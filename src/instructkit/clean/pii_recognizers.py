@@ -7,13 +7,12 @@ overlaps the same way and reports its name in the decision trail.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import ClassVar
 
 import regex
-
 import tldextract
 from presidio_analyzer import Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer
-
 
 #: Presidio's default flags include IGNORECASE; key prefixes and capitalised street names need case.
 CASE_SENSITIVE = regex.DOTALL | regex.MULTILINE
@@ -35,7 +34,7 @@ class OfflineEmailRecognizer(EmailRecognizer):
 class CardRecognizer(CreditCardRecognizer):
     """Presidio's Luhn-checked card recognizer, plus the Mastercard 2-series (2221-2720) its pattern lacks."""
 
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         *CreditCardRecognizer.PATTERNS,
         Pattern("mastercard_2_series", r"\b2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}\b", 0.3),
     ]
@@ -44,7 +43,7 @@ class CardRecognizer(CreditCardRecognizer):
 class SecretRecognizer(PatternRecognizer):
     """API keys and credentials with a recognisable shape: high precision, so full score."""
 
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("openai_key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}\b", 0.95),
         Pattern("aws_access_key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", 0.95),
         Pattern("github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b", 0.95),
@@ -71,7 +70,7 @@ class SecretRecognizer(PatternRecognizer):
 class UrlCredentialsRecognizer(PatternRecognizer):
     """``scheme://user:password@host`` and URLs that carry a token in their query string."""
 
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("userinfo", r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s:/@\"'<>]{1,64}:[^\s/@\"'<>]{1,128}@[^\s/\"'<>]+[^\s\"'<>)\]]*", 0.9),
         Pattern(
             "query_token",
@@ -97,7 +96,7 @@ class StreetAddressRecognizer(PatternRecognizer):
     "221 Baker Street" from "5 main points".
     """
 
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern(
             "us_uk_street",
             r"\b\d{1,5}[A-Z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Z][a-z]+\.?\s+){1,3}(?:" + _STREET_TYPES + r")\b\.?(?:\s+[NS][EW]\b)?"

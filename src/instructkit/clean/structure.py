@@ -29,8 +29,7 @@ _PLACEHOLDER_STRIP = re.compile(r"^[\s<\[({\"']+|[\s>\])}\"'.!]+$")
 _FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
 _INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\ufeff")
 #: Words a finished sentence does not end on.
-_DANGLING = frozenset("a an the and or but of to in on at for with by from as that which who is are was were be "
-                      "their its his her our your my this these those than then if when while because into".split())
+_DANGLING = frozenset(["a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "that", "which", "who", "is", "are", "was", "were", "be", "their", "its", "his", "her", "our", "your", "my", "this", "these", "those", "than", "then", "if", "when", "while", "because", "into"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,7 @@ def _detoxify() -> Callable[[list[str]], np.ndarray]:
         raise InstructkitError("toxicity model 'detoxify' needs the 'detoxify' package: pip install detoxify") from None
     try:
         model = Detoxify("original", device="cpu")
-    except Exception as e:  # its checkpoint download fails offline with various exception types
+    except Exception as e:  # noqa: BLE001 - its checkpoint download fails offline with many exception types
         raise InstructkitError(f"cannot load Detoxify (it downloads its checkpoint; offline? use 'profanity-check'): {e}") from None
     return lambda texts: np.asarray(model.predict(texts)["toxicity"])
 
