@@ -189,19 +189,31 @@ JUDGE_PROMPT = """Evidence:
 Claim: {claim}
 
 According to the evidence only, is the claim true or false? If the evidence does not say, answer unknown.
-Answer with one word: true, false or unknown."""
-_ANSWER = re.compile(r"\b(true|false|unknown|supported|contradicted|yes|no)\b", re.IGNORECASE)
-_VERDICT = {"true": "supported", "supported": "supported", "yes": "supported",
-            "false": "contradicted", "contradicted": "contradicted", "no": "contradicted", "unknown": "unverifiable"}
+Reply as JSON: {{"verdict": "true"}}, {{"verdict": "false"}} or {{"verdict": "unknown"}}."""
+#: Constrained decoding (llama.cpp turns the schema into a grammar): the 135M model answered "no"
+#: to every free-text question in our trials, but picks between the allowed values with some signal.
+RESPONSE_FORMAT = {
+    "type": "json_object",
+    "schema": {"type": "object", "properties": {"verdict": {"type": "string", "enum": ["true", "false", "unknown"]}},
+               "required": ["verdict"]},
+}
+_ANSWER = re.compile(r"\b(true|false|unknown|supported|contradicted)\b", re.IGNORECASE)
+_VERDICT = {"true": "supported", "supported": "supported", "false": "contradicted", "contradicted": "contradicted",
+            "unknown": "unverifiable"}
 
 
 @dataclass
 class LLMJudge:
-    """An LLM over an OpenAI-compatible API (temperature 0: the same claim gets the same answer)."""
+    """An LLM over an OpenAI-compatible API (temperature 0: the same claim gets the same answer).
+
+    ``structured`` sends a JSON-schema ``response_format`` (llama.cpp, vLLM, SGLang honour it); turn it
+    off for a server that rejects the ``schema`` key — the answer is then parsed from free text.
+    """
 
     base_url: str
     model: str
     cache_path: Path | None = None
+    structured: bool = True
     name: str = "llm"
 
     def setup(self) -> None:
@@ -219,8 +231,9 @@ class LLMJudge:
                 evidence="\n".join(f"[{i + 1}] {e}" for i, e in enumerate(evs)), claim=claim)}]
             for claim, evs in pairs
         ]
+        extra = {"response_format": RESPONSE_FORMAT} if self.structured else {}
         out = []
-        for answer in self._client.chat_many(batch, temperature=0.0, max_tokens=8, seed=0):
+        for answer in self._client.chat_many(batch, temperature=0.0, max_tokens=16, seed=0, **extra):
             if isinstance(answer, CallFailure):
                 raise InstructkitError(f"LLM judge at {self.base_url} failed ({answer.kind}): {answer.error}")
             m = _ANSWER.search(answer.text)
