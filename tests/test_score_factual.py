@@ -80,6 +80,7 @@ def test_reference_errors_are_one_line(tmp_path: Path) -> None:
         read_passages(bad)
 
 
+@pytest.mark.slow  # imports transformers (several seconds on 2 cores)
 def test_nli_model_that_cannot_load_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(InstructkitError, match="no NLI model ships offline.*--judge-url"):

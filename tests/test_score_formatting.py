@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from instructkit.schema import to_table
 from instructkit.score.formatting import score_format
@@ -29,6 +30,7 @@ def test_empty_response_is_absent() -> None:
     assert all(np.isnan(v).all() for v in out.values()) and langs == [None, None]
 
 
+@pytest.mark.slow  # loads the toxicity model
 def test_safety_uses_the_shared_classifier_per_role() -> None:
     from instructkit.score.safety import score_safety
 
