@@ -238,8 +238,8 @@ class LLMClient:
         state = self._state()
         async with state.semaphore:
             answer = await self._with_retries(state.sdk, msgs, sampling)
-        if self._cache is not None:
-            self._cache.put(key, self.model, {"messages": msgs, "params": sampling}, answer)
+        if self._cache is not None:  # committed before returning; in a thread so other calls go on meanwhile
+            await asyncio.to_thread(self._cache.put, key, self.model, {"messages": msgs, "params": sampling}, answer)
         return Completion(answer.text, answer.prompt_tokens, answer.completion_tokens, cached=False)
 
     async def _with_retries(self, sdk: Any, msgs: list[dict[str, str]], sampling: dict[str, Any]) -> CachedAnswer:
