@@ -24,7 +24,7 @@ def test_tokenize_matches_the_documented_normalisation() -> None:
 def test_every_ngram_hash_equals_the_hash_of_the_same_words_elsewhere() -> None:
     base = words(TEXTS[0])
     w, off, _ = tokenize([TEXTS[0], "prefix words " + TEXTS[0].upper() + " suffix"])
-    h, t, start = grams(w, off, 5)
+    h, t, start = grams(w, off, [5])[5]
     assert len(h) == (len(base) - 4) + (len(base) + 3 - 4)  # no gram crosses a text boundary
     first, second = h[t == 0], h[t == 1]
     assert np.array_equal(first, second[2 : 2 + len(first)])
@@ -36,10 +36,19 @@ def test_distinct_word_sequences_get_distinct_hashes() -> None:
     vocab = [f"w{k}" for k in range(50)]
     text = " ".join(rng.choice(vocab, 20000))
     w, off, flat = tokenize([text])
-    h, _, start = grams(w, off, 3)
+    h, _, start = grams(w, off, [3])[3]
     toks = flat.to_pylist()
     reference = {" ".join(toks[s : s + 3]) for s in start}
     assert len(np.unique(h)) == len(reference)
+
+
+def test_all_sizes_at_once_equal_one_size_at_a_time() -> None:
+    w, off, _ = tokenize(TEXTS)
+    many = grams(w, off, [2, 5, 13])
+    for m in (2, 5, 13):
+        one = grams(w, off, [m])[m]
+        assert all(np.array_equal(a, b) for a, b in zip(many[m], one))
+    assert not set(grams(w, off, [2])[2][0]) & set(grams(w, off, [3])[3][0])
 
 
 def test_index_counts_distinct_ngrams_per_item_and_is_sorted() -> None:

@@ -15,6 +15,7 @@ with their length, and records are scanned for m-grams of each such length m.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,20 +56,27 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(31))
 
 
-def grams(words: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hashes of every n-gram that lies inside one text: (hashes, text index, start word in text)."""
-    total = len(words) - n + 1
-    if total <= 0:
-        empty = np.zeros(0, np.int64)
-        return np.zeros(0, np.uint64), empty, empty
-    acc = words[:total].copy()
+def grams(words: np.ndarray, offsets: np.ndarray, sizes: Iterable[int]) -> dict[int, tuple[np.ndarray, ...]]:
+    """For each m in ``sizes``, the hashes of every m-gram inside one text, with its text and start word.
+
+    The polynomial of an (m+1)-gram is the m-gram's times the multiplier plus the
+    next word, so all sizes up to the largest cost one vector operation each.
+    """
+    wanted = set(sizes)
+    lengths = np.diff(offsets)
+    owner = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
+    start = (np.arange(len(words)) - offsets[owner]).astype(np.int32)
+    remaining = lengths[owner] - start  # words from this position to the end of its text
+    out: dict[int, tuple[np.ndarray, ...]] = {}
+    acc = words.copy()
     with np.errstate(over="ignore"):
-        for j in range(1, n):
-            acc = acc * _MULT + words[j : j + total]
-        acc = _mix(acc ^ np.uint64(n))
-    owner = np.searchsorted(offsets, np.arange(total), side="right") - 1
-    inside = np.arange(total) + n <= offsets[owner + 1]
-    return acc[inside], owner[inside], np.arange(total)[inside] - offsets[owner[inside]]
+        for m in range(1, max(wanted, default=0) + 1):
+            if m > 1:
+                acc = acc[:-1] * _MULT + words[m - 1 :]
+            if m in wanted:
+                ok = np.flatnonzero(remaining[: len(acc)] >= m)
+                out[m] = (_mix(acc[ok] ^ np.uint64(m)), owner[ok], start[ok])
+    return out
 
 
 @dataclass
@@ -88,22 +96,25 @@ class NgramIndex:
     @classmethod
     def build(cls, fields: list[list[str]], n: int = 13) -> NgramIndex:
         """Index each item's full text (its fields joined) and, when short, its main text whole."""
-        docs = ["\n".join(f) for f in fields] + [f[0] for f in fields]
-        owner_doc = np.concatenate([np.arange(len(fields)), np.arange(len(fields))]).astype(np.int32)
+        multi = [k for k, f in enumerate(fields) if len(f) > 1]
+        docs = ["\n".join(f) for f in fields] + [fields[k][0] for k in multi]
+        owner_doc = np.concatenate([np.arange(len(fields)), np.asarray(multi, np.int64)]).astype(np.int32)
         words, offsets, _ = tokenize(docs)
         lengths = np.diff(offsets)
         is_main = np.arange(len(docs)) >= len(fields)
         whole = (lengths < n) & (lengths > 0) & (~is_main | (lengths >= MIN_WHOLE_WORDS))
-        parts_h, parts_i = [], []
-        h, t, _ = grams(words, offsets, n)
-        parts_h.append(h)
-        parts_i.append(owner_doc[t])
         short = np.unique(lengths[whole]).astype(np.int32)
-        for m in short:
-            h, t, start = grams(words, offsets, int(m))
-            sel = (start == 0) & whole[t] & (lengths[t] == m)
+        end = offsets[len(fields)]  # the full texts come first
+        h, t, _ = grams(words[:end], offsets[: len(fields) + 1], [n])[n]
+        parts_h, parts_i = [h], [owner_doc[t]]
+        # Short texts (and short main fields) are hashed whole: only their words are scanned.
+        mask = np.repeat(whole, lengths)
+        sub_offsets = np.concatenate([[0], np.cumsum(lengths[whole])])
+        docs_whole = np.flatnonzero(whole)
+        for m, (h, t, start) in grams(words[mask], sub_offsets, short.tolist()).items():
+            sel = (start == 0) & (lengths[docs_whole[t]] == m)
             parts_h.append(h[sel])
-            parts_i.append(owner_doc[t[sel]])
+            parts_i.append(owner_doc[docs_whole[t[sel]]])
         hashes, items = np.concatenate(parts_h), np.concatenate(parts_i)
         order = np.lexsort((items, hashes))
         hashes, items = hashes[order], items[order]
@@ -123,27 +134,16 @@ class NgramIndex:
 
 @dataclass
 class TextGrams:
-    """The n-grams (and whole-match m-grams) of the texts to check, hashed once for every index."""
+    """The m-grams of the texts to check, per size m, hashed once for every index."""
 
-    hashes: np.ndarray
-    texts: np.ndarray  # which text each gram is in
-    starts: np.ndarray  # first word of the gram in its text
-    sizes: np.ndarray  # gram length in words
+    by_size: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]  # m -> (hashes, text, start word)
     words: pa.Array
     offsets: np.ndarray
 
     @classmethod
     def of(cls, texts: list[str], sizes: set[int]) -> TextGrams:
         words, offsets, flat = tokenize(texts)
-        parts = [(*grams(words, offsets, m), m) for m in sorted(sizes)]
-        return cls(
-            np.concatenate([p[0] for p in parts]),
-            np.concatenate([p[1] for p in parts]),
-            np.concatenate([p[2] for p in parts]),
-            np.concatenate([np.full(len(p[0]), p[3], np.int32) for p in parts]),
-            flat,
-            offsets,
-        )
+        return cls(grams(words, offsets, sizes), flat, offsets)
 
     def span(self, text: int, start: int, size: int) -> str:
         """The matched words, for the evidence: normalised text, as it was compared."""
@@ -164,27 +164,35 @@ class Matches:
 
 def match(index: NgramIndex, tg: TextGrams) -> Matches:
     """Look every gram up in the sorted index; count distinct shared grams per (text, item)."""
-    keep = (tg.sizes == index.n) | np.isin(tg.sizes, index.short)
-    h = tg.hashes[keep]
-    lo = np.searchsorted(index.hashes, h, "left")
-    hi = np.searchsorted(index.hashes, h, "right")
-    hit = np.flatnonzero(hi > lo)
-    if not len(hit):
+    rows: list[tuple[np.ndarray, ...]] = []
+    for m in [index.n, *index.short.tolist()]:
+        if m not in tg.by_size:
+            continue
+        h, text, start = tg.by_size[m]
+        # Sorted keys make searchsorted walk the index once (cache-friendly) instead of jumping at random.
+        order = np.argsort(h)
+        h, text, start = h[order], text[order], start[order]
+        lo = np.searchsorted(index.hashes, h, "left")
+        hi = np.searchsorted(index.hashes, h, "right")
+        hit = np.flatnonzero(hi > lo)
+        if not len(hit):
+            continue
+        width = (hi - lo)[hit]
+        gram = np.repeat(hit, width)  # one row per (gram, item) pair
+        pos = np.repeat(lo[hit] - np.cumsum(width) + width, width) + np.arange(width.sum())
+        rows.append((text[gram].astype(np.int64), index.items[pos].astype(np.int64), h[gram], start[gram],
+                     np.full(len(gram), m, np.int64)))
+    if not rows:
         z = np.zeros(0, np.int64)
         return Matches(z, z, np.zeros(0), z, z)
-    width = (hi - lo)[hit]
-    gram = np.repeat(hit, width)  # one row per (gram, item) pair
-    pos = np.repeat(lo[hit] - np.cumsum(width) + width, width) + np.arange(width.sum())
-    item = index.items[pos].astype(np.int64)
-    text = tg.texts[keep][gram]
+    text, item, h, start, size = (np.concatenate(c) for c in zip(*rows))
     # Distinct grams per (text, item): a repeated n-gram in the record counts once.
-    key = np.unique(np.rec.fromarrays([text, item, h[gram]], names="t,i,h"), return_index=True)[1]
-    t, i, g = text[key], item[key], gram[key]
-    start = tg.starts[keep][g]
-    order = np.lexsort((start, i, t))  # per (text, item), the earliest matching span first
-    t, i, g = t[order], i[order], g[order]
-    first = np.ones(len(t), bool)
-    first[1:] = (t[1:] != t[:-1]) | (i[1:] != i[:-1])
-    n_shared = np.diff(np.append(np.flatnonzero(first), len(t)))
-    t, i, g = t[first], i[first], g[first]
-    return Matches(t, i, n_shared / np.maximum(index.counts[i], 1), tg.starts[keep][g], tg.sizes[keep][g].astype(np.int64))
+    key = np.unique(np.rec.fromarrays([text, item, h], names="t,i,h"), return_index=True)[1]
+    text, item, start, size = text[key], item[key], start[key], size[key]
+    order = np.lexsort((start, item, text))  # per (text, item), the earliest matching span first
+    text, item, start, size = text[order], item[order], start[order], size[order]
+    first = np.ones(len(text), bool)
+    first[1:] = (text[1:] != text[:-1]) | (item[1:] != item[:-1])
+    n_shared = np.diff(np.append(np.flatnonzero(first), len(text)))
+    return Matches(text[first], item[first], n_shared / np.maximum(index.counts[item[first]], 1),
+                   start[first].astype(np.int64), size[first])

@@ -1,0 +1,263 @@
+"""Recall and false positives of `decontaminate`, per benchmark and tier, on a planted test set.
+
+Builds the test set from ``shared/data``: K items per benchmark are planted into
+real Alpaca records (the user turn becomes the planted text, the real response
+stays) in three forms - verbatim; light edits (a prefix such as "Answer the
+following:", a case or white-space change, multiple-choice options reordered and
+relabelled); rephrased (words swapped for synonyms from a fixed list, sentences
+or clauses reordered, a different prefix).  The other real records are the
+negatives.  One flag-mode run of the real step gives every tier's verdict, so
+the table shows the n-gram tier, the embedding tier and their union; the cosine
+sweep at the end is how the embedding threshold was calibrated.
+
+    .venv/bin/python benchmarks/eval_decontam.py [--per-benchmark 40] [--known] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from instructkit.decontam.benchmarks import ADAPTERS, load
+from instructkit.engines.local import run
+from instructkit.io.read import read_tables
+from instructkit.accounting import RunLog
+from instructkit.schema import to_records, to_table
+from instructkit.steps.decontaminate import Decontaminate
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+#: A fixed synonym list for the "rephrased" variant (common words of benchmark questions).
+SYNONYMS = {
+    "what": "which", "find": "determine", "calculate": "compute", "compute": "work out", "many": "numerous",
+    "total": "overall", "number": "count", "write": "create", "function": "routine", "given": "provided",
+    "list": "sequence", "returns": "gives back", "return": "give back", "following": "below", "statement": "claim",
+    "true": "correct", "false": "incorrect", "each": "every", "every": "each", "how": "in what way",
+    "much": "a lot", "buy": "purchase", "bought": "purchased", "sold": "sold off", "sell": "vend", "money": "cash",
+    "dollars": "bucks", "day": "daily period", "days": "daily periods", "week": "seven-day period", "year": "twelve months",
+    "years": "twelve-month periods", "people": "persons", "person": "individual", "children": "kids", "child": "kid",
+    "big": "large", "large": "big", "small": "little", "little": "small", "fast": "quick", "quickly": "rapidly",
+    "begin": "start", "start": "begin", "end": "finish", "finish": "end", "help": "assist", "make": "produce",
+    "makes": "produces", "made": "produced", "use": "employ", "used": "employed", "uses": "employs", "show": "display",
+    "explain": "describe", "describe": "explain", "answer": "reply", "question": "query", "problem": "task",
+    "example": "instance", "important": "significant", "difference": "distinction", "between": "among",
+    "because": "since", "also": "additionally", "about": "regarding", "after": "following", "before": "prior to",
+    "then": "afterwards", "if": "provided that", "can": "is able to", "could": "might", "should": "ought to",
+    "must": "has to", "need": "require", "needs": "requires", "want": "wish", "wants": "wishes", "get": "obtain",
+    "gets": "obtains", "got": "obtained", "give": "provide", "gives": "provides", "take": "grab", "takes": "requires",
+    "string": "text", "integer": "whole number", "array": "list", "element": "item", "elements": "items",
+    "check": "verify", "whether": "if", "smallest": "minimum", "largest": "maximum", "sum": "total",
+    "average": "mean", "value": "amount", "values": "amounts", "result": "outcome", "likely": "probable",
+    "best": "most suitable", "most": "the majority", "which": "what", "describes": "characterizes",
+    "student": "pupil", "students": "pupils", "teacher": "instructor", "house": "home", "car": "automobile",
+    "water": "H2O", "story": "tale", "essay": "composition", "short": "brief", "long": "lengthy",
+    "create": "compose", "response": "reply", "words": "terms", "include": "contain", "using": "employing",
+    "please": "kindly", "tell": "inform", "think": "believe", "good": "fine", "bad": "poor", "new": "novel",
+    "old": "aged", "first": "initial", "last": "final", "next": "subsequent", "shows": "displays",
+}
+PREFIXES = ["Answer the following:", "Question:", "Please solve this.", "Here is a task for you."]
+REPHRASE_PREFIXES = ["Could you help me with this?", "I need an answer to the following.", "Try this one:"]
+VARIANTS = ("verbatim", "light", "rephrased")
+
+
+def present(fields: list[str], order: list[int] | None = None) -> str:
+    """The item as a prompt: main text, then options labelled A., B., ... when it has options."""
+    if len(fields) == 1:
+        return fields[0]
+    opts = [fields[1 + k] for k in (order or range(len(fields) - 1))]
+    return fields[0] + "\n" + "\n".join(f"{chr(65 + k)}. {o}" for k, o in enumerate(opts))
+
+
+def light(fields: list[str], rng: random.Random) -> str:
+    order = list(range(len(fields) - 1))
+    rng.shuffle(order)
+    text = present(fields, order)
+    edit = rng.choice(["upper", "lower", "space"])
+    if edit == "upper":
+        text = text.upper()
+    elif edit == "lower":
+        text = text.lower()
+    else:
+        text = re.sub(r" ", lambda _: rng.choice([" ", "  ", "\n"]), text)
+    return f"{rng.choice(PREFIXES)} {text}"
+
+
+def rephrase(fields: list[str], rng: random.Random) -> tuple[str, float]:
+    """Synonym swaps plus clause reordering; returns the text and the share of words replaced."""
+    text = present(fields)
+    tokens = re.split(r"(\W+)", text)
+    changed = words = 0
+    for k, tok in enumerate(tokens):
+        if tok and tok[0].isalnum():
+            words += 1
+            syn = SYNONYMS.get(tok.lower())
+            if syn and rng.random() < 0.9:
+                tokens[k] = syn
+                changed += 1
+    text = "".join(tokens)
+    head, _, options = text.partition("\n")
+    sentences = re.split(r"(?<=[.?!])\s+", head)
+    if len(sentences) > 1:  # move the question (last sentence) to the front
+        sentences = sentences[-1:] + sentences[:-1]
+    else:
+        clauses = head.split(", ")
+        sentences = [", ".join(clauses[1:] + clauses[:1])] if len(clauses) > 1 else clauses
+    body = " ".join(sentences) + (("\n" + options) if options else "")
+    return f"{rng.choice(REPHRASE_PREFIXES)} {body}", changed / max(words, 1)
+
+
+def real_records(path: Path, n: int) -> list[dict]:
+    log = RunLog(None, None)
+    recs = [r for t in read_tables([str(path)], log) for r in to_records(t)]
+    return recs[:n]
+
+
+def build(bench_dir: Path, names: list[str], per: int, real: list[dict], seed: int) -> tuple[list[dict], dict, float]:
+    rng = random.Random(seed)
+    donors = iter(rng.sample(real, len(real)))
+    truth: dict[str, tuple[str, str, str]] = {}
+    planted, replaced = [], []
+    for name in names:
+        bench = load(name, bench_dir)
+        for k in rng.sample(range(len(bench)), min(per, len(bench))):
+            for variant in VARIANTS:
+                if variant == "verbatim":
+                    text = present(bench.fields[k])
+                elif variant == "light":
+                    text = light(bench.fields[k], rng)
+                else:
+                    text, share = rephrase(bench.fields[k], rng)
+                    replaced.append(share)
+                donor = next(donors, None) or rng.choice(real)
+                rid = f"planted/{name}/{variant}/{bench.ids[k]}"
+                reply = next((m["content"] for m in donor["messages"] if m["role"] == "assistant"), "")
+                planted.append({"id": rid, "source": "planted", "meta": {},
+                                "messages": [{"role": "user", "content": text}, {"role": "assistant", "content": reply}]})
+                truth[rid] = (name, variant, bench.ids[k])
+    return planted, truth, float(np.mean(replaced)) if replaced else 0.0
+
+
+def flags(hits_path: Path) -> dict[str, dict[str, set[tuple[str, str]]]]:
+    """record id -> method -> {(benchmark, item id)} of contaminated verdicts."""
+    out: dict[str, dict[str, set[tuple[str, str]]]] = defaultdict(lambda: defaultdict(set))
+    for line in hits_path.read_bytes().splitlines():
+        h = orjson.loads(line)
+        if h["verdict"] == "contaminated":
+            out[h["id"]][h["method"]].add((h["benchmark"], h["benchmark_id"]))
+    return out
+
+
+def run_step(records: list[dict], names: list[str], bench_dir: Path, cache_dir: Path, tmp: Path,
+             **kw: object) -> tuple[dict, dict[str, float], dict]:
+    src = tmp / "in.jsonl"
+    src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    step = Decontaminate(names, benchmark_dir=bench_dir, mode="flag", cache_dir=cache_dir, hits_path=tmp / "hits.jsonl", **kw)
+    summary = run([str(src)], tmp / "out.jsonl", [step])
+    cos = {}
+    for line in (tmp / "out.jsonl").read_bytes().splitlines():
+        r = orjson.loads(line)
+        cos[r["id"]] = (r.get("scores") or {}).get("decontam.cosine", float("nan"))
+    return flags(tmp / "hits.jsonl"), cos, summary
+
+
+def pct(a: int, b: int) -> str:
+    return f"{100 * a / b:6.2f}% ({a}/{b})" if b else "   n/a"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--benchmarks", default=",".join(ADAPTERS))
+    ap.add_argument("--per-benchmark", type=int, default=40)
+    ap.add_argument("--negatives", type=int, default=2000, help="unplanted real Alpaca records")
+    ap.add_argument("--cache-dir", type=Path, default=None)
+    ap.add_argument("--threshold", type=float, default=None)
+    ap.add_argument("--known", action="store_true", help="also run the known overlaps of shared/data")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    if not (args.data / "benchmarks").is_dir():
+        sys.exit(f"no benchmarks under {args.data} (pass --data)")
+    names = args.benchmarks.split(",")
+    bench_dir = args.data / "benchmarks"
+    cache_dir = args.cache_dir or Path(tempfile.gettempdir()) / "instructkit-eval-cache"
+    kw = {"threshold": args.threshold} if args.threshold is not None else {}
+    real = real_records(args.data / "instructions" / "alpaca_sample_2k", args.negatives + 10_000)
+    negatives = real[: args.negatives]
+    planted, truth, replaced = build(bench_dir, names, args.per_benchmark, real[args.negatives :] or real, args.seed)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        got, cos, summary = run_step(negatives + planted, names, bench_dir, cache_dir, Path(tmp), **kw)
+    seconds = time.perf_counter() - t0
+    step = summary["steps"]["decontaminate"]
+    threshold = step.get("threshold")
+    print(f"# planted test set: {len(planted)} planted ({args.per_benchmark}/benchmark x {len(VARIANTS)} variants), "
+          f"{len(negatives)} unplanted real records; rephrased: {100 * replaced:.0f}% of words replaced on average; "
+          f"embedding threshold {threshold}; {seconds:.0f} s")
+    tiers = {"ngram": {"ngram"}, "embedding": {"embedding"}, "combined": {"ngram", "embedding", "llm"}}
+    table: dict[str, dict] = {}
+    print(f"\n| benchmark | variant | {' | '.join(tiers)} |\n|---|---|{'---|' * len(tiers)}")
+    for name in [*names, "ALL"]:
+        for variant in VARIANTS:
+            ids = [r for r, (b, v, _) in truth.items() if v == variant and (name == "ALL" or b == name)]
+            row = {}
+            for tier, methods in tiers.items():
+                found = sum(any((truth[r][0], truth[r][2]) in got.get(r, {}).get(m, set()) for m in methods) for r in ids)
+                row[tier] = found / len(ids) if ids else None
+                row[f"{tier}_n"] = (found, len(ids))
+            table[f"{name}/{variant}"] = row
+            print(f"| {name} | {variant} | " + " | ".join(pct(*row[f"{t}_n"]) for t in tiers) + " |")
+    fp = {tier: sum(any(got.get(r["id"], {}).get(m) for m in methods) for r in negatives) for tier, methods in tiers.items()}
+    print(f"| unplanted real | false positives | " + " | ".join(pct(fp[t], len(negatives)) for t in tiers) + " |")
+    fp_ids = [r["id"] for r in negatives if got.get(r["id"])]
+    print(f"\nflagged unplanted records (inspect: some may be real overlaps): {fp_ids[:20]}")
+    neg_cos = np.array([cos[r["id"]] for r in negatives if not np.isnan(cos[r["id"]])])
+    reph = np.array([cos[r] for r, (_, v, _) in truth.items() if v == "rephrased"])
+    lite = np.array([cos[r] for r, (_, v, _) in truth.items() if v == "light"])
+    print("\n# calibration: best cosine per record (all benchmarks)")
+    print("| threshold | rephrased recall (embedding) | light recall (embedding) | unplanted flagged |\n|---|---|---|---|")
+    sweep = {}
+    for t in (0.60, 0.65, 0.70, 0.75, 0.78, 0.80, 0.82, 0.85, 0.90):
+        sweep[t] = ((reph >= t).mean(), (lite >= t).mean(), (neg_cos >= t).mean())
+        print(f"| {t:.2f} | {100 * sweep[t][0]:.1f}% | {100 * sweep[t][1]:.1f}% | {100 * sweep[t][2]:.2f}% |")
+    print(f"unplanted cosine quantiles: 99%={np.quantile(neg_cos, .99):.3f} 99.5%={np.quantile(neg_cos, .995):.3f} "
+          f"max={neg_cos.max():.3f}; rephrased 10%/20% quantiles: {np.quantile(reph, .1):.3f}/{np.quantile(reph, .2):.3f}")
+    result = {"table": table, "false_positives": {t: fp[t] / len(negatives) for t in tiers}, "sweep": sweep,
+              "planted": len(planted), "negatives": len(negatives), "seconds": seconds, "threshold": threshold,
+              "replaced_share": replaced}
+    if args.known:
+        result["known"] = known(args.data, cache_dir, kw)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, default=str))
+
+
+def known(data: Path, cache_dir: Path, kw: dict) -> dict:
+    """The issue's ground truth: flagged share per tier of three known (non-)overlaps."""
+    cases = [("ifeval_gpt4_responses", "ifeval", ">= 99%"), ("self_instruct_user_oriented_eval", "alpaca_eval", ">= 99%"),
+             ("gsm8k_train_alpaca_format", "gsm8k", "<= 0.5%")]
+    out = {}
+    print("\n# known overlaps in shared/data\n| input | benchmark | target | ngram | embedding | combined |\n|---|---|---|---|---|---|")
+    for folder, name, target in cases:
+        recs = real_records(data / "instructions" / folder, 10**9)
+        with tempfile.TemporaryDirectory() as tmp:
+            got, _, _ = run_step(recs, [name], data / "benchmarks", cache_dir, Path(tmp), **kw)
+        n = {t: sum(any(got.get(r["id"], {}).get(m) for m in ms) for r in recs)
+             for t, ms in {"ngram": ["ngram"], "embedding": ["embedding"], "combined": ["ngram", "embedding", "llm"]}.items()}
+        out[folder] = {t: v / len(recs) for t, v in n.items()} | {"records": len(recs)}
+        print(f"| {folder} | {name} | {target} | " + " | ".join(pct(n[t], len(recs)) for t in n) + " |")
+    return out
+
+
+if __name__ == "__main__":
+    main()
