@@ -146,11 +146,21 @@ def test_semantic_dedup_with_the_offline_minilm() -> None:
             rec("a", "How do I bake a loaf of sourdough bread at home?", ""),
             rec("b", "How can I bake a loaf of sourdough bread at home?", ""),
             rec("c", "List three prime numbers greater than one hundred.", ""),
+            rec("d", "李白是谁", ""),  # MiniLM put these two above 0.95: the English default skips them
+            rec("e", "你吃什么", ""),
         ]
     )
     step = Dedup(["semantic"], semantic_threshold=0.9)
     step.setup()
     result = step.process(table)
-    assert result.kept.column("id").to_pylist() == ["a", "c"]
+    assert result.kept.column("id").to_pylist() == ["a", "c", "d", "e"]
     assert "semantic duplicate of id a (input record #1): cosine 0.9" in result.rejects[0].detail
     assert step.summary()["semantic"]["encode_seconds"] > 0
+    assert step.summary()["semantic"]["skipped_non_ascii"] == 2
+
+
+def test_non_ascii_share_is_per_text() -> None:
+    from instructkit.dedup.semantic import mostly_non_ascii
+
+    got = mostly_non_ascii(["hello", "", "李白是谁", "café au lait", "你好 hello world foo bar"])
+    assert got.tolist() == [False, False, True, False, False]
