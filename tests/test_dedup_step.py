@@ -79,7 +79,7 @@ def test_step_exact_and_near_with_rejects_that_name_the_kept_record() -> None:
 
 def test_keep_best_metric_and_missing_metric_error() -> None:
     table = to_table([rec("a", LONG, scores={"q": 0.2}), rec("b", LONG, scores={"q": 0.7}), rec("c", LONG)])
-    result = Dedup(["exact"], keep_best="q").process(table)
+    result = Dedup("exact", keep_best="q").process(table)
     assert result.kept.column("id").to_pylist() == ["b"]
     with pytest.raises(InstructkitError, match="no record has this score"):
         Dedup(["exact"], keep_best="nope").process(table)

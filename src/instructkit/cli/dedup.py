@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         from instructkit.steps.dedup import Dedup
 
         step = Dedup(
-            [m.strip() for m in method.split(",") if m.strip()],
+            method,
             fields=fields,
             threshold=threshold,
             num_perm=num_perm,

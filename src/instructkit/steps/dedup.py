@@ -36,7 +36,7 @@ class Dedup(Step):
 
     def __init__(
         self,
-        methods: tuple[str, ...] | list[str] = ("exact", "near"),
+        methods: str | tuple[str, ...] | list[str] = ("exact", "near"),
         *,
         fields: str = "all",
         threshold: float = 0.8,
@@ -47,6 +47,8 @@ class Dedup(Step):
         keep_best: str | None = None,
         seed: int = 1,
     ) -> None:
+        if isinstance(methods, str):  # "exact,near" as the command line and recipes write it
+            methods = [m.strip() for m in methods.split(",") if m.strip()]
         bad = [m for m in methods if m not in METHODS]
         if bad or not methods:
             raise InstructkitError(f"--method takes a comma list of {', '.join(METHODS)}; got '{','.join(methods)}'")
