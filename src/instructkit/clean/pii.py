@@ -92,7 +92,7 @@ class Entity:
     rule: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class PiiConfig:
     names: bool = False
     threshold: float = 0.4
@@ -285,10 +285,15 @@ def _non_overlapping(entities: list[Entity]) -> list[Entity]:
     return sorted(keep, key=lambda e: e.start)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
+def cached_detector(config: PiiConfig) -> PiiDetector:
+    """One detector per configuration and process: Presidio's import and setup take seconds."""
+    return PiiDetector(config)
+
+
 def detector(names: bool = False) -> PiiDetector:
-    """The default detector, built once per process (Presidio's import and setup take seconds)."""
-    return PiiDetector(PiiConfig(names=names))
+    """The default detector (regex recognizers, plus spaCy PERSON with ``names``)."""
+    return cached_detector(PiiConfig(names=names))
 
 
 class Placeholders:

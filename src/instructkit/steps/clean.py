@@ -46,9 +46,9 @@ class CleanStep(Step):
         c = self.config
         self._patterns = PatternLibrary.load(c.patterns, c.head_chars)
         if c.pii != "off":
-            from instructkit.clean.pii import PiiConfig, PiiDetector
+            from instructkit.clean.pii import PiiConfig, cached_detector
 
-            self._pii = PiiDetector(PiiConfig(names=c.pii_names, allow=c.pii_allow, threshold=c.pii_threshold))
+            self._pii = cached_detector(PiiConfig(names=c.pii_names, allow=c.pii_allow, threshold=c.pii_threshold))
         if c.models:
             from instructkit.clean.language import identify
             from instructkit.models.toxicity import load_toxicity
