@@ -24,7 +24,7 @@ def test_search_is_exact_top_k_with_floor_and_best_score_per_item() -> None:
     vecs = unit(rng.normal(size=(300, 16)))
     items = np.repeat(np.arange(150, dtype=np.int32), 2)  # two texts per item, like MT-Bench turns
     index = EmbeddingIndex(vecs, items)
-    queries = unit(rng.normal(size=(2100, 16)))  # more than one CHUNK
+    queries = unit(rng.normal(size=(2100, 16)))
     q, i, s = index.search(queries, floor=0.5, k=4)
     sims = queries @ vecs.T
     for row in (0, 1500, 2099):

@@ -33,8 +33,8 @@ from instructkit.steps.base import Step, StepResult, split
 
 #: Calibrated on the planted test set (benchmarks/eval_decontam.py, docs/decontamination.md):
 #: all-MiniLM-L6-v2 cosine between a benchmark item and a record that contains it.
-DEFAULT_THRESHOLD = 0.80
-DEFAULT_BAND = 0.70
+DEFAULT_THRESHOLD = 0.85
+DEFAULT_BAND = 0.75
 EVIDENCE_CHARS = 300
 
 
