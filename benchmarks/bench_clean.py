@@ -49,15 +49,15 @@ def presidio_baseline(inp: Path, n_turns: int) -> dict:
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
+    from instructkit.accounting import RunLog
     from instructkit.clean.pii import detector
     from instructkit.io.read import read_batches
-    from instructkit.accounting import RunLog
 
     texts: list[str] = []
     with RunLog(None, None) as log:
-        for table in read_batches([str(SAMPLE)], log, ReadOptions(batch_size=500)):
-            for msgs in table.column("messages").to_pylist():
-                texts += [m["content"] for m in msgs]
+        for batch in read_batches([str(SAMPLE)], log, ReadOptions(batch_size=500)):
+            for rec in batch:
+                texts += [m["content"] for m in rec["messages"]]
             if len(texts) >= n_turns:
                 break
     texts = texts[:n_turns]
