@@ -1,7 +1,7 @@
 """Near-duplicate dedup vs datasketch in one run, semantic throughput, and peak memory on 1M records.
 
     .venv/bin/python benchmarks/bench_dedup.py [--records 50000] [--num-perm 128] [--threshold 0.8]
-    .venv/bin/python benchmarks/bench_dedup.py --only semantic [--semantic-records 2000]
+    .venv/bin/python benchmarks/bench_dedup.py --only semantic [--semantic-records 2000] [--semantic-fields all|instruction]
     .venv/bin/python benchmarks/bench_dedup.py --only memory [--memory-records 1000000]
 
 Corpus: Alpaca-sized records drawn from a unigram model of the real Alpaca
@@ -236,17 +236,18 @@ def semantic_section(args: argparse.Namespace, results: dict) -> None:
     from _data import read
 
     table = pa.concat_tables([read("alpaca_sample_2k"), read("alpaca_sample_1k")]).slice(0, args.semantic_records)
-    step = Dedup(["semantic"])
+    step = Dedup(["semantic"], fields=args.semantic_fields)
     step.setup()
     t0 = time.perf_counter()
     result = step.process(table)
     total = time.perf_counter() - t0
     s = step.summary()["semantic"]
     share = s["encode_seconds"] / total
-    print(f"\nsemantic dedup ({s['model']}, cosine >= {s['threshold']}), {table.num_rows:,} real Alpaca records:")
+    print(f"\nsemantic dedup ({s['model']}, cosine >= {s['threshold']}, --fields {args.semantic_fields}), "
+          f"{table.num_rows:,} real Alpaca records:")
     print(f"  step total {total:.2f} s = {table.num_rows / total:,.0f} records/s; model encode {s['encode_seconds']:.2f} s "
           f"= {share:.1%} of the step; search {s['search_seconds']:.3f} s; dropped {len(result.rejects)}")
-    results["semantic"] = s | {"records": table.num_rows, "step_seconds": total, "encode_share_of_step": share,
+    results[f"semantic_{args.semantic_fields}"] = s | {"records": table.num_rows, "step_seconds": total, "encode_share_of_step": share,
                                "dropped": len(result.rejects)}
 
 
@@ -292,6 +293,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-update", action="store_true", help="skip datasketch's slow per-shingle update() form")
     ap.add_argument("--semantic-records", type=int, default=2000)
+    ap.add_argument("--semantic-fields", choices=["all", "instruction"], default="all")
     ap.add_argument("--memory-records", type=int, default=1_000_000)
     ap.add_argument("--only", choices=["near", "semantic", "memory"], action="append")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here (e.g. benchmarks/results/dedup.json)")

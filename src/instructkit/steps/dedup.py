@@ -131,7 +131,7 @@ def _detail(method: str, kept_id: str, kept_row: int, sim: float, size: int, ste
     keep = f"best {step.keep_best}" if step.keep_best else "first seen"
     kept_id = f"{kept_id} (input record #{kept_row + 1})"  # ids may repeat: content-hash ids of equal records
     if method == "exact":
-        how = f"exact duplicate of id {kept_id} after normalisation (NFKC, case, punctuation, white space) of the {what}"
+        how = f"exact duplicate of id {kept_id}: similarity 1.0 after normalisation (NFKC, case, punctuation, white space) of the {what}"
     elif method == "near":
         how = f"near duplicate of id {kept_id}: Jaccard {sim:.3f} over word {step.ngram}-grams of the {what} (threshold {step.threshold})"
         if sim < step.threshold:
