@@ -62,6 +62,8 @@ def test_fast_profile_filters_with_reasons_rules_and_turns(tmp_path: Path) -> No
     assert colour["meta"]["input"] == ""
     assert colour["messages"][1]["content"] == "Blue is a colour."
     assert colour["scores"]["structure.placeholder_input"] == 1.0 and colour["scores"]["gptism.stripped"] == 2.0
+    assert [e["rule"] for e in colour["meta"]["clean_edits"]] == ["placeholder_input", "interjection_opener", "hope_helps"]
+    assert colour["meta"]["clean_edits"][1] == {"rule": "interjection_opener", "turns": [1], "removed": "Certainly!"}
 
 
 def test_flag_mode_keeps_everything_and_says_why(tmp_path: Path) -> None:

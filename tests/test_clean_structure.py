@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from instructkit.clean.structure import Bounds, check, is_echo, is_truncated, normalize_placeholder_input, repair
+from instructkit.clean.structure import (
+    Bounds,
+    check,
+    is_echo,
+    is_truncated,
+    normalize_placeholder_input,
+    repair,
+)
 
 
 def rec(*turns: tuple[str, str], meta: dict | None = None) -> dict:
@@ -24,9 +31,11 @@ def test_placeholder_input_is_emptied_in_meta_and_user_text() -> None:
 def test_consecutive_turns_merge_and_leading_assistant_drops_with_hints_aligned() -> None:
     r = rec(("assistant", "tail of a split chunk"), ("user", "a"), ("user", "b"), ("assistant", "c"),
             meta={"_format": {"roles": ["gpt", "human", "human", "gpt"]}})
-    repairs, finding = repair(r)
+    edits: list[dict] = []
+    repairs, finding = repair(r, edits)
     assert finding is None
     assert repairs == {"dropped_leading_assistant": 1, "merged_turns": 1}
+    assert edits == [{"rule": "merged_turns", "turns": [1, 2]}, {"rule": "dropped_leading_assistant", "turns": [0]}]
     assert [m["content"] for m in r["messages"]] == ["a\n\nb", "c"]
     assert r["meta"]["_format"]["roles"] == ["human", "gpt"]
 

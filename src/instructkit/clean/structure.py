@@ -83,9 +83,13 @@ def _apply_groups(rec: Record, groups: list[list[int]]) -> None:
             hints[key] = [value[g[0]] for g in groups]
 
 
-def repair(rec: Record) -> tuple[Counter[str], Finding | None]:
-    """Fix alternation where it is unambiguous; return the repairs made, or the finding that rejects the record."""
+def repair(rec: Record, edits: list[dict[str, Any]] | None = None) -> tuple[Counter[str], Finding | None]:
+    """Fix alternation where it is unambiguous; return the repairs made, or the finding that rejects the record.
+
+    ``edits`` (when given) receives one entry per repair naming the original turns it touched.
+    """
     repairs: Counter[str] = Counter()
+    log = edits if edits is not None else []
     msgs = rec["messages"]
     if not msgs:
         return repairs, Finding("empty_turn", "no_messages", None, "the record has no messages")
@@ -97,12 +101,14 @@ def repair(rec: Record) -> tuple[Counter[str], Finding | None]:
                                         f"{_turn(i, 'system')} comes after the conversation started; a system prompt belongs first")
             if not m["content"].strip():
                 repairs["dropped_empty_system"] += 1
+                log.append({"rule": "dropped_empty_system", "turns": [i]})
                 continue
         elif not m["content"].translate(_INVISIBLE).strip():
             return repairs, Finding("empty_turn", "empty_turn", i, f"{_turn(i, m['role'])} is empty or white space")
         if groups and m["role"] in ("user", "assistant") and msgs[groups[-1][0]]["role"] == m["role"]:
             groups[-1].append(i)
             repairs["merged_turns"] += 1
+            log.append({"rule": "merged_turns", "turns": [groups[-1][0], i]})
         else:
             groups.append([i])
     body = [g for g in groups if msgs[g[0]]["role"] != "system"]
@@ -110,9 +116,11 @@ def repair(rec: Record) -> tuple[Counter[str], Finding | None]:
         if msgs[body[0][0]]["role"] == "tool":
             return repairs, Finding("not_alternating", "starts_with_tool", body[0][0], f"{_turn(body[0][0], 'tool')} opens the conversation")
         repairs["dropped_leading_assistant"] += 1
+        log.append({"rule": "dropped_leading_assistant", "turns": body[0]})
         groups.remove(body.pop(0))
     if body and msgs[body[-1][0]]["role"] == "user" and len(body) > 1:
         repairs["dropped_trailing_user"] += 1
+        log.append({"rule": "dropped_trailing_user", "turns": body[-1]})
         groups.remove(body.pop())
     roles = [msgs[g[0]]["role"] for g in body]
     if "user" not in roles or "assistant" not in roles:
@@ -122,7 +130,7 @@ def repair(rec: Record) -> tuple[Counter[str], Finding | None]:
     for prev, cur, g in zip(roles, roles[1:], body[1:]):
         if cur == "tool" and prev not in ("assistant", "tool"):
             return repairs, Finding("not_alternating", "tool_without_call", g[0], f"{_turn(g[0], 'tool')} follows a {prev} turn, not a tool call")
-    if repairs["merged_turns"] or repairs["dropped_leading_assistant"] or repairs["dropped_trailing_user"] or repairs["dropped_empty_system"]:
+    if repairs:
         _apply_groups(rec, groups)
     return repairs, None
 

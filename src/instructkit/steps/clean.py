@@ -113,13 +113,17 @@ class CleanStep(Step):
 
     def _structure(self, rec: Record) -> Finding | None:
         scores = rec["scores"]
+        edits: list[dict[str, Any]] = []
         if structure.normalize_placeholder_input(rec):
             scores["structure.placeholder_input"] = 1.0
             self.counts["repair:placeholder_input"] += 1
-        repairs, finding = structure.repair(rec)
+            edits.append({"rule": "placeholder_input", "turns": []})
+        repairs, finding = structure.repair(rec, edits)
         for kind, n in repairs.items():
             scores[f"structure.{kind}"] = float(n)
             self.counts[f"repair:{kind}"] += n
+        if edits:
+            rec["meta"].setdefault("clean_edits", []).extend(edits)
         return finding or structure.check(rec, self.config.bounds)
 
     def _refusals(self, rec: Record) -> list[Finding]:
@@ -146,6 +150,9 @@ class CleanStep(Step):
                     rec["scores"]["gptism.stripped"] = rec["scores"].get("gptism.stripped", 0.0) + len(stripped)
                     for h in stripped:
                         self.counts[f"strip:{h.rule}"] += 1
+                    rec["meta"].setdefault("clean_edits", []).extend(
+                        {"rule": h.rule, "turns": [i], "removed": h.text.strip()[:80]} for h in stripped
+                    )
         rec["scores"]["refusal"] = 1.0 if refusal else 0.0
         rec["scores"]["gptism"] = float(n_gptisms)
         out = []
