@@ -54,6 +54,14 @@ def main() -> None:
         label = "complexity" if name == "complexity" else (name if name.startswith("baseline") else f"complexity.{name}")
         print(f"| {label} | {rho:.3f} | {p:.1e} |")
     result["spearman_vs_difficulty"] = rhos
+    rng = np.random.default_rng(0)
+    boot = []
+    for _ in range(2000):
+        i = rng.integers(0, len(difficulty), len(difficulty))
+        boot.append(spearmanr(feats["complexity"][i], difficulty[i])[0])
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    result["complexity_rho_bootstrap_95"] = [float(lo), float(hi)]
+    print(f"\ncomplexity: 95% bootstrap interval of rho (2,000 resamples): [{lo:.3f}, {hi:.3f}]")
 
     print("\n## Mean complexity per dataset (instruction = first user turn, input appended)\n")
     print("| dataset | n | complexity mean | complexity median | tokens mean | dep_depth_max mean | constraints mean | words (baseline) |")

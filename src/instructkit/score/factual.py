@@ -183,18 +183,18 @@ class NLIJudge:
         return out
 
 
-JUDGE_PROMPT = """Evidence:
-{evidence}
+JUDGE_PROMPT = """Evidence: {evidence}
 
 Claim: {claim}
 
-According to the evidence only, is the claim true or false? If the evidence does not say, answer unknown.
-Reply as JSON: {{"verdict": "true"}}, {{"verdict": "false"}} or {{"verdict": "unknown"}}."""
-#: Constrained decoding (llama.cpp turns the schema into a grammar): the 135M model answered "no"
-#: to every free-text question in our trials, but picks between the allowed values with some signal.
+According to the evidence, is the claim true or false?"""
+#: Constrained decoding (llama.cpp turns the schema into a grammar).  With the 135M offline model,
+#: free-text answers were "no" for every claim, and offering "unknown" made every answer "true"
+#: (docs/scoring.md); so the judge decides true/false and *unverifiable* comes from retrieval
+#: (no passage shares a word with the claim).
 RESPONSE_FORMAT = {
     "type": "json_object",
-    "schema": {"type": "object", "properties": {"verdict": {"type": "string", "enum": ["true", "false", "unknown"]}},
+    "schema": {"type": "object", "properties": {"verdict": {"type": "string", "enum": ["true", "false"]}},
                "required": ["verdict"]},
 }
 _ANSWER = re.compile(r"\b(true|false|unknown|supported|contradicted)\b", re.IGNORECASE)
@@ -228,7 +228,8 @@ class LLMJudge:
             self.setup()
         batch = [
             [{"role": "user", "content": JUDGE_PROMPT.format(
-                evidence="\n".join(f"[{i + 1}] {e}" for i, e in enumerate(evs)), claim=claim)}]
+                evidence=evs[0] if len(evs) == 1 else "\n" + "\n".join(f"[{i + 1}] {e}" for i, e in enumerate(evs)),
+                claim=claim)}]
             for claim, evs in pairs
         ]
         extra = {"response_format": RESPONSE_FORMAT} if self.structured else {}
