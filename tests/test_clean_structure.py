@@ -63,6 +63,9 @@ def test_truncation() -> None:
     assert is_truncated("```python\nprint(1)\n```") is None
     assert is_truncated("1. Apple\n2. Banana\n3. Cherry") is None
     assert is_truncated("thanks") is None
+    assert is_truncated("Among her favourites: The Miscalculations of Lightning Girl by Stacy McAnulty") is None
+    assert is_truncated("Get yourself a puppy and experience love like no other. #PuppyLove") is None
+    assert is_truncated("10. The Miscalculations of Lightning Girl by Stacy McAnulty and others") is None
 
 
 def test_echo_is_strict() -> None:

@@ -27,6 +27,7 @@ PLACEHOLDER_INPUTS = frozenset({
 })
 _PLACEHOLDER_STRIP = re.compile(r"^[\s<\[({\"']+|[\s>\])}\"'.!]+$")
 _FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
+_LIST_ITEM = re.compile(r"^\d+[.)]\s")
 _INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\ufeff")
 #: Words a finished sentence does not end on.
 _DANGLING = frozenset(["a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "that", "which", "who", "is", "are", "was", "were", "be", "their", "its", "his", "her", "our", "your", "my", "this", "these", "those", "than", "then", "if", "when", "while", "because", "into"])
@@ -141,10 +142,12 @@ def is_truncated(text: str) -> str | None:
         return "unclosed_code_block"
     last = text.translate(_INVISIBLE).rstrip().rsplit("\n", 1)[-1].strip()
     tokens = last.split()
-    if len(tokens) < 6 or last.startswith(("|", "#", "-", "*", ">")):
+    if len(tokens) < 6 or last.startswith(("|", "#", "-", "*", ">")) or _LIST_ITEM.match(last):
         return None
-    end = last[-1]
-    if end in ",;(" or (end.isalpha() and end.islower()) or tokens[-1].lower() in _DANGLING:
+    end, final = last[-1], tokens[-1]
+    # A last word in lower case ("... and resets the start") is cut off; a capitalised one
+    # ("by Stacy McAnulty", "#PuppyLove") usually ends a title, a signature or a list item.
+    if end in ",;(" or (end.isalpha() and final[0].islower()) or final.lower() in _DANGLING:
         return "mid_sentence"
     return None
 
