@@ -85,9 +85,9 @@ def iban(country: str, bban: str) -> str:
 
 
 def gen_value(kind: str, rng: random.Random) -> str:
-    d = lambda n: "".join(rng.choice(string.digits) for _ in range(n))  # noqa: E731
-    up = lambda n: "".join(rng.choice(string.ascii_uppercase) for _ in range(n))  # noqa: E731
-    an = lambda n: "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(n))  # noqa: E731
+    d = lambda n: "".join(rng.choice(string.digits) for _ in range(n))
+    up = lambda n: "".join(rng.choice(string.ascii_uppercase) for _ in range(n))
+    an = lambda n: "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(n))
     if kind == "EMAIL_ADDRESS":
         f, l = rng.choice(FIRST), rng.choice(LAST)
         local = rng.choice([f"{f}.{l}", f"{f}{l}{d(2)}", f"{f[0]}{l}", f"{f}_{l}", f"{f}+news", f"{l}.{f}{d(1)}"])
@@ -153,7 +153,7 @@ def gen_value(kind: str, rng: random.Random) -> str:
         return f"https://{host}/v1/{rng.choice(['items', 'hook', 'export'])}?{rng.choice(['api_key', 'token', 'access_token', 'key'])}={an(8)}{d(4)}{an(12)}"
     if kind == "SECRET":
         k = rng.choice(["openai", "openai_proj", "aws", "github", "github_pat", "slack", "google", "jwt", "pem"])
-        b64 = lambda n: "".join(rng.choice(string.ascii_letters + string.digits + "-_") for _ in range(n))  # noqa: E731
+        b64 = lambda n: "".join(rng.choice(string.ascii_letters + string.digits + "-_") for _ in range(n))
         return {
             "openai": lambda: "sk-" + an(48),
             "openai_proj": lambda: "sk-proj-" + b64(56),

@@ -7,9 +7,20 @@ from typing import Annotated
 
 import typer
 
-from instructkit.cli.common import BatchSize, Debug, From, Inputs, MaxChars, Output, RejectsPath, Strict, SummaryPath, run_steps
 from instructkit.clean.config import CleanConfig
 from instructkit.clean.structure import Bounds
+from instructkit.cli.common import (
+    BatchSize,
+    Debug,
+    From,
+    Inputs,
+    MaxChars,
+    Output,
+    RejectsPath,
+    Strict,
+    SummaryPath,
+    run_steps,
+)
 from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS
 
 
