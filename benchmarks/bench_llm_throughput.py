@@ -8,7 +8,9 @@ latency, in its own process so that it does not share the client's GIL).  The id
 rate over the ideal, and "server busy" the server-side mean of requests in
 flight over C.  The same run measures the standard way — the bare ``openai``
 SDK under an ``asyncio.Semaphore`` — and reports our rate as a ratio of it
-(ours adds retries, the cache lookup and the usage counter).
+(ours adds retries, the cache lookup and the usage counter).  Each client runs
+``--repeats`` times, interleaved in rotating order, and the table shows medians,
+because on a shared machine the load drifts between runs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +47,9 @@ class Server:
     def stop(self) -> list[dict[str, float]]:
         out, _ = self.proc.communicate(timeout=60)
         return json.loads(out)["log"]
+
+
+CLIENTS = ["bare openai SDK + semaphore", "LLMClient (no cache)", "LLMClient (SQLite cache on)"]
 
 
 def batch(n: int, tag: str) -> list[list[dict[str, str]]]:
@@ -99,28 +106,39 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
     ap.add_argument("--calls-per-slot", type=int, default=25)
+    ap.add_argument("--repeats", type=int, default=3, help="runs per client; the table shows medians")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "bench_llm_throughput.json")
     args = ap.parse_args()
     rows = []
-    print(f"# server latency {args.latency * 1000:.0f} ms, loopback")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# server latency {args.latency * 1000:.0f} ms, loopback; medians of {args.repeats} interleaved runs; "
+          f"load average at start {load:.1f} on {os.cpu_count()} cores")  # fmt: skip
     print("| client | concurrency | calls | calls/s | ideal calls/s | busy (rate/ideal) | server busy | client CPU ms/call | vs bare SDK |")
     print("|---|---|---|---|---|---|---|---|---|")
     for c in args.concurrency:
         n = c * args.calls_per_slot
         ideal = c / args.latency
         srv = Server(args.latency)
+        runs: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in CLIENTS}
         with tempfile.TemporaryDirectory() as tmp:
-            results = {
-                "bare openai SDK + semaphore": run_sdk(srv, c, n),
-                "LLMClient (no cache)": run_ours(srv, c, n, None),
-                "LLMClient (SQLite cache on)": run_ours(srv, c, n, Path(tmp) / "c.sqlite"),
-            }
+            for rep in range(args.repeats):  # interleaved, rotating order: load drifts hit every client alike
+                names = CLIENTS[rep % 3 :] + CLIENTS[: rep % 3]
+                for name in names:
+                    if name == CLIENTS[0]:
+                        runs[name].append(run_sdk(srv, c, n))
+                    else:
+                        cache = Path(tmp) / f"c{rep}.sqlite" if name == CLIENTS[2] else None
+                        runs[name].append(run_ours(srv, c, n, cache))
         log = srv.stop()
-        sdk_rate = results["bare openai SDK + semaphore"][0]
-        for name, (rate, t0, t1, ms) in results.items():
-            busy = server_busy(log, t0, t1, c)
-            rows.append({"client": name, "concurrency": c, "calls": n, "calls_per_s": rate, "ideal": ideal,
-                         "busy": rate / ideal, "server_busy": busy, "client_cpu_ms_per_call": ms,
+        medians = {}
+        for name, results in runs.items():
+            rates = [r[0] for r in results]
+            busies = [server_busy(log, t0, t1, c) for _, t0, t1, _ in results]
+            medians[name] = (statistics.median(rates), statistics.median(busies), statistics.median(r[3] for r in results))
+        sdk_rate = medians[CLIENTS[0]][0]
+        for name, (rate, busy, ms) in medians.items():
+            rows.append({"client": name, "concurrency": c, "calls": n, "repeats": args.repeats, "calls_per_s": rate,
+                         "ideal": ideal, "busy": rate / ideal, "server_busy": busy, "client_cpu_ms_per_call": ms,
                          "vs_sdk": rate / sdk_rate})  # fmt: skip
             print(f"| {name} | {c} | {n} | {rate:.1f} | {ideal:.0f} | {rate / ideal:.1%} | {busy:.1%} | {ms:.1f} | {rate / sdk_rate:.2f}x |")
     args.json.parent.mkdir(parents=True, exist_ok=True)
