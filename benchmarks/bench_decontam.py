@@ -96,7 +96,7 @@ def bench_ngram(records: list[dict], data: Path, names: list[str], n: int) -> di
     return {
         "benchmark_items": len(fields), "turns": len(texts), "n": n,
         "index_bytes": {"instructkit": index.nbytes, "harness_set": set_bytes(grams)},
-        "distinct_ngrams": {"instructkit": int(len(index.hashes)), "harness_set": len(grams)},
+        "distinct_ngrams": {"instructkit": len(index.hashes), "harness_set": len(grams)},
         "build_s": {"instructkit": ours_build, "harness_set": base_build},
         "scan_s": {"instructkit": ours_scan, "harness_set": base_scan},
         "turns_flagged": {"instructkit": len(ours_texts), "harness_set": len(base_hits),

@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from instructkit.accounting import RunLog
 from instructkit.decontam.benchmarks import ADAPTERS, load
 from instructkit.engines.local import run
 from instructkit.io.read import read_tables
-from instructkit.accounting import RunLog
-from instructkit.schema import to_records, to_table
+from instructkit.schema import to_records
 from instructkit.steps.decontaminate import Decontaminate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -218,7 +218,7 @@ def main() -> None:
             table[f"{name}/{variant}"] = row
             print(f"| {name} | {variant} | " + " | ".join(pct(*row[f"{t}_n"]) for t in tiers) + " |")
     fp = {tier: sum(any(got.get(r["id"], {}).get(m) for m in methods) for r in negatives) for tier, methods in tiers.items()}
-    print(f"| unplanted real | false positives | " + " | ".join(pct(fp[t], len(negatives)) for t in tiers) + " |")
+    print("| unplanted real | false positives | " + " | ".join(pct(fp[t], len(negatives)) for t in tiers) + " |")
     fp_ids = [r["id"] for r in negatives if got.get(r["id"])]
     print(f"\nflagged unplanted records (inspect: some may be real overlaps): {fp_ids[:20]}")
     neg_cos = np.array([cos[r["id"]] for r in negatives if not np.isnan(cos[r["id"]])])

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instructkit.decontam.ngram import MIN_WHOLE_WORDS, NgramIndex, TextGrams, grams, match, tokenize
+from instructkit.decontam.ngram import (
+    MIN_WHOLE_WORDS,
+    NgramIndex,
+    TextGrams,
+    grams,
+    match,
+    tokenize,
+)
 from instructkit.text import words
 
 TEXTS = [

@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from instructkit.accounting import sidecar_paths
-from instructkit.cli.common import BatchSize, Debug, From, Inputs, MaxChars, Output, RejectsPath, Strict, SummaryPath, run_steps
+from instructkit.cli.common import (
+    BatchSize,
+    Debug,
+    From,
+    Inputs,
+    MaxChars,
+    Output,
+    RejectsPath,
+    Strict,
+    SummaryPath,
+    run_steps,
+)
 from instructkit.decontam.benchmarks import ADAPTERS
 from instructkit.decontam.cache import default_dir
 from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS

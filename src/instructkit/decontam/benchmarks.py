@@ -117,18 +117,8 @@ def _bbh(row: Row, i: int) -> tuple[str, list[str], None]:
     return f"{task}/{i}" if task else str(i), [_s(row["input"])], None
 
 
-BBH_TASKS = (
-    "boolean_expressions causal_judgement date_understanding disambiguation_qa dyck_languages "
-    "formal_fallacies geometric_shapes hyperbaton logical_deduction_five_objects "
-    "logical_deduction_seven_objects logical_deduction_three_objects movie_recommendation "
-    "multistep_arithmetic_two navigate object_counting penguins_in_a_table "
-    "reasoning_about_colored_objects ruin_names salient_translation_error_detection snarks "
-    "sports_understanding temporal_sequences tracking_shuffled_objects_five_objects "
-    "tracking_shuffled_objects_seven_objects tracking_shuffled_objects_three_objects web_of_lies word_sorting"
-).split()
-MATH_SUBJECTS = (
-    "algebra counting_and_probability geometry intermediate_algebra number_theory prealgebra precalculus"
-).split()
+BBH_TASKS = ["boolean_expressions", "causal_judgement", "date_understanding", "disambiguation_qa", "dyck_languages", "formal_fallacies", "geometric_shapes", "hyperbaton", "logical_deduction_five_objects", "logical_deduction_seven_objects", "logical_deduction_three_objects", "movie_recommendation", "multistep_arithmetic_two", "navigate", "object_counting", "penguins_in_a_table", "reasoning_about_colored_objects", "ruin_names", "salient_translation_error_detection", "snarks", "sports_understanding", "temporal_sequences", "tracking_shuffled_objects_five_objects", "tracking_shuffled_objects_seven_objects", "tracking_shuffled_objects_three_objects", "web_of_lies", "word_sorting"]
+MATH_SUBJECTS = ["algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory", "prealgebra", "precalculus"]
 
 ADAPTERS: dict[str, Adapter] = {
     a.name: a
@@ -168,7 +158,11 @@ def read_rows(path: Path) -> Iterator[Row]:
 
             yield from pq.read_table(path).to_pylist()
             return
-        raw = gzip.open(path, "rb").read() if path.suffix == ".gz" else path.read_bytes()
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                raw = fh.read()
+        else:
+            raw = path.read_bytes()
     except OSError as e:
         raise InstructkitError(f"cannot read benchmark file {path}: {e.strerror or e}") from None
     stripped = raw.lstrip()
@@ -176,7 +170,7 @@ def read_rows(path: Path) -> Iterator[Row]:
         if stripped.startswith(b"["):
             yield from orjson.loads(stripped)
             return
-        for n, line in enumerate(raw.splitlines(), 1):
+        for line in raw.splitlines():
             if line.strip():
                 yield orjson.loads(line)
     except orjson.JSONDecodeError as e:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -95,15 +96,15 @@ class Decontaminate(Step):
             if any(b.bench.name == bench.name for b in self._loaded):
                 raise InstructkitError(f"two benchmarks are named '{bench.name}': name one with NAME=PATH")
             ng, hit = cache.cached(
-                self.cache_dir, cache.key(bench, "ngram", self.n), lambda: NgramIndex.build(bench.fields, self.n),
+                self.cache_dir, cache.key(bench, "ngram", self.n), partial(NgramIndex.build, bench.fields, self.n),
                 NgramIndex.arrays, NgramIndex.from_arrays,
             )
             self._cache_hits += [f"{bench.name}:ngram"] if hit else []
             emb = None
             if self.embedding_model:
-                model = self.embedding_model
                 emb, hit = cache.cached(
-                    self.cache_dir, cache.key(bench, "embed", model), lambda: EmbeddingIndex.build(bench.embed, model),
+                    self.cache_dir, cache.key(bench, "embed", self.embedding_model),
+                    partial(EmbeddingIndex.build, bench.embed, self.embedding_model),
                     EmbeddingIndex.arrays, EmbeddingIndex.from_arrays,
                 )
                 self._cache_hits += [f"{bench.name}:embed"] if hit else []
