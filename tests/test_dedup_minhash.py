@@ -123,3 +123,14 @@ def test_signature_verification_mode() -> None:
     result = near_pairs(texts, threshold=0.9, verify="signature")
     assert [0, len(texts) - 1] in result.pairs.tolist()
     assert result.stats["verify"] == "signature"
+
+
+def test_a_big_bucket_of_templated_records_stays_linear_and_connected() -> None:
+    from instructkit.dedup.clusters import resolve
+
+    template = "translate the following sentence into french and explain the grammar used: the cat number {} sat on the old mat"
+    n = 1000
+    result = near_pairs([template.format(i) for i in range(n)], threshold=0.7)
+    per_band = 1 + minhash.MAX_BUCKET_PAIRS  # the star link plus the window, per record
+    assert result.stats["candidates"] <= n * per_band * result.stats["bands"] < n * (n - 1) // 2
+    assert resolve(n, result.pairs).clusters == 1
