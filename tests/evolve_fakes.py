@@ -32,7 +32,7 @@ def evolve_responder(messages: list[dict[str, str]], body: dict[str, Any]) -> st
             return f"#Rewritten Prompt#: {given} in detail"
         if "SAME" in given:
             return given
-        tag = hashlib.sha256(prompt.encode()).hexdigest()
+        tag = hashlib.sha256(f"{prompt}|{body.get('seed')}".encode()).hexdigest()  # like a sampler honouring seed
         terms = ", ".join(f"factor{tag[i:i + 4]}" for i in range(0, 32, 4))  # new words each round
         return f"{given} Weigh {terms}."
     if "First instruction:" in prompt:

@@ -64,6 +64,15 @@ def test_the_method_end_to_end(tmp_path: Path) -> None:
     assert summary["generated"] == 22 and summary["records_out"] == 11 + 12
 
 
+def test_duplicate_seeds_become_separate_lineages(tmp_path: Path) -> None:
+    with FakeLLMServer(responder=evolve_responder) as srv:
+        summary, out, _ = evolve(tmp_path, srv, [SEEDS[0], SEEDS[0]], rounds=1)
+    children = [r for r in out if "lineage" in r]
+    assert len(children) == 2 and len({c["id"] for c in children}) == 2
+    assert children[0]["messages"] != children[1]["messages"], "the copies drew the same call"
+    assert summary["balanced"]
+
+
 def test_rerun_uses_the_cache_and_repeats_nothing(tmp_path: Path) -> None:
     with FakeLLMServer(responder=evolve_responder) as srv:
         _, first, _ = evolve(tmp_path, srv, SEEDS[:3])

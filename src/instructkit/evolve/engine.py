@@ -61,6 +61,21 @@ class Outcome:
     failures: list[dict[str, Any]]
 
 
+def lineage_keys(seeds: list[Record]) -> list[str]:
+    """One unique key per seed: its id, with ``~2``, ``~3``... on repeats of an id.
+
+    Ids are not unique in real data (content-hash ids of exact duplicates); the
+    key names the children (``KEY.evolR``) and seeds the draws, so two copies of
+    a seed become two lineages rather than one lineage written twice.
+    """
+    seen: Counter[str] = Counter()
+    keys = []
+    for s in seeds:
+        seen[s["id"]] += 1
+        keys.append(s["id"] if seen[s["id"]] == 1 else f"{s['id']}~{seen[s['id']]}")
+    return keys
+
+
 def instruction_of(rec: Record) -> str:
     return next((m["content"] for m in rec["messages"] if m["role"] == "user"), "")
 
@@ -86,7 +101,8 @@ class Evolver:
 
     async def _run(self, seeds: list[Record]) -> Outcome:
         try:
-            per_seed = await asyncio.gather(*(self._lineage(s) for s in seeds))
+            keys = lineage_keys(seeds)
+            per_seed = await asyncio.gather(*(self._lineage(s, k) for s, k in zip(seeds, keys)))
             kept: list[Record] = []
             rejects: list[Reject] = []
             generated = 0
@@ -132,12 +148,12 @@ class Evolver:
         msgs.insert(first_user + 1, {"role": "assistant", "content": text})
         return {**seed, "messages": msgs}, None
 
-    async def _lineage(self, seed: Record) -> tuple[list[Record], list[Reject]]:
+    async def _lineage(self, seed: Record, key: str) -> tuple[list[Record], list[Reject]]:
         head = seed
         kept: list[Record] = []
         dropped: list[Reject] = []
         for r in range(1, self.config.rounds + 1):
-            child, reject = await self._evolve_once(seed["id"], head, r)
+            child, reject = await self._evolve_once(key, head, r)
             if reject is not None:
                 dropped.append(reject)
             elif child is not None:
