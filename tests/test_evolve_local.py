@@ -42,8 +42,9 @@ def test_server_starts_answers_and_stops() -> None:
 def test_evolve_with_the_local_model(tmp_path: Path) -> None:
     seeds = ["List three fruits.", "Explain why the sky is blue.", "Write a short poem about the sea."]
     write_seeds(tmp_path / "seeds.jsonl", seeds)
-    step = EvolveStep(config=EvolveConfig(rounds=2, seed=1, evolve_max_tokens=48, respond_max_tokens=48),
-                      concurrency=2, cache=tmp_path / "cache.sqlite")  # fmt: skip
+    config = EvolveConfig(rounds=2, seed=1, evolve_max_tokens=32, respond_max_tokens=32)
+    # the complexity report is tested on its own below (it loads spaCy)
+    step = EvolveStep(config=config, concurrency=2, cache=tmp_path / "cache.sqlite", complexity=False)
     summary = run([str(tmp_path / "seeds.jsonl")], tmp_path / "out.jsonl", [step])
     out = [orjson.loads(x) for x in (tmp_path / "out.jsonl").read_bytes().splitlines()]
     rejects = [orjson.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_bytes().splitlines()]
@@ -57,5 +58,25 @@ def test_evolve_with_the_local_model(tmp_path: Path) -> None:
         assert child["messages"][0]["role"] == "user" and child["messages"][1]["role"] == "assistant"
     assert {r["reason"] for r in rejects} <= REASONS
     assert report["llm"]["calls"] > 0 and report["llm"]["completion_tokens"] > 0
-    gain = report["rounds"][0]["mean_complexity_gain"]
-    assert isinstance(gain, float) or gain.startswith("absent")
+    assert report["rounds"][0]["mean_complexity_gain"] == "absent: not requested"
+
+
+def child(rid: str, parent: str, r: int, text: str) -> dict:
+    lineage = {"parent": parent, "round": r, "operation": "deepening", "model": "m"}
+    return {"id": rid, "source": "s", "messages": [{"role": "user", "content": text}], "meta": {}, "lineage": lineage}
+
+
+@pytest.mark.slow
+def test_complexity_gain_compares_each_child_with_its_own_parent() -> None:
+    pytest.importorskip("spacy")
+    from instructkit.evolve.report import complexity_gain
+
+    seeds = [{"id": "a", "source": "s", "messages": [{"role": "user", "content": "List fruits."}], "meta": {}}]
+    r1 = "List ten exotic fruits and rank them by antioxidant content."
+    r2 = ("List ten exotic fruits, rank them by antioxidant content, explain why each differs, "
+          "and cite at least two studies that measured it in a table.")  # fmt: skip
+    gains, absent = complexity_gain(seeds, [child("a.evol1", "a", 1, r1), child("a.evol2", "a.evol1", 2, r2)])
+    assert absent is None
+    assert gains[1]["mean_complexity_gain"] > 0 and gains[2]["mean_complexity_gain"] > 0
+    # round 2 is measured against round 1's child (its parent), not against the seed
+    assert gains[2]["parent_complexity"] == gains[1]["child_complexity"]
