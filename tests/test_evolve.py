@@ -180,3 +180,22 @@ def test_parse_equality() -> None:
     assert elim.parse_equality("Not Equal.") is False
     assert elim.parse_equality("different") is False
     assert elim.parse_equality("I think so") is None
+
+
+def test_cli_prints_the_round_table_and_writes_the_sidecars(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from instructkit.cli.app import app
+
+    write_seeds(tmp_path / "seeds.jsonl", SEEDS[:2] + MARKED[:1])
+    out = tmp_path / "out" / "evolved.jsonl"
+    with FakeLLMServer(responder=evolve_responder) as srv:
+        result = CliRunner().invoke(app, [
+            "evolve", str(tmp_path / "seeds.jsonl"), "-o", str(out), "--base-url", srv.base_url,
+            "--model", "fake", "--rounds", "1", "--no-complexity",
+        ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "evolve rounds (fake)" in result.output and "template_leak 1" in result.output
+    summary = orjson.loads((tmp_path / "out" / "evolved.summary.json").read_bytes())
+    assert summary["balanced"] and (tmp_path / "out" / "evolved.llm-cache.sqlite").is_file()
+    assert len(read_jsonl(out)) == 5 and len(read_jsonl(tmp_path / "out" / "evolved.rejects.jsonl")) == 1

@@ -6,6 +6,7 @@ The API, kept small on purpose (the LLM judge of the scoring step uses it too)::
                        max_retries=6, cache_path=None)
     done = await client.chat(messages, temperature=0.7, max_tokens=256)   # -> Completion
     many = client.chat_many([messages, ...], temperature=0)  # -> list[Completion | CallFailure]
+    many = await client.achat_many([...])   # the same from inside a running event loop
     client.usage    # Usage: calls, cached, retries, failures, tokens, cost
     await client.aclose()   # after your own asyncio.run work; chat_many does it itself
     client.close()          # closes the cache
