@@ -182,6 +182,7 @@ def main() -> None:
     ap.add_argument("--negatives", type=int, default=2000, help="unplanted real Alpaca records")
     ap.add_argument("--cache-dir", type=Path, default=None)
     ap.add_argument("--threshold", type=float, default=None)
+    ap.add_argument("--embedding-model", default="minilm", help="'none': the n-gram tier alone")
     ap.add_argument("--known", action="store_true", help="also run the known overlaps of shared/data")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path)
@@ -191,7 +192,9 @@ def main() -> None:
     names = args.benchmarks.split(",")
     bench_dir = args.data / "benchmarks"
     cache_dir = args.cache_dir or Path(tempfile.gettempdir()) / "instructkit-eval-cache"
-    kw = {"threshold": args.threshold} if args.threshold is not None else {}
+    kw: dict = {"threshold": args.threshold} if args.threshold is not None else {}
+    if args.embedding_model != "minilm":
+        kw["embedding_model"] = None if args.embedding_model == "none" else args.embedding_model
     real = real_records(args.data / "instructions" / "alpaca_sample_2k", args.negatives + 10_000)
     negatives = real[: args.negatives]
     planted, truth, replaced = build(bench_dir, names, args.per_benchmark, real[args.negatives :] or real, args.seed)
@@ -224,14 +227,15 @@ def main() -> None:
     neg_cos = np.array([cos[r["id"]] for r in negatives if not np.isnan(cos[r["id"]])])
     reph = np.array([cos[r] for r, (_, v, _) in truth.items() if v == "rephrased"])
     lite = np.array([cos[r] for r, (_, v, _) in truth.items() if v == "light"])
-    print("\n# calibration: best cosine per record (all benchmarks)")
-    print("| threshold | rephrased recall (embedding) | light recall (embedding) | unplanted flagged |\n|---|---|---|---|")
     sweep = {}
-    for t in (0.60, 0.65, 0.70, 0.75, 0.78, 0.80, 0.82, 0.85, 0.90):
-        sweep[t] = ((reph >= t).mean(), (lite >= t).mean(), (neg_cos >= t).mean())
-        print(f"| {t:.2f} | {100 * sweep[t][0]:.1f}% | {100 * sweep[t][1]:.1f}% | {100 * sweep[t][2]:.2f}% |")
-    print(f"unplanted cosine quantiles: 99%={np.quantile(neg_cos, .99):.3f} 99.5%={np.quantile(neg_cos, .995):.3f} "
-          f"max={neg_cos.max():.3f}; rephrased 10%/20% quantiles: {np.quantile(reph, .1):.3f}/{np.quantile(reph, .2):.3f}")
+    if len(neg_cos):
+        print("\n# calibration: best cosine per record (all benchmarks)")
+        print("| threshold | rephrased recall (embedding) | light recall (embedding) | unplanted flagged |\n|---|---|---|---|")
+        for t in (0.60, 0.65, 0.70, 0.75, 0.78, 0.80, 0.82, 0.85, 0.90):
+            sweep[t] = ((reph >= t).mean(), (lite >= t).mean(), (neg_cos >= t).mean())
+            print(f"| {t:.2f} | {100 * sweep[t][0]:.1f}% | {100 * sweep[t][1]:.1f}% | {100 * sweep[t][2]:.2f}% |")
+        print(f"unplanted cosine quantiles: 99%={np.quantile(neg_cos, .99):.3f} 99.5%={np.quantile(neg_cos, .995):.3f} "
+              f"max={neg_cos.max():.3f}; rephrased 10%/20% quantiles: {np.quantile(reph, .1):.3f}/{np.quantile(reph, .2):.3f}")
     result = {"table": table, "false_positives": {t: fp[t] / len(negatives) for t in tiers}, "sweep": sweep,
               "planted": len(planted), "negatives": len(negatives), "seconds": seconds, "threshold": threshold,
               "replaced_share": replaced}

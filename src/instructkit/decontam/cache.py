@@ -18,8 +18,8 @@ import numpy as np
 
 from instructkit.decontam.benchmarks import Benchmark
 
-#: Bump when the stored arrays or the normalisation change meaning.
-VERSION = "1"
+#: Bump an entry when its stored arrays change meaning (n-grams: normalisation, hashing, indexed forms).
+VERSIONS = {"ngram": "2", "embed": "1"}
 
 T = TypeVar("T")
 
@@ -31,7 +31,7 @@ def default_dir() -> Path:
 
 
 def key(bench: Benchmark, kind: str, *params: object) -> str:
-    h = hashlib.sha256(f"{VERSION}|{kind}|{params!r}".encode())
+    h = hashlib.sha256(f"{VERSIONS[kind]}|{kind}|{params!r}".encode())
     texts = bench.fields if kind == "ngram" else bench.embed
     for item_id, ts in zip(bench.ids, texts, strict=True):
         h.update(item_id.encode("utf-8", "surrogatepass") + b"\x1e")

@@ -79,6 +79,15 @@ def grams(words: np.ndarray, offsets: np.ndarray, sizes: Iterable[int]) -> dict[
     return out
 
 
+def _distinct(hashes: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (hash, item) pairs, sorted by hash."""
+    order = np.lexsort((items, hashes))
+    hashes, items = hashes[order], items[order]
+    first = np.ones(len(hashes), bool)
+    first[1:] = (hashes[1:] != hashes[:-1]) | (items[1:] != items[:-1])
+    return hashes[first], items[first]
+
+
 @dataclass
 class NgramIndex:
     """Sorted benchmark n-gram hashes with the item each came from, and each item's n-gram count."""
@@ -95,34 +104,32 @@ class NgramIndex:
 
     @classmethod
     def build(cls, fields: list[list[str]], n: int = 13) -> NgramIndex:
-        """Index each item's full text (its fields joined) and, when short, its main text whole."""
+        """Index each item's text as stored (fields joined) and, for items with options, as usually
+        shown ("Q A. x B. y": labels become words after normalisation); short texts whole."""
         multi = [k for k, f in enumerate(fields) if len(f) > 1]
-        docs = ["\n".join(f) for f in fields] + [fields[k][0] for k in multi]
-        owner_doc = np.concatenate([np.arange(len(fields)), np.asarray(multi, np.int64)]).astype(np.int32)
+        labelled = [f"{fields[k][0]}\n" + "\n".join(f"{chr(65 + j % 26)}. {o}" for j, o in enumerate(fields[k][1:]))
+                    for k in multi]
+        docs = ["\n".join(f) for f in fields] + labelled + [fields[k][0] for k in multi]
+        owner_doc = np.concatenate([np.arange(len(fields)), multi, multi]).astype(np.int32)
+        kind = np.repeat([0, 1, 2], [len(fields), len(multi), len(multi)])  # as stored, labelled, main field
         words, offsets, _ = tokenize(docs)
         lengths = np.diff(offsets)
-        is_main = np.arange(len(docs)) >= len(fields)
-        whole = (lengths < n) & (lengths > 0) & (~is_main | (lengths >= MIN_WHOLE_WORDS))
+        whole = (lengths < n) & (lengths > 0) & ((kind < 2) | (lengths >= MIN_WHOLE_WORDS))
         short = np.unique(lengths[whole]).astype(np.int32)
-        end = offsets[len(fields)]  # the full texts come first
-        h, t, _ = grams(words[:end], offsets[: len(fields) + 1], [n])[n]
-        parts_h, parts_i = [h], [owner_doc[t]]
+        end = offsets[len(fields) + len(multi)]  # full texts (kinds 0 and 1) come first
+        h, t, _ = grams(words[:end], offsets[: len(fields) + len(multi) + 1], [n])[n]
+        parts = [(h, owner_doc[t], kind[t])]
         # Short texts (and short main fields) are hashed whole: only their words are scanned.
-        mask = np.repeat(whole, lengths)
-        sub_offsets = np.concatenate([[0], np.cumsum(lengths[whole])])
         docs_whole = np.flatnonzero(whole)
-        for m, (h, t, start) in grams(words[mask], sub_offsets, short.tolist()).items():
-            sel = (start == 0) & (lengths[docs_whole[t]] == m)
-            parts_h.append(h[sel])
-            parts_i.append(owner_doc[docs_whole[t[sel]]])
-        hashes, items = np.concatenate(parts_h), np.concatenate(parts_i)
-        order = np.lexsort((items, hashes))
-        hashes, items = hashes[order], items[order]
-        first = np.ones(len(hashes), bool)
-        first[1:] = (hashes[1:] != hashes[:-1]) | (items[1:] != items[:-1])
-        hashes, items = hashes[first], items[first]
-        counts = np.bincount(items, minlength=len(fields)).astype(np.int32)
-        return cls(n, hashes, items.astype(np.int32), counts, short)
+        sub_offsets = np.concatenate([[0], np.cumsum(lengths[whole])])
+        for m, (h, t, start) in grams(words[np.repeat(whole, lengths)], sub_offsets, short.tolist()).items():
+            d = docs_whole[t[(start == 0) & (lengths[docs_whole[t]] == m)]]
+            parts.append((h[(start == 0) & (lengths[docs_whole[t]] == m)], owner_doc[d], kind[d]))
+        hashes, items, kinds = (np.concatenate(c) for c in zip(*parts))
+        # The overlap ratio's denominator: distinct n-grams of the text as stored.
+        counts = np.bincount(_distinct(hashes[kinds == 0], items[kinds == 0])[1], minlength=len(fields))
+        hashes, items = _distinct(hashes, items)
+        return cls(n, hashes, items.astype(np.int32), counts.astype(np.int32), short)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"n": np.array([self.n]), "hashes": self.hashes, "items": self.items, "counts": self.counts, "short": self.short}
@@ -194,5 +201,6 @@ def match(index: NgramIndex, tg: TextGrams) -> Matches:
     first = np.ones(len(text), bool)
     first[1:] = (text[1:] != text[:-1]) | (item[1:] != item[:-1])
     n_shared = np.diff(np.append(np.flatnonzero(first), len(text)))
-    return Matches(text[first], item[first], n_shared / np.maximum(index.counts[item[first]], 1),
+    ratio = np.minimum(n_shared / np.maximum(index.counts[item[first]], 1), 1.0)  # labelled form may add some
+    return Matches(text[first], item[first], ratio,
                    start[first].astype(np.int64), size[first])
