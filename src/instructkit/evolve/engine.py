@@ -102,23 +102,26 @@ class Evolver:
     async def _run(self, seeds: list[Record]) -> Outcome:
         try:
             keys = lineage_keys(seeds)
-            per_seed = await asyncio.gather(*(self._lineage(s, k) for s, k in zip(seeds, keys)))
-            kept: list[Record] = []
-            rejects: list[Reject] = []
+            seed_rejects: list[Reject] = []
+            per_seed, seed_out = await asyncio.gather(
+                asyncio.gather(*(self._lineage(s, k) for s, k in zip(seeds, keys))),
+                self._seeds(seeds, keys, seed_rejects),
+            )
+            kept: list[Record] = list(seed_out)
+            rejects: list[Reject] = seed_rejects
             generated = 0
-            seed_out = await self._seeds(seeds, rejects)
-            kept.extend(seed_out)
             for children, dropped in per_seed:
                 generated += len(children) + len(dropped)
                 kept.extend(children)
                 rejects.extend(dropped)
             # Outputs by round, then by seed order: stable whatever order the calls finished in.
             kept.sort(key=lambda r: (r.get("lineage") or {}).get("round", 0))
+            self.failures.sort(key=lambda f: (f["record"], f["round"], f["phase"]))
             return Outcome(kept, rejects, generated, dict(sorted(self.rounds.items())), self.failures)
         finally:
             await self.client.aclose()
 
-    async def _seeds(self, seeds: list[Record], rejects: list[Reject]) -> list[Record]:
+    async def _seeds(self, seeds: list[Record], keys: list[str], rejects: list[Reject]) -> list[Record]:
         """The seeds' fate: kept (answered first under ``--respond`` when they have no response) or dropped."""
         if not self.config.keep_seeds:
             for s in seeds:
@@ -126,7 +129,7 @@ class Evolver:
             return []
         if not self.config.respond:
             return list(seeds)
-        answered = await asyncio.gather(*(self._answer_seed(s) for s in seeds))
+        answered = await asyncio.gather(*(self._answer_seed(s, k) for s, k in zip(seeds, keys)))
         out = []
         for seed, (rec, failure) in zip(seeds, answered):
             if failure:
@@ -135,13 +138,13 @@ class Evolver:
                 out.append(rec)
         return out
 
-    async def _answer_seed(self, seed: Record) -> tuple[Record, str | None]:
+    async def _answer_seed(self, seed: Record, key: str) -> tuple[Record, str | None]:
         if response_of(seed) is not None:
             return seed, None
         try:
-            text = await self._respond(instruction_of(seed), seed["id"], 0)
+            text = await self._respond(instruction_of(seed), key, 0)
         except LLMError as e:
-            self._fail(seed["id"], 0, "respond", e)
+            self._fail(key, 0, "respond", e)
             return seed, str(e)
         msgs = list(seed["messages"])
         first_user = next(i for i, m in enumerate(msgs) if m["role"] == "user")
