@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instructkit.dedup.clusters import resolve
+from instructkit.dedup.clusters import resolve, resolve_star
 from instructkit.dedup.exact import exact_pairs
 from instructkit.errors import InstructkitError
 from instructkit.schema import to_table
@@ -45,15 +45,26 @@ def test_resolve_keeps_one_per_cluster_first_or_best() -> None:
     assert best.keeper.tolist() == [2, 2, 2, 3, 3, 5]  # NaN ranks last; a tie goes to the first seen
 
 
-def test_resolve_never_drops_a_whole_cluster() -> None:
+@pytest.mark.parametrize("how", [resolve, resolve_star])
+def test_resolve_never_drops_a_whole_cluster(how) -> None:
     rng = np.random.default_rng(0)
     for _ in range(20):
         n = 50
         pairs = rng.integers(0, n, size=(40, 2))
         pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-        c = resolve(n, pairs, rng.normal(size=n))
+        c = how(n, pairs, rng.normal(size=n))
         kept = set(np.flatnonzero(c.keeper == np.arange(n)).tolist())
         assert all(int(k) in kept for k in c.keeper)  # every keeper is itself kept
+        if how is resolve_star:  # and every dropped record is directly linked to its keeper
+            linked = {(int(a), int(b)) for a, b in pairs} | {(int(b), int(a)) for a, b in pairs}
+            assert all((int(c.keeper[d]), int(d)) in linked for d in c.dropped)
+
+
+def test_star_does_not_drop_along_a_chain() -> None:
+    pairs = np.array([[0, 1], [1, 2]])
+    assert resolve(3, pairs).dropped.tolist() == [1, 2]
+    star = resolve_star(3, pairs)
+    assert star.keeper.tolist() == [0, 0, 2]  # 2 is like 1, not like the kept 0: it stays
 
 
 def test_step_exact_and_near_with_rejects_that_name_the_kept_record() -> None:

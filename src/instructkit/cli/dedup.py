@@ -28,6 +28,7 @@ Ngram = Annotated[int, typer.Option("--ngram", help="Words per shingle for near-
 SemThreshold = Annotated[float, typer.Option("--semantic-threshold", help="Cosine threshold for semantic duplicates.")]
 Model = Annotated[str, typer.Option("--embedding-model", help="'minilm' (offline package) or any sentence-transformers id or path.")]
 Fields = Annotated[str, typer.Option("--fields", help="Compare 'all' turns (instruction + response) or the 'instruction' only.")]
+Cluster = Annotated[str, typer.Option("--cluster", help="components: one record per connected cluster (union-find); star: drop only records similar to a kept one.")]
 KeepBest = Annotated[str | None, typer.Option("--keep-best", help="Keep the record with the highest scores.METRIC per cluster (default: the first seen).")]
 
 
@@ -44,6 +45,7 @@ def register(app: typer.Typer) -> None:
         embedding_model: Model = DEFAULT_EMBEDDING_MODEL,
         fields: Fields = "all",
         keep_best: KeepBest = None,
+        cluster: Cluster = "components",
         fmt: From = "auto",
         strict: Strict = False,
         rejects: RejectsPath = None,
@@ -64,6 +66,7 @@ def register(app: typer.Typer) -> None:
             semantic_threshold=semantic_threshold,
             embedding_model=embedding_model,
             keep_best=keep_best,
+            cluster=cluster,
         )
         run_steps(
             inputs, output, [step], fmt=fmt, strict=strict, rejects=rejects, summary=summary,

@@ -45,3 +45,28 @@ def resolve(n: int, pairs: np.ndarray, quality: np.ndarray | None = None) -> Clu
     winner = np.empty(label.max() + 1, dtype=np.int64)
     winner[label[order][first]] = order[first]
     return Clusters(winner[label], np.bincount(label)[label])
+
+
+def resolve_star(n: int, pairs: np.ndarray, quality: np.ndarray | None = None) -> Clusters:
+    """Greedy: in keep order (best quality, then first seen) a record still undecided is kept and
+    drops its undecided direct neighbours.  Every dropped record is itself similar to its keeper,
+    so no chain (A~B, B~C) drops C for A; more records survive than with connected components."""
+    keeper = np.arange(n)
+    if len(pairs) == 0:
+        return Clusters(keeper, np.ones(n, dtype=np.int64))
+    q = np.zeros(n) if quality is None else np.where(np.isnan(quality), -np.inf, quality)
+    both = np.concatenate((pairs, pairs[:, ::-1]))
+    both = both[np.argsort(both[:, 0], kind="stable")]
+    starts = np.searchsorted(both[:, 0], np.arange(n + 1))
+    decided = np.zeros(n, dtype=bool)
+    nodes = np.unique(pairs)
+    for k in nodes[np.lexsort((nodes, -q[nodes]))].tolist():
+        if decided[k]:
+            continue
+        decided[k] = True
+        nb = both[starts[k] : starts[k + 1], 1]
+        nb = nb[~decided[nb]]
+        keeper[nb] = k
+        decided[nb] = True
+    size = np.bincount(keeper, minlength=n)[keeper]
+    return Clusters(keeper, size)

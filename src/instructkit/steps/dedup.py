@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from instructkit.dedup.clusters import resolve
+from instructkit.dedup.clusters import resolve, resolve_star
 from instructkit.dedup.exact import exact_pairs
 from instructkit.dedup.fields import FIELDS, record_texts
 from instructkit.errors import InstructkitError
@@ -27,6 +27,9 @@ from instructkit.steps.base import Step, StepResult, split
 from instructkit.text import normalize
 
 METHODS = ("exact", "near", "semantic")
+#: components: union-find, one survivor per connected cluster (chains A~B~C drop C for A);
+#: star: greedy, a record is dropped only for a kept record it is itself similar to.
+CLUSTERING = {"components": resolve, "star": resolve_star}
 
 
 class Dedup(Step):
@@ -45,6 +48,7 @@ class Dedup(Step):
         semantic_threshold: float = 0.95,
         embedding_model: str = DEFAULT_EMBEDDING_MODEL,
         keep_best: str | None = None,
+        cluster: str = "components",
         seed: int = 1,
     ) -> None:
         if isinstance(methods, str):  # "exact,near" as the command line and recipes write it
@@ -56,13 +60,17 @@ class Dedup(Step):
             raise InstructkitError(f"--fields must be one of {', '.join(FIELDS)}, not '{fields}'")
         if not 0.0 < threshold <= 1.0 or not -1.0 <= semantic_threshold <= 1.0:
             raise InstructkitError("--threshold must be in (0, 1] and --semantic-threshold in [-1, 1]")
+        if cluster not in CLUSTERING:
+            raise InstructkitError(f"--cluster must be one of {', '.join(CLUSTERING)}, not '{cluster}'")
         if num_perm < 2 or ngram < 1:
             raise InstructkitError("--num-perm must be >= 2 and --ngram >= 1")
         self.methods = [m for m in METHODS if m in methods]
         self.fields, self.threshold, self.num_perm, self.ngram = fields, threshold, num_perm, ngram
         self.semantic_threshold, self.embedding_model = semantic_threshold, embedding_model
-        self.keep_best, self.seed = keep_best, seed
-        self._summary: dict[str, Any] = {"fields": fields, "keep": f"best {keep_best}" if keep_best else "first seen"}
+        self.keep_best, self.cluster, self.seed = keep_best, cluster, seed
+        self._summary: dict[str, Any] = {
+            "fields": fields, "cluster": cluster, "keep": f"best {keep_best}" if keep_best else "first seen",
+        }
 
     def setup(self) -> None:
         if "semantic" in self.methods:
@@ -81,7 +89,7 @@ class Dedup(Step):
         for method in self.methods:
             t0 = time.perf_counter()
             pairs, similarity, info = self._run(method, alive, texts, normalized)
-            clusters = resolve(len(alive), pairs, None if quality is None else quality[alive])
+            clusters = CLUSTERING[self.cluster](len(alive), pairs, None if quality is None else quality[alive])
             drop = clusters.dropped
             kept = clusters.keeper[drop]
             sims = similarity(drop, kept)
