@@ -130,19 +130,24 @@ def build(bench_dir: Path, names: list[str], per: int, real: list[dict], seed: i
     for name in names:
         bench = load(name, bench_dir)
         for k in rng.sample(range(len(bench)), min(per, len(bench))):
+            # Multi-turn items (MT-Bench) are planted as conversations, one user turn per benchmark turn.
+            parts = [[t] for t in bench.embed[k]] if len(bench.embed[k]) > 1 else [bench.fields[k]]
             for variant in VARIANTS:
-                if variant == "verbatim":
-                    text = present(bench.fields[k])
-                elif variant == "light":
-                    text = light(bench.fields[k], rng)
-                else:
-                    text, share = rephrase(bench.fields[k], rng)
-                    replaced.append(share)
+                turns = []
+                for fields in parts:
+                    if variant == "verbatim":
+                        turns.append(present(fields))
+                    elif variant == "light":
+                        turns.append(light(fields, rng))
+                    else:
+                        text, share = rephrase(fields, rng)
+                        turns.append(text)
+                        replaced.append(share)
                 donor = next(donors, None) or rng.choice(real)
                 rid = f"planted/{name}/{variant}/{bench.ids[k]}"
                 reply = next((m["content"] for m in donor["messages"] if m["role"] == "assistant"), "")
-                planted.append({"id": rid, "source": "planted", "meta": {},
-                                "messages": [{"role": "user", "content": text}, {"role": "assistant", "content": reply}]})
+                messages = [m for t in turns for m in ({"role": "user", "content": t}, {"role": "assistant", "content": reply})]
+                planted.append({"id": rid, "source": "planted", "meta": {}, "messages": messages})
                 truth[rid] = (name, variant, bench.ids[k])
     return planted, truth, float(np.mean(replaced)) if replaced else 0.0
 
@@ -230,7 +235,7 @@ def main() -> None:
     sweep = {}
     if len(neg_cos):
         print("\n# calibration: best cosine per record (all benchmarks)")
-        print("| threshold | rephrased recall (embedding) | light recall (embedding) | unplanted flagged |\n|---|---|---|---|")
+        print("| threshold | rephrased >= t (any item) | light >= t (any item) | unplanted >= t |\n|---|---|---|---|")
         for t in (0.60, 0.65, 0.70, 0.75, 0.78, 0.80, 0.82, 0.85, 0.90):
             sweep[t] = ((reph >= t).mean(), (lite >= t).mean(), (neg_cos >= t).mean())
             print(f"| {t:.2f} | {100 * sweep[t][0]:.1f}% | {100 * sweep[t][1]:.1f}% | {100 * sweep[t][2]:.2f}% |")
