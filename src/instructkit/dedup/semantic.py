@@ -8,7 +8,7 @@ time spent inside the model's ``encode`` is measured separately, so the share
 of overhead outside the model is visible in the summary.
 
 The offline default (all-MiniLM-L6-v2) was trained on English: on Chinese
-instructions it put unrelated questions ("李白是谁" / "你吃什么") above 0.95.  With
+instructions it scored unrelated questions ("柯洁是谁" / "你吃什么") at cosine 1.0.  With
 that default, texts whose UTF-8 bytes are mostly non-ASCII are left out of the
 semantic pass (counted as ``skipped_non_ascii``); a multilingual model named
 with ``--embedding-model`` compares everything.
