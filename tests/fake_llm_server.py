@@ -68,6 +68,7 @@ class FakeLLMServer:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._faults = list(self.faults)
+        self._granted = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -133,11 +134,12 @@ class FakeLLMServer:
         self._httpd.server_close()
 
     def _next_fault(self) -> str:
-        with self._lock:
-            n_done = sum(e.completed for e in self.log)
-            if self.hang_after is not None and n_done >= self.hang_after:
+        with self._lock:  # counts answers granted, not finished, so no more than hang_after complete
+            if self.hang_after is not None and self._granted >= self.hang_after:
                 return "hang"
-            return self._faults.pop(0) if self._faults else "ok"
+            fault = self._faults.pop(0) if self._faults else "ok"
+            self._granted += fault == "ok"
+            return fault
 
     def _handle(self, h: Any, body: dict[str, Any]) -> None:
         if self._stopping.is_set():  # dead: hang up on kept-alive connections too
