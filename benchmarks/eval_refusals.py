@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/eval_refusals.py [--labels tests/data/refusal_labels.jsonl] [--show-errors]
 
-The labels (tests/data/refusal_labels.jsonl, split ``dev``: 320 responses the
-patterns were tuned on; ``heldout``: 140 more, labelled before the patterns were
-run on them, never tuned on) hold only references into
+The labels (tests/data/refusal_labels.jsonl; split ``dev``: 320 responses the
+patterns were tuned on; ``heldout``: 140 more, labelled before the patterns were run
+on them, then used for one round of tuning; ``heldout2``: 105 more, labelled last and
+never tuned on) hold only references into
 ../shared/data (file, line, turn) and my label; the text is joined at run time.
 Labels: ``refusal`` (the response declines, or opens by saying it cannot do what
 was asked: inability, no access, missing input, policy, even when it then
@@ -66,7 +67,7 @@ def main() -> None:
     args = ap.parse_args()
     everything = load(args.labels, args.shared)
     lib = PatternLibrary.load()
-    for split in ("dev", "heldout", "all"):
+    for split in ("dev", "heldout", "heldout2", "all"):
         items = [(r, t) for r, t in everything if split in ("all", r.get("split", "dev"))]
         gold_ref = [r["label"] == "refusal" for r, _ in items]
         gold_drop = [r["label"] != "none" for r, _ in items]
