@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,9 +31,14 @@ from instructkit.schema import instructions, responses  # noqa: E402
 from instructkit.score.complexity import ComplexityScorer  # noqa: E402
 
 
+CPU: dict[str, float] = {}
+
+
 def timed(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
-    t0 = time.perf_counter()
+    """Wall seconds; the process's CPU seconds of the same call go to CPU["last"] (children not counted)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn(*args, **kwargs)
+    CPU["last"] = time.process_time() - c0
     return out, time.perf_counter() - t0
 
 
@@ -52,7 +58,8 @@ def main() -> None:
     scorer.score(instr[:100])  # warm-up
     _, total = timed(scorer.score, instr)
     _, parse = timed(lambda: list(scorer._nlp.pipe(instr, batch_size=scorer.batch_size)))
-    rows.append({"metric": "complexity (1 process)", "records": n, "per_s": n / total, "model_share": parse / total})
+    cpu = CPU["last"]
+    rows.append({"metric": "complexity (1 process)", "records": n, "per_s": n / total, "model_share": parse / total, "per_cpu_s": n / cpu})
     two = ComplexityScorer(multiprocess_from=1)
     two.setup()
     _, total2 = timed(two.score, instr)
@@ -61,7 +68,7 @@ def main() -> None:
     k = min(n, 500)
     _, naive = timed(lambda: [full(t) for t in instr[:k]])
     rows.append({"metric": "baseline: spaCy nlp(text) per text, all components (parse only)", "records": k,
-                 "per_s": k / naive, "model_share": 1.0})
+                 "per_s": k / naive, "model_share": 1.0, "per_cpu_s": k / CPU["last"]})
 
     from instructkit.models.toxicity import load_toxicity
     from instructkit.score.safety import score_safety
@@ -69,14 +76,15 @@ def main() -> None:
     tox = load_toxicity()
     tox.score(["warm up"])
     _, total = timed(score_safety, table)
+    cpu = CPU["last"]
     texts = [t for t in instr + resp if t.strip()]
     _, model = timed(tox.score, texts)
-    rows.append({"metric": "safety (toxicity, user + assistant turns)", "records": n, "per_s": n / total, "model_share": model / total})
+    rows.append({"metric": "safety (toxicity, user + assistant turns)", "records": n, "per_s": n / total, "model_share": model / total, "per_cpu_s": n / cpu})
 
     from instructkit.score.formatting import score_format
 
     _, total = timed(score_format, resp)
-    rows.append({"metric": "format (regex counts + py3langid)", "records": n, "per_s": n / total, "model_share": None})
+    rows.append({"metric": "format (regex counts + py3langid)", "records": n, "per_s": n / total, "model_share": None, "per_cpu_s": n / CPU["last"]})
 
     from instructkit.score.perplexity import LlamaCppBackend, PerplexityScorer
 
@@ -98,13 +106,15 @@ def main() -> None:
     llm.eval = original
     tokens = float(np.nansum(out["perplexity.tokens"]))
     rows.append({"metric": "perplexity + IFD (SmolLM2-135M, llama.cpp, 2 passes)", "records": m, "per_s": m / total,
-                 "model_share": eval_time / total, "response_tokens_per_s": tokens / total})
+                 "model_share": eval_time / total, "response_tokens_per_s": tokens / total, "per_cpu_s": m / CPU["last"]})
 
     print(f"{n} Alpaca records (first {m} for perplexity)\n")
-    print("| metric | records | records/s | model share |\n| --- | ---: | ---: | ---: |")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)\n")
+    print("| metric | records | records/s (wall) | records per CPU-second | model share |\n| --- | ---: | ---: | ---: | ---: |")
     for r in rows:
         share = "–" if r["model_share"] is None else f"{r['model_share']:.0%}"
-        print(f"| {r['metric']} | {r['records']} | {r['per_s']:,.1f} | {share} |")
+        per_cpu = f"{r['per_cpu_s']:,.1f}" if "per_cpu_s" in r else "–"
+        print(f"| {r['metric']} | {r['records']} | {r['per_s']:,.1f} | {per_cpu} | {share} |")
     base = rows[2]["per_s"]
     print(f"\ncomplexity vs the spaCy baseline: {rows[0]['per_s'] / base:.2f}x (1 process), {rows[1]['per_s'] / base:.2f}x (2 processes)")
     if args.json:
