@@ -24,17 +24,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import read  # noqa: E402
+from _data import read
 
-from instructkit.models.spacy_model import load_spacy  # noqa: E402
-from instructkit.schema import instructions, responses  # noqa: E402
-from instructkit.score.complexity import ComplexityScorer  # noqa: E402
-
+from instructkit.models.spacy_model import load_spacy
+from instructkit.schema import instructions, responses
+from instructkit.score.complexity import ComplexityScorer
 
 CPU: dict[str, float] = {}
 
 
-def timed(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+def timed(fn, *args, **kwargs):
     """Wall seconds; the process's CPU seconds of the same call go to CPU["last"] (children not counted)."""
     t0, c0 = time.perf_counter(), time.process_time()
     out = fn(*args, **kwargs)
@@ -95,7 +94,7 @@ def main() -> None:
     llm = backend._llm
     original = llm.eval
 
-    def counted(tokens):  # noqa: ANN001, ANN202
+    def counted(tokens):
         nonlocal eval_time
         t0 = time.perf_counter()
         original(tokens)

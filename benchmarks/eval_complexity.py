@@ -23,10 +23,10 @@ import orjson
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import read  # noqa: E402
+from _data import read
 
-from instructkit.schema import instructions  # noqa: E402
-from instructkit.score.complexity import ComplexityScorer  # noqa: E402
+from instructkit.schema import instructions
+from instructkit.score.complexity import ComplexityScorer
 
 DATASETS = ("alpaca_sample_2k", "wizardlm_evol_testset", "lima_alpaca_format")
 

@@ -24,7 +24,8 @@ from instructkit.llm.server import LocalServer
 from instructkit.score.factual import FactualScorer, LLMJudge, ReferenceIndex
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-STOP = set("a an the is are was were of in on at to by with and or for from its it as be has have had about".split())
+STOP = {"a", "an", "the", "is", "are", "was", "were", "of", "in", "on", "at", "to", "by", "with", "and", "or", "for",
+        "from", "its", "it", "as", "be", "has", "have", "had", "about"}
 
 
 def content_words(text: str) -> set[str]:
@@ -43,7 +44,7 @@ def main() -> None:
         scorer = FactualScorer(index, LLMJudge(srv.base_url, srv.model), k=args.k)
         scorer.setup()
         t0 = time.perf_counter()
-        scores, evidence = scorer.score([r["output"] for r in rows])
+        _, evidence = scorer.score([r["output"] for r in rows])
         secs = time.perf_counter() - t0
     verdicts = [e[0]["verdict"] for e in evidence]
     passages = dict(zip(index.ids, index.texts))

@@ -23,10 +23,10 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import read  # noqa: E402
+from _data import read
 
-from instructkit.schema import instructions, responses  # noqa: E402
-from instructkit.score.perplexity import PerplexityScorer, make_backend  # noqa: E402
+from instructkit.schema import instructions, responses
+from instructkit.score.perplexity import PerplexityScorer, make_backend
 
 
 def main() -> None:
@@ -53,7 +53,7 @@ def main() -> None:
     y = np.r_[np.zeros(len(real)), np.ones(len(fake))]
     auc = roc_auc_score(y, np.r_[real, fake])
     paired = float(np.mean(fake > real))
-    print(f"| pairs | AUC | shuffled > real (paired) | median ppl real | median ppl shuffled | seconds |")
+    print("| pairs | AUC | shuffled > real (paired) | median ppl real | median ppl shuffled | seconds |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     print(f"| {len(pairs)} | {auc:.4f} | {paired:.4f} | {np.median(real):.2f} | {np.median(fake):.2f} | {secs:.0f} |")
     if args.json:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instructkit.score.complexity import CONSTRAINT_RE, NUMBER_CONSTRAINT_RE, ComplexityScorer, _depths, combine
+from instructkit.score.complexity import (
+    CONSTRAINT_RE,
+    NUMBER_CONSTRAINT_RE,
+    ComplexityScorer,
+    _depths,
+    combine,
+)
 
 pytestmark = pytest.mark.slow  # loads the spaCy model
 
@@ -29,7 +35,7 @@ def scorer() -> ComplexityScorer:
 def test_depth_matches_a_tree_walk(scorer: ComplexityScorer) -> None:
     feats = scorer.score(TEXTS[:4])
     for i, doc in enumerate(scorer._nlp.pipe(TEXTS[:4])):
-        def depth(tok):  # noqa: ANN001, ANN202 - reference implementation: walk up to the root
+        def depth(tok):
             return 0 if tok.head.i == tok.i else 1 + depth(tok.head)
         sents = [max(depth(t) for t in s) for s in doc.sents]
         assert feats["dep_depth_max"][i] == max(sents)
@@ -97,6 +103,6 @@ def test_combine_is_monotone_in_each_feature() -> None:
     base = {k: np.array([2.0]) for k in ("tokens", "dep_depth_max", "clauses", "long_words", "verbs_distinct", "constraints")}
     base["word_len_mean"] = np.array([4.0])
     ref = combine(base)[0]
-    for k in base:
-        bumped = dict(base) | {k: base[k] + 1}
+    for k, v in base.items():
+        bumped = dict(base) | {k: v + 1}
         assert combine(bumped)[0] > ref, k

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +10,13 @@ import numpy as np
 import pytest
 
 from instructkit.errors import InstructkitError
-from instructkit.score.factual import FactualScorer, NLIJudge, ReferenceIndex, read_passages, split_claims
+from instructkit.score.factual import (
+    FactualScorer,
+    NLIJudge,
+    ReferenceIndex,
+    read_passages,
+    split_claims,
+)
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = DATA / "factual_reference.jsonl"

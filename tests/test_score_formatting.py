@@ -12,7 +12,7 @@ MD = "# Title\n\nText with `code` and **bold**, see [docs](https://x.org).\n\n``
 
 
 def test_markdown_counts() -> None:
-    out, langs = score_format([MD])
+    out, _ = score_format([MD])
     got = {k.removeprefix("format."): v[0] for k, v in out.items()}
     assert got["code_blocks"] == 1 and got["inline_code"] == 1 and got["headers"] == 1
     assert got["list_items"] == 3 and got["table_rows"] == 2 and got["bold"] == 1 and got["links"] == 1

@@ -22,7 +22,7 @@ ROWS = [
 
 
 def run(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "instructkit", *map(str, args)], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "instructkit", *map(str, args)], check=False, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.slow
@@ -80,7 +80,7 @@ def test_unavailable_nli_model_is_one_line_exit_2(tmp_path: Path) -> None:
     res = subprocess.run(
         [sys.executable, "-m", "instructkit", "score", str(src), "-o", str(tmp_path / "o.jsonl"), "--metrics", "factual",
          "--reference", str(ref), "--nli-model", "cross-encoder/nli-deberta-v3-xsmall"],
-        capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
+        check=False, capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
     )
     assert res.returncode == 2, res.stderr
     assert "no NLI model ships offline" in res.stderr and res.stderr.strip().count("\n") == 0

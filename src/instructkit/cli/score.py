@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from instructkit.cli.common import BatchSize, Debug, From, Inputs, MaxChars, Output, RejectsPath, Strict, SummaryPath, run_steps
+from instructkit.cli.common import (
+    BatchSize,
+    Debug,
+    From,
+    Inputs,
+    MaxChars,
+    Output,
+    RejectsPath,
+    Strict,
+    SummaryPath,
+    run_steps,
+)
 from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS
 
 

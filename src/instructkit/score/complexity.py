@@ -22,14 +22,26 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from spacy.attrs import DEP, HEAD, IS_ALPHA, IS_PUNCT, IS_SPACE, LEMMA, LENGTH, LOWER, POS, SENT_START, TAG
+from spacy.attrs import (
+    DEP,
+    HEAD,
+    IS_ALPHA,
+    IS_PUNCT,
+    IS_SPACE,
+    LEMMA,
+    LENGTH,
+    LOWER,
+    POS,
+    SENT_START,
+    TAG,
+)
 
 from instructkit.models.spacy_model import DEFAULT_SPACY_MODEL, load_spacy
 
 #: Dependency labels that head a clause (besides each sentence's root).
 CLAUSE_DEPS = ("ccomp", "xcomp", "advcl", "acl", "relcl", "csubj", "csubjpass", "parataxis")
 QUESTION_WORDS = frozenset(
-    "what why how when where which who whom whose is are was were do does did can could should would will shall may might".split()
+    ["what", "why", "how", "when", "where", "which", "who", "whom", "whose", "is", "are", "was", "were", "do", "does", "did", "can", "could", "should", "would", "will", "shall", "may", "might"]
 )
 
 #: Explicit constraints in the Evol-Instruct sense ("add constraints or requirements").
