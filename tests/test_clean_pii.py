@@ -27,6 +27,7 @@ def det():
         ("the server is at 2a00:1450:4001:82b::200e now", "2a00:1450:4001:82b::200e", "IP_ADDRESS"),
         ("SSN 536-22-8726 on file", "536-22-8726", "US_SSN"),
         ("He lives at 742 Evergreen Terrace, Springfield", "742 Evergreen Terrace, Springfield", "STREET_ADDRESS"),
+        ("Dinner at (Address: 38/2 Moon Muang Road, Sri Phum)", "38/2 Moon Muang Road, Sri Phum", "STREET_ADDRESS"),
         ("key = sk-proj-4fG7hJ2kL9mN3pQ8rS1tU6vW0xY5zA", "sk-proj-4fG7hJ2kL9mN3pQ8rS1tU6vW0xY5zA", "SECRET"),
         ("aws AKIAZ7TQ4XK2M9PL3RWB here", "AKIAZ7TQ4XK2M9PL3RWB", "SECRET"),
         ("token ghp_Xk29dLq81mZpT4vRw7YbN3cF6hJ0sA5uE2gK ok", "ghp_Xk29dLq81mZpT4vRw7YbN3cF6hJ0sA5uE2gK", "SECRET"),
