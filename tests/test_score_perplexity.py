@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from instructkit.score.perplexity import LlamaCppBackend, PerplexityScorer, log_softmax_pick
+from instructkit.score.perplexity import HFBackend, LlamaCppBackend, PerplexityScorer, log_softmax_pick
 
 INSTR = ["What is the capital of France?", "Name a primary colour."]
 RESP = ["The capital of France is Paris, a city on the river Seine.", "Red is a primary colour."]
@@ -54,3 +56,31 @@ def test_long_instruction_is_cut_to_fit_the_context() -> None:
     backend.setup()
     out = PerplexityScorer(backend, ifd=False).score(["word " * 500], ["A short answer to a very long question."])
     assert np.isfinite(out["perplexity"][0]) and set(out) == {"perplexity", "perplexity.tokens"}
+
+
+@pytest.mark.slow
+def test_hf_backend_scores_exactly_the_response_tokens(tmp_path: Path) -> None:
+    """A tiny random Llama with the offline MiniLM tokenizer: offsets checked against one full forward pass."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from instructkit.models.paths import minilm_dir
+
+    tok = AutoTokenizer.from_pretrained(str(minilm_dir()))
+    tok.bos_token = "[CLS]"  # noqa: S105 - a token name, not a secret
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=2, bos_token_id=tok.bos_token_id)
+    LlamaForCausalLM(cfg).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    backend = HFBackend(str(tmp_path))
+    got = backend.response_logprobs("Name a colour.", "Red is a colour.")
+    prefix = [tok.bos_token_id, *tok("Name a colour.\n\n", add_special_tokens=False)["input_ids"]]
+    resp = tok("Red is a colour.", add_special_tokens=False)["input_ids"]
+    model = LlamaForCausalLM.from_pretrained(tmp_path).eval()
+    with torch.inference_mode():
+        logp = torch.log_softmax(model(torch.tensor([prefix + resp])).logits[0].double(), -1).numpy()
+    expected = [logp[len(prefix) - 1 + j, t] for j, t in enumerate(resp)]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    alone = backend.response_logprobs(None, "Red is a colour.")
+    assert alone.shape == got.shape and not np.allclose(alone, got)
