@@ -7,7 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instructkit.score.perplexity import HFBackend, LlamaCppBackend, PerplexityScorer, log_softmax_pick
+from instructkit.score.perplexity import (
+    HFBackend,
+    LlamaCppBackend,
+    PerplexityScorer,
+    log_softmax_pick,
+)
 
 INSTR = ["What is the capital of France?", "Name a primary colour."]
 RESP = ["The capital of France is Paris, a city on the river Seine.", "Red is a primary colour."]
@@ -67,7 +72,7 @@ def test_hf_backend_scores_exactly_the_response_tokens(tmp_path: Path) -> None:
     from instructkit.models.paths import minilm_dir
 
     tok = AutoTokenizer.from_pretrained(str(minilm_dir()))
-    tok.bos_token = "[CLS]"  # noqa: S105 - a token name, not a secret
+    tok.bos_token = "[CLS]"
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                       num_attention_heads=2, num_key_value_heads=2, bos_token_id=tok.bos_token_id)
