@@ -135,3 +135,17 @@ def test_known_overlaps_in_shared_data_are_found_by_ngrams(shared_data: Path, tm
         s = Decontaminate([name], benchmark_dir=bench, embedding_model=None, cache_dir=tmp_path / "c")
         summary = run([str(shared_data / "instructions" / folder)], tmp_path / f"{folder}.jsonl", [s])
         assert ok(summary), (folder, summary["rejected"])
+
+
+def test_a_template_shared_by_many_items_gives_at_most_max_hits(tmp_path: Path) -> None:
+    from instructkit.steps.decontaminate import MAX_HITS
+
+    template = "the following paragraphs each describe a set of objects arranged in a fixed order"
+    bench = tmp_path / "tpl.jsonl"
+    bench.write_bytes(b"".join(orjson.dumps({"id": f"t{k}", "q": f"{template} item number {k} here"}) + b"\n"
+                               for k in range(MAX_HITS + 3)))
+    s = Decontaminate([f"{bench}:q"], embedding_model=None, cache_dir=None, hits_path=tmp_path / "hits.jsonl")
+    s.setup()
+    result = s.process(to_table([rec("r", f"Read this: {template}.")]))
+    assert result.kept.num_rows == 0
+    assert len((tmp_path / "hits.jsonl").read_bytes().splitlines()) == MAX_HITS

@@ -37,6 +37,8 @@ from instructkit.steps.base import Step, StepResult, split
 DEFAULT_THRESHOLD = 0.85
 DEFAULT_BAND = 0.75
 EVIDENCE_CHARS = 300
+#: Hits kept per turn and benchmark and method (the best ones); the decision needs only the best.
+MAX_HITS = 5
 
 
 @dataclass
@@ -137,9 +139,14 @@ class Decontaminate(Step):
         grams = TextGrams.of(texts, sizes)
         for b in self._loaded:
             m = match(b.ngram, grams)
-            for t, i, ratio, start, size in zip(m.texts, m.items, m.ratios, m.starts, m.sizes, strict=True):
+            np.maximum.at(overlap, rows[m.texts], m.ratios)
+            # A template sentence shared by many items (BBH task preambles) would give a hit per item:
+            # keep the MAX_HITS best items per turn and benchmark.
+            order = np.lexsort((-m.ratios, m.texts))
+            rank = np.arange(len(order)) - np.searchsorted(m.texts[order], m.texts[order], side="left")
+            for k in order[rank < MAX_HITS]:
+                t, i, ratio, start, size = m.texts[k], m.items[k], m.ratios[k], m.starts[k], m.sizes[k]
                 r = int(rows[t])
-                overlap[r] = max(overlap[r], ratio)
                 if ratio + 1e-12 >= self.min_overlap:
                     hits.append(self._hit(ids[r], r, int(turn[t]), b.bench, int(i), "ngram", float(ratio),
                                           grams.span(int(t), int(start), int(size)), "contaminated"))
