@@ -88,6 +88,10 @@ def test_reference_errors_are_one_line(tmp_path: Path) -> None:
 @pytest.mark.slow  # imports transformers (several seconds on 2 cores)
 def test_nli_model_that_cannot_load_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+
+    # the hub reads the variable at import: when it was imported earlier, patch its constant too
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(InstructkitError, match="no NLI model ships offline.*--judge-url"):
         NLIJudge("cross-encoder/nli-deberta-v3-xsmall").setup()
 

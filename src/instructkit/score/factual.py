@@ -147,7 +147,7 @@ class NLIJudge:
         try:
             self._tok = AutoTokenizer.from_pretrained(self.model)
             self._model = AutoModelForSequenceClassification.from_pretrained(self.model).eval()
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: a malformed hub id
             raise InstructkitError(
                 f"cannot load NLI model '{self.model}' ({str(e).splitlines()[0][:160]}); no NLI model ships offline: "
                 "give a local folder, or use the LLM judge (--judge-url URL --judge-model M)"
