@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,7 +81,32 @@ def test_unavailable_nli_model_is_one_line_exit_2(tmp_path: Path) -> None:
     res = subprocess.run(
         [sys.executable, "-m", "instructkit", "score", str(src), "-o", str(tmp_path / "o.jsonl"), "--metrics", "factual",
          "--reference", str(ref), "--nli-model", "cross-encoder/nli-deberta-v3-xsmall"],
-        check=False, capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
+        check=False, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert res.returncode == 2, res.stderr
     assert "no NLI model ships offline" in res.stderr and res.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.slow
+def test_perplexity_and_factual_through_the_command(tmp_path: Path) -> None:
+    """The whole path a user runs offline: a local llama.cpp server as judge, in-process perplexity."""
+    from instructkit.llm.server import LocalServer
+
+    rows = [
+        {"instruction": "What is the capital of France?", "input": "", "output": "The capital of France is Paris. It lies on the river Seine."},
+        {"instruction": "Say hi.", "input": "", "output": "Hi there, nice to meet you!"},
+    ]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    ref = Path(__file__).parent / "data" / "factual_reference.jsonl"
+    with LocalServer() as srv:
+        res = cli("score", src, "-o", tmp_path / "o.jsonl", "--metrics", "perplexity,factual", "--reference", ref,
+                  "--judge-url", srv.base_url, "--judge-model", srv.model, "--evidence-k", "1",
+                  "--max-response-tokens", "32")
+    assert res.exit_code == 0, res.output
+    a, b = read_jsonl(tmp_path / "o.jsonl")
+    assert a["scores"]["perplexity"] > 1 and 0 < a["scores"]["ifd"] and a["scores"]["factual.claims"] == 2
+    assert [e["evidence"] for e in a["meta"]["factual"]] == [["geo-paris"], ["geo-paris"]]
+    assert sum(a["scores"][f"factual.{v}"] for v in ("supported", "contradicted", "unverifiable")) == pytest.approx(1)
+    assert "factual.claims" in b["scores"] and b["meta"]["factual"][0]["verdict"] in ("unverifiable", "supported", "contradicted")
+    info = json.loads((tmp_path / "o.summary.json").read_text())["steps"]["score"]["factual"]
+    assert info["passages"] == 30 and info["judge"] == "llm" and info["judge_usage"]["calls"] >= 2
