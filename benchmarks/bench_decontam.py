@@ -28,7 +28,7 @@ import orjson
 
 from instructkit.accounting import RunLog
 from instructkit.decontam.benchmarks import ADAPTERS, load
-from instructkit.decontam.ngram import NgramIndex, TextGrams, match
+from instructkit.decontam.ngram import MIN_WHOLE_WORDS, NgramIndex, TextGrams, match
 from instructkit.engines.local import run
 from instructkit.io.read import read_tables
 from instructkit.schema import to_records, turn_texts
@@ -47,14 +47,25 @@ def corpus(data: Path, n: int) -> list[dict]:
 
 
 def harness_index(fields: list[list[str]], n: int) -> set[str]:
-    """lm-evaluation-harness style: every n-gram of each benchmark text as a string; short texts whole."""
+    """lm-evaluation-harness style: every n-gram of each benchmark text as a string; short texts whole.
+
+    The same texts as ``NgramIndex.build`` indexes (as stored, options labelled, a short main field
+    whole), so both stores hold the same n-grams.
+    """
     grams: set[str] = set()
     for f in fields:
-        toks = words("\n".join(f))
-        if len(toks) < n:
-            grams.add(" ".join(toks))
-        for i in range(len(toks) - n + 1):
-            grams.add(" ".join(toks[i : i + n]))
+        docs = ["\n".join(f)]
+        if len(f) > 1:
+            docs.append(f[0] + "\n" + "\n".join(f"{chr(65 + j % 26)}. {o}" for j, o in enumerate(f[1:])))
+            main = words(f[0])
+            if MIN_WHOLE_WORDS <= len(main) < n:
+                grams.add(" ".join(main))
+        for doc in docs:
+            toks = words(doc)
+            if len(toks) < n:
+                grams.add(" ".join(toks))
+            for i in range(len(toks) - n + 1):
+                grams.add(" ".join(toks[i : i + n]))
     return grams
 
 
@@ -84,8 +95,7 @@ def bench_ngram(records: list[dict], data: Path, names: list[str], n: int) -> di
     t0 = time.perf_counter()
     grams = harness_index(fields, n)
     base_build = time.perf_counter() - t0
-    # Same texts matched whole on both sides: the harness rule (whole benchmark texts shorter than n).
-    short = sorted({len(words("\n".join(f))) for f in fields if 0 < len(words("\n".join(f))) < n})
+    short = index.short.tolist()  # the same whole-text lengths on both sides
     t0 = time.perf_counter()
     m = match(index, TextGrams.of(texts, {n, *index.short.tolist()}))
     ours_scan = time.perf_counter() - t0

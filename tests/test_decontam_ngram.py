@@ -62,7 +62,16 @@ def test_index_counts_distinct_ngrams_per_item_and_is_sorted() -> None:
     idx = NgramIndex.build([[TEXTS[0]], [TEXTS[1]]], n=4)
     assert np.all(np.diff(idx.hashes.astype(np.float64)) >= 0)
     assert idx.counts.tolist() == [len(words(TEXTS[0])) - 3, len(words(TEXTS[1])) - 3]
-    assert idx.nbytes < 12 * len(idx.hashes) + 100
+    assert idx.nbytes - idx.bits.nbytes < 10 * len(idx.hashes) + 100  # uint64 hash + uint16 item
+
+
+def test_membership_filter_has_no_false_negatives_and_few_positives() -> None:
+    rng = np.random.default_rng(2)
+    idx = NgramIndex(13, np.sort(rng.integers(0, 2**63, 200_000, dtype=np.uint64)), np.zeros(200_000, np.uint16),
+                     np.zeros(1, np.int32), np.zeros(0, np.int32))
+    assert len(idx.candidates(idx.hashes)) == len(idx.hashes)
+    others = rng.integers(0, 2**63, 100_000, dtype=np.uint64)
+    assert len(idx.candidates(others)) < 0.05 * len(others)
 
 
 def test_verbatim_copy_inside_longer_text_has_ratio_one_and_evidence() -> None:

@@ -16,7 +16,7 @@ with their length, and records are scanned for m-grams of each such length m.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +29,8 @@ _MULT = np.uint64(0x9E3779B97F4A7C15)
 #: A main text (e.g. an MMLU question) shorter than n is matched whole only when it has at least
 #: this many words: it survives reordered choices, but "Which of the following is true?" must not.
 MIN_WHOLE_WORDS = 8
+#: log2 of the membership filter's size in bits (2**24 bits = 2 MB).
+FILTER_BITS = 24
 
 
 def tokenize(texts: list[str]) -> tuple[np.ndarray, np.ndarray, pa.Array]:
@@ -94,13 +96,26 @@ class NgramIndex:
 
     n: int
     hashes: np.ndarray  # uint64, sorted
-    items: np.ndarray  # int32, parallel to hashes
+    items: np.ndarray  # uint16 (int32 past 65,535 items), parallel to hashes
     counts: np.ndarray  # int32 per item: distinct n-grams (the overlap ratio's denominator)
     short: np.ndarray  # int32: the lengths < n of texts matched whole
+    bits: np.ndarray = field(init=False, repr=False)  # membership filter: one bit per hash prefix
+
+    def __post_init__(self) -> None:
+        # Most record n-grams are in no benchmark: a one-bit-per-prefix filter (2 MB, a few % false
+        # positives at a million n-grams) rejects them with one gather, so only candidates are searched.
+        slot = self.hashes >> np.uint64(64 - FILTER_BITS)
+        self.bits = np.zeros(1 << (FILTER_BITS - 3), np.uint8)
+        np.bitwise_or.at(self.bits, slot >> np.uint64(3), np.left_shift(1, slot & np.uint64(7)).astype(np.uint8))
 
     @property
     def nbytes(self) -> int:
-        return self.hashes.nbytes + self.items.nbytes + self.counts.nbytes + self.short.nbytes
+        return self.hashes.nbytes + self.items.nbytes + self.counts.nbytes + self.short.nbytes + self.bits.nbytes
+
+    def candidates(self, h: np.ndarray) -> np.ndarray:
+        """Positions in ``h`` that may be in the index (no false negatives)."""
+        slot = h >> np.uint64(64 - FILTER_BITS)
+        return np.flatnonzero((self.bits[slot >> np.uint64(3)] >> (slot & np.uint64(7)).astype(np.uint8)) & 1)
 
     @classmethod
     def build(cls, fields: list[list[str]], n: int = 13) -> NgramIndex:
@@ -129,7 +144,7 @@ class NgramIndex:
         # The overlap ratio's denominator: distinct n-grams of the text as stored.
         counts = np.bincount(_distinct(hashes[kinds == 0], items[kinds == 0])[1], minlength=len(fields))
         hashes, items = _distinct(hashes, items)
-        return cls(n, hashes, items.astype(np.int32), counts.astype(np.int32), short)
+        return cls(n, hashes, items.astype(np.uint16 if len(fields) < 1 << 16 else np.int32), counts.astype(np.int32), short)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"n": np.array([self.n]), "hashes": self.hashes, "items": self.items, "counts": self.counts, "short": self.short}
@@ -176,9 +191,10 @@ def match(index: NgramIndex, tg: TextGrams) -> Matches:
         if m not in tg.by_size:
             continue
         h, text, start = tg.by_size[m]
+        maybe = index.candidates(h)
         # Sorted keys make searchsorted walk the index once (cache-friendly) instead of jumping at random.
-        order = np.argsort(h)
-        h, text, start = h[order], text[order], start[order]
+        maybe = maybe[np.argsort(h[maybe])]
+        h, text, start = h[maybe], text[maybe], start[maybe]
         lo = np.searchsorted(index.hashes, h, "left")
         hi = np.searchsorted(index.hashes, h, "right")
         hit = np.flatnonzero(hi > lo)

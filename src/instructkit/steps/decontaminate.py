@@ -93,6 +93,8 @@ class Decontaminate(Step):
         self._cache_hits: list[str] = []
 
     def setup(self) -> None:
+        if self._loaded:  # already set up (a recipe may call setup again)
+            return
         for spec in dict.fromkeys(self.benchmarks):
             bench = bm.load(spec, self.benchmark_dir)
             if any(b.bench.name == bench.name for b in self._loaded):
