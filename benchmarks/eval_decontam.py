@@ -34,6 +34,7 @@ from instructkit.engines.local import run
 from instructkit.io.read import read_tables
 from instructkit.schema import to_records
 from instructkit.steps.decontaminate import Decontaminate
+from instructkit.text import words
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -68,6 +69,14 @@ SYNONYMS = {
 PREFIXES = ["Answer the following:", "Question:", "Please solve this.", "Here is a task for you."]
 REPHRASE_PREFIXES = ["Could you help me with this?", "I need an answer to the following.", "Try this one:"]
 VARIANTS = ("verbatim", "light", "rephrased")
+#: (benchmark, item id) -> normalised text, filled by build().  Items identical after normalisation (BBH's Dyck-language
+#: items differ only in brackets) cannot be told apart by any n-gram method: a hit on a twin counts.
+text_key: dict[tuple[str, str], str] = {}
+
+
+def found_in(hit_items: set[tuple[str, str]], name: str, item_id: str) -> bool:
+    return any(b == name and (i == item_id or text_key.get((b, i)) == text_key[(name, item_id)])
+               for b, i in hit_items)
 
 
 def present(fields: list[str], order: list[int] | None = None) -> str:
@@ -129,6 +138,8 @@ def build(bench_dir: Path, names: list[str], per: int, real: list[dict], seed: i
     planted, replaced = [], []
     for name in names:
         bench = load(name, bench_dir)
+        for item_id, fields in zip(bench.ids, bench.fields, strict=True):
+            text_key[(name, item_id)] = " ".join(words("\n".join(fields)))
         for k in rng.sample(range(len(bench)), min(per, len(bench))):
             # Multi-turn items (MT-Bench) are planted as conversations, one user turn per benchmark turn.
             parts = [[t] for t in bench.embed[k]] if len(bench.embed[k]) > 1 else [bench.fields[k]]
@@ -220,7 +231,8 @@ def main() -> None:
             ids = [r for r, (b, v, _) in truth.items() if v == variant and (name == "ALL" or b == name)]
             row = {}
             for tier, methods in tiers.items():
-                found = sum(any((truth[r][0], truth[r][2]) in got.get(r, {}).get(m, set()) for m in methods) for r in ids)
+                found = sum(any(found_in(got.get(r, {}).get(m, set()), truth[r][0], truth[r][2]) for m in methods)
+                            for r in ids)
                 row[tier] = found / len(ids) if ids else None
                 row[f"{tier}_n"] = (found, len(ids))
             table[f"{name}/{variant}"] = row

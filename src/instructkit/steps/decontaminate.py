@@ -143,8 +143,8 @@ class Decontaminate(Step):
             m = match(b.ngram, grams)
             np.maximum.at(overlap, rows[m.texts], m.ratios)
             # A template sentence shared by many items (BBH task preambles) would give a hit per item:
-            # keep the MAX_HITS best items per turn and benchmark.
-            order = np.lexsort((-m.ratios, m.texts))
+            # keep the MAX_HITS best items per turn and benchmark (ties: the item sharing most n-grams).
+            order = np.lexsort((-m.ratios * b.ngram.counts[m.items], -m.ratios, m.texts))
             rank = np.arange(len(order)) - np.searchsorted(m.texts[order], m.texts[order], side="left")
             for k in order[rank < MAX_HITS]:
                 t, i, ratio, start, size = m.texts[k], m.items[k], m.ratios[k], m.starts[k], m.sizes[k]
