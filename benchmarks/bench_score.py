@@ -56,7 +56,8 @@ def main() -> None:
     scorer.setup()
     scorer.score(instr[:100])  # warm-up
     _, total = timed(scorer.score, instr)
-    _, parse = timed(lambda: list(scorer._nlp.pipe(instr, batch_size=scorer.batch_size)))
+    with scorer._nlp.select_pipes(disable=scorer._skip):  # the same components the scorer runs
+        _, parse = timed(lambda: list(scorer._nlp.pipe(instr, batch_size=scorer.batch_size)))
     cpu = CPU["last"]
     rows.append({"metric": "complexity (1 process)", "records": n, "per_s": n / total, "model_share": parse / total, "per_cpu_s": n / cpu})
     two = ComplexityScorer(multiprocess_from=1)

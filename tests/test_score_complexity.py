@@ -33,6 +33,7 @@ def scorer() -> ComplexityScorer:
 
 
 def test_depth_matches_a_tree_walk(scorer: ComplexityScorer) -> None:
+    """Against the full pipeline (attribute ruler and lemmatizer on), walked token by token."""
     feats = scorer.score(TEXTS[:4])
     for i, doc in enumerate(scorer._nlp.pipe(TEXTS[:4])):
         def depth(tok):
@@ -44,6 +45,21 @@ def test_depth_matches_a_tree_walk(scorer: ComplexityScorer) -> None:
         assert feats["tokens"][i] == sum(not (t.is_punct or t.is_space) for t in doc)
         verbs = [t.lemma_ for t in doc if t.pos_ == "VERB"]
         assert feats["verbs_distinct"][i] == len(set(verbs))
+
+
+def test_verbs_from_fine_tags_match_the_full_pipeline(scorer: ComplexityScorer) -> None:
+    """The fast path (no attribute ruler, lemmas only for verbs) counts the same verbs and
+    lemmas as spaCy's full pipeline on real instructions, or nearly: auxiliaries are told
+    apart by rule rather than by the ruler's patterns."""
+    texts = [
+        "Describe how the committee wrote, revised and approved the budget that was proposed.",
+        "Rewrite the sentences so that they are written in the passive voice and have been checked.",
+        "He has written three books and is writing a fourth; explain what drives him.",
+        "Given a list of numbers, sort them and tell me which ones were removed.",
+    ]
+    feats = scorer.score(texts)
+    full = [[t.lemma_ for t in d if t.pos_ == "VERB"] for d in scorer._nlp.pipe(texts)]
+    assert feats["verbs_distinct"].tolist() == [float(len(set(v))) for v in full]
 
 
 def test_pointer_jumping_depths() -> None:
