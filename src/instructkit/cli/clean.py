@@ -10,18 +10,12 @@ import typer
 from instructkit.clean.config import CleanConfig
 from instructkit.clean.structure import Bounds
 from instructkit.cli.common import (
-    BatchSize,
-    Debug,
-    From,
+    Common,
     Inputs,
-    MaxChars,
     Output,
-    RejectsPath,
-    Strict,
-    SummaryPath,
+    common_options,
     run_steps,
 )
-from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -30,6 +24,7 @@ def _csv(value: str) -> tuple[str, ...]:
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @common_options(batch_size=1000)
     def clean(
         inputs: Inputs,
         output: Output,
@@ -52,13 +47,8 @@ def register(app: typer.Typer) -> None:
         min_response_words: Annotated[int, typer.Option("--min-response-words", min=0, help="Reject assistant turns with fewer words.")] = 1,
         max_chars: Annotated[int, typer.Option("--max-chars", min=1, help="Reject records with more characters of text.")] = 100_000,
         truncation: Annotated[bool, typer.Option("--truncation/--no-truncation", help="Reject a last answer that stops mid-sentence or mid-code-block.")] = True,
-        fmt: From = "auto",
-        strict: Strict = False,
-        rejects: RejectsPath = None,
-        summary: SummaryPath = None,
-        batch_size: BatchSize = 1000,
-        max_record_chars: MaxChars = DEFAULT_MAX_RECORD_CHARS,
-        debug: Debug = False,
+        *,
+        common: Common,
     ) -> None:
         """Remove PII, refusals, GPT-isms, toxic, off-language and broken records; every decision names its rule and turn."""
         from instructkit.steps.clean import CleanStep
@@ -71,7 +61,4 @@ def register(app: typer.Typer) -> None:
             lang=_csv(lang), lang_min_prob=lang_min_prob,
             toxicity_model=toxicity_model, toxicity_threshold=toxicity_threshold, toxic_user=toxic_user,
         )
-        run_steps(
-            inputs, output, [CleanStep(config)], fmt=fmt, strict=strict, rejects=rejects, summary=summary,
-            batch_size=batch_size, max_record_chars=max_record_chars,
-        )
+        run_steps(inputs, output, [CleanStep(config)], common)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -13,6 +18,8 @@ from rich.table import Table
 from instructkit.engines import local
 from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS, ReadOptions
 from instructkit.steps.base import Step
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 err = Console(stderr=True)
 out = Console()
@@ -28,22 +35,67 @@ BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Records per
 MaxChars = Annotated[int, typer.Option("--max-record-chars", min=1, help="Reject records with more text than this.")]
 
 
+@dataclass(frozen=True)
+class Common:
+    """The options every record-writing command takes, gathered by :func:`common_options`."""
+
+    fmt: str = "auto"
+    strict: bool = False
+    rejects: Path | None = None
+    summary: Path | None = None
+    batch_size: int = 5000
+    max_record_chars: int = DEFAULT_MAX_RECORD_CHARS
+
+
+def common_options(batch_size: int = 5000) -> Callable[[F], F]:
+    """Add the shared options (``--from``, ``--strict``, ``--rejects``, ``--summary``,
+    ``--batch-size``, ``--max-record-chars``, ``--debug``) to a command's signature and hand
+    them to it as one ``common: Common`` argument, so every command declares them once."""
+
+    shared = [
+        inspect.Parameter("fmt", inspect.Parameter.KEYWORD_ONLY, default="auto", annotation=From),
+        inspect.Parameter("strict", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Strict),
+        inspect.Parameter("rejects", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=RejectsPath),
+        inspect.Parameter("summary", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=SummaryPath),
+        inspect.Parameter("batch_size", inspect.Parameter.KEYWORD_ONLY, default=batch_size, annotation=BatchSize),
+        inspect.Parameter("max_record_chars", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_MAX_RECORD_CHARS, annotation=MaxChars),
+        inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Debug),
+    ]
+    names = [p.name for p in shared if p.name != "debug"]
+
+    def wrap(func: F) -> F:
+        hints = typing.get_type_hints(func, include_extras=True)
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in inspect.signature(func).parameters.values()
+            if p.name != "common"
+        ]
+
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> Any:
+            common = Common(**{k: kwargs.pop(k) for k in names})
+            kwargs.pop("debug")  # read by main() from argv, before parsing
+            return func(**kwargs, common=common)
+
+        params = own + shared
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command  # type: ignore[return-value]
+
+    return wrap
+
+
 def run_steps(
     inputs: list[str],
     output: Path,
     steps: list[Step],
+    common: Common,
     *,
-    fmt: str = "auto",
     to: str | None = None,
-    strict: bool = False,
-    rejects: Path | None = None,
-    summary: Path | None = None,
-    batch_size: int = 5000,
-    max_record_chars: int = DEFAULT_MAX_RECORD_CHARS,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the engine with a progress display on stderr, then print the summary table."""
-    options = ReadOptions(fmt=fmt, batch_size=batch_size, max_record_chars=max_record_chars)
+    options = ReadOptions(fmt=common.fmt, batch_size=common.batch_size, max_record_chars=common.max_record_chars)
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -61,9 +113,9 @@ def run_steps(
             steps,
             to=to,
             read_options=options,
-            rejects=rejects,
-            summary=summary,
-            strict=strict,
+            rejects=common.rejects,
+            summary=common.summary,
+            strict=common.strict,
             progress=lambda n: bar.update(task, completed=n),
             extra=extra,
         )

@@ -9,20 +9,14 @@ import typer
 
 from instructkit.accounting import sidecar_paths
 from instructkit.cli.common import (
-    BatchSize,
-    Debug,
-    From,
+    Common,
     Inputs,
-    MaxChars,
     Output,
-    RejectsPath,
-    Strict,
-    SummaryPath,
+    common_options,
     run_steps,
 )
 from instructkit.decontam.benchmarks import ADAPTERS
 from instructkit.decontam.cache import default_dir
-from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS
 from instructkit.steps.decontaminate import DEFAULT_BAND, DEFAULT_THRESHOLD, Decontaminate
 
 Benchmarks = Annotated[list[str], typer.Option(
@@ -50,6 +44,7 @@ Hits = Annotated[Path | None, typer.Option("--hits", help="Hits file (default: S
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @common_options(batch_size=5000)
     def decontaminate(
         inputs: Inputs,
         output: Output,
@@ -66,13 +61,8 @@ def register(app: typer.Typer) -> None:
         cache_dir: CacheDir = None,
         no_cache: NoCache = False,
         hits: Hits = None,
-        fmt: From = "auto",
-        strict: Strict = False,
-        rejects: RejectsPath = None,
-        summary: SummaryPath = None,
-        batch_size: BatchSize = 5000,
-        max_record_chars: MaxChars = DEFAULT_MAX_RECORD_CHARS,
-        debug: Debug = False,
+        *,
+        common: Common,
     ) -> None:
         """Remove records that overlap benchmarks (n-grams, embeddings, optional LLM judge); write STEM.hits.jsonl."""
         stem_rejects, _ = sidecar_paths(output)
@@ -91,7 +81,4 @@ def register(app: typer.Typer) -> None:
             cache_dir=None if no_cache else (cache_dir or default_dir()),
             hits_path=hits_path,
         )
-        run_steps(
-            inputs, output, [step], fmt=fmt, strict=strict, rejects=rejects, summary=summary,
-            batch_size=batch_size, max_record_chars=max_record_chars, extra={"hits": str(hits_path)},
-        )
+        run_steps(inputs, output, [step], common, extra={"hits": str(hits_path)})

@@ -7,18 +7,12 @@ from typing import Annotated
 import typer
 
 from instructkit.cli.common import (
-    BatchSize,
-    Debug,
-    From,
+    Common,
     Inputs,
-    MaxChars,
     Output,
-    RejectsPath,
-    Strict,
-    SummaryPath,
+    common_options,
     run_steps,
 )
-from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS
 from instructkit.models.embeddings import DEFAULT_EMBEDDING_MODEL
 
 Method = Annotated[str, typer.Option("--method", help="Comma list of exact, near, semantic (run in that order).")]
@@ -34,6 +28,7 @@ KeepBest = Annotated[str | None, typer.Option("--keep-best", help="Keep the reco
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @common_options(batch_size=5000)
     def dedup(
         inputs: Inputs,
         output: Output,
@@ -46,13 +41,8 @@ def register(app: typer.Typer) -> None:
         fields: Fields = "all",
         keep_best: KeepBest = None,
         cluster: Cluster = "components",
-        fmt: From = "auto",
-        strict: Strict = False,
-        rejects: RejectsPath = None,
-        summary: SummaryPath = None,
-        batch_size: BatchSize = 5000,
-        max_record_chars: MaxChars = DEFAULT_MAX_RECORD_CHARS,
-        debug: Debug = False,
+        *,
+        common: Common,
     ) -> None:
         """Remove duplicates, keeping one record per cluster; every removal is a reject naming the kept id."""
         from instructkit.steps.dedup import Dedup
@@ -68,7 +58,4 @@ def register(app: typer.Typer) -> None:
             keep_best=keep_best,
             cluster=cluster,
         )
-        run_steps(
-            inputs, output, [step], fmt=fmt, strict=strict, rejects=rejects, summary=summary,
-            batch_size=batch_size, max_record_chars=max_record_chars,
-        )
+        run_steps(inputs, output, [step], common)

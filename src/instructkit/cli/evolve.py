@@ -8,20 +8,14 @@ from typing import Annotated
 import typer
 
 from instructkit.cli.common import (
-    BatchSize,
-    Debug,
-    From,
+    Common,
     Inputs,
-    MaxChars,
     Output,
-    RejectsPath,
-    Strict,
-    SummaryPath,
+    common_options,
     err,
     run_steps,
 )  # fmt: skip
 from instructkit.evolve.engine import EvolveConfig
-from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS
 from instructkit.steps.evolve import EvolveStep
 
 BaseUrl = Annotated[
@@ -52,6 +46,7 @@ def default_cache(output: Path) -> Path:
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @common_options(batch_size=5000)
     def evolve(
         inputs: Inputs,
         output: Output,
@@ -69,13 +64,8 @@ def register(app: typer.Typer) -> None:
         timeout: Timeout = 120.0,
         max_retries: Retries = 6,
         complexity: Complexity = True,
-        fmt: From = "auto",
-        strict: Strict = False,
-        rejects: RejectsPath = None,
-        summary: SummaryPath = None,
-        batch_size: BatchSize = 5000,
-        max_record_chars: MaxChars = DEFAULT_MAX_RECORD_CHARS,
-        debug: Debug = False,
+        *,
+        common: Common,
     ) -> None:
         """Make instructions harder with an LLM, round after round, eliminating failed evolutions."""
         config = EvolveConfig(
@@ -87,10 +77,7 @@ def register(app: typer.Typer) -> None:
             max_retries=max_retries, cache=cache or default_cache(output), templates=templates,
             complexity=complexity,
         )  # fmt: skip
-        result = run_steps(
-            inputs, output, [step], fmt=fmt, strict=strict, rejects=rejects, summary=summary,
-            batch_size=batch_size, max_record_chars=max_record_chars,
-        )  # fmt: skip
+        result = run_steps(inputs, output, [step], common)  # fmt: skip
         print_rounds(result.get("steps", {}).get("evolve", {}))
 
 

@@ -8,22 +8,17 @@ from typing import Annotated
 import typer
 
 from instructkit.cli.common import (
-    BatchSize,
-    Debug,
-    From,
+    Common,
     Inputs,
-    MaxChars,
     Output,
-    RejectsPath,
-    Strict,
-    SummaryPath,
+    common_options,
     run_steps,
 )
-from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @common_options(batch_size=1000)
     def score(
         inputs: Inputs,
         output: Output,
@@ -40,13 +35,8 @@ def register(app: typer.Typer) -> None:
         judge_cache: Annotated[Path | None, typer.Option("--judge-cache", help="SQLite cache of judge answers (a rerun repeats no call).")] = None,
         evidence_k: Annotated[int, typer.Option("--evidence-k", min=1, help="Passages retrieved per claim.")] = 3,
         toxicity_model: Annotated[str, typer.Option("--toxicity-model", help="profanity-check (offline), detoxify, or a Hugging Face model id.")] = "profanity-check",
-        fmt: From = "auto",
-        strict: Strict = False,
-        rejects: RejectsPath = None,
-        summary: SummaryPath = None,
-        batch_size: BatchSize = 1000,
-        max_record_chars: MaxChars = DEFAULT_MAX_RECORD_CHARS,
-        debug: Debug = False,
+        *,
+        common: Common,
     ) -> None:
         """Add complexity, perplexity/IFD, factual-consistency, safety and format metrics to scores."""
         from instructkit.steps.score import ScoreConfig, ScoreStep
@@ -57,7 +47,4 @@ def register(app: typer.Typer) -> None:
             nli_model=nli_model, judge_url=judge_url, judge_model=judge_model, judge_cache=judge_cache,
             evidence_k=evidence_k, toxicity_model=toxicity_model,
         )
-        run_steps(
-            inputs, output, [ScoreStep(config)], fmt=fmt, strict=strict, rejects=rejects, summary=summary,
-            batch_size=batch_size, max_record_chars=max_record_chars,
-        )
+        run_steps(inputs, output, [ScoreStep(config)], common)
