@@ -58,19 +58,10 @@ def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = N
         parse = fmt.parse if fmt else None
         for raw in iter_rows(source, fmt.parse_block if fmt else None):
             if isinstance(raw, list):  # a block of lines parsed in one go
-                log.records_in += len(raw)
-                before = len(ids)
-                ids.update([rec["id"] for rec in raw])
-                duplicate_ids[source.name] += len(raw) - (len(ids) - before)
-                pending.extend(raw)
-                if len(pending) >= options.batch_size:
-                    log.seconds["read"] = log.seconds.get("read", 0.0) + clock() - started
-                    yield pending
-                    started = clock()
-                    pending = []
-                continue
+                records = raw
+                log.records_in += len(records)
             # The common case inline (a valid row giving one record); everything else in _parse.
-            if parse is not None and raw.error is None and 0 <= raw.size <= options.max_record_chars:
+            elif parse is not None and raw.error is None and 0 <= raw.size <= options.max_record_chars:
                 try:
                     records = parse(raw.value, source.name)
                 except Exception:
@@ -79,13 +70,10 @@ def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = N
                     log.records_in += len(records)
             else:
                 records = _parse(raw, fmt, source, log, options)
-            for rec in records:
-                rid = rec["id"]
-                if rid in ids:
-                    duplicate_ids[source.name] += 1
-                else:
-                    ids.add(rid)
-                pending.append(rec)
+            before = len(ids)
+            ids.update([rec["id"] for rec in records])
+            duplicate_ids[source.name] += len(records) - (len(ids) - before)
+            pending.extend(records)
             if len(pending) >= options.batch_size:
                 log.seconds["read"] = log.seconds.get("read", 0.0) + clock() - started
                 yield pending
