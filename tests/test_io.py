@@ -181,3 +181,21 @@ def test_block_fast_path_falls_back_with_true_line_numbers(tmp_path: Path, monke
     monkeypatch.setattr(rows, "BLOCK_BYTES", 1 << 30)
     slow = [r["id"] for r in instructkit.read_records(str(src), fmt="alpaca")]
     assert fast == slow  # the same ids whichever path a row took
+
+
+def test_temp_files_of_killed_runs_are_swept(tmp_path: Path) -> None:
+    """A run killed with SIGKILL leaves ``.out.jsonl.tmp-PID``; the next run removes it, but never
+    the temporary file of a process that is still running."""
+    import os
+    import subprocess
+
+    finished = subprocess.Popen(["true"])
+    finished.wait()  # its pid no longer names a process
+    stale = tmp_path / f".out.jsonl.tmp-{finished.pid}"
+    stale.write_text("half")
+    in_use = tmp_path / f".out.rejects.jsonl.tmp-{os.getppid()}"  # the parent process is alive
+    in_use.write_text("in use")
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS[:2])
+    instructkit.convert(str(src), tmp_path / "out.jsonl")
+    assert not stale.exists() and in_use.exists()
+    assert len(read_jsonl(tmp_path / "out.jsonl")) == 2

@@ -50,11 +50,34 @@ def sidecar_paths(output: Path) -> tuple[Path, Path]:
     return output.with_name(f"{stem}.rejects.jsonl"), output.with_name(f"{stem}.summary.json")
 
 
+def temp_path(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place: ``.NAME.tmp-PID`` beside it.
+
+    A run killed with SIGKILL cannot remove its temporary files, so each new one
+    first sweeps those of processes that no longer exist.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextmanager
 def atomic_open(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Write to ``path.tmp-PID`` and rename on success; remove the temporary file on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """Write to a temporary file and rename on success; remove it on failure."""
+    tmp = temp_path(path)
     try:
         with open(tmp, mode) as fh:
             yield fh
@@ -84,8 +107,7 @@ class RunLog:
 
     def __enter__(self) -> RunLog:
         if self.rejects_path is not None:
-            self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
-            self._tmp = self.rejects_path.with_name(f".{self.rejects_path.name}.tmp-{os.getpid()}")
+            self._tmp = temp_path(self.rejects_path)
             self._fh = open(self._tmp, "wb")
         return self
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from instructkit import formats
+from instructkit.accounting import temp_path
 from instructkit.errors import InstructkitError
 from instructkit.io.sources import split_suffixes
 from instructkit.schema import RECORD_SCHEMA, Record, conform, to_records, to_table
@@ -38,8 +39,7 @@ class RecordWriter:
         if self.kind == ".parquet" and self.compression:
             raise InstructkitError(f"{path}: Parquet is compressed internally; drop the {self.compression}")
         self.emit = formats.writer(to).emit if to and to != "records" else None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        self.tmp = temp_path(path)
         self.count = 0
         self._fh: IO[bytes] | None = None
         self._raw: IO[bytes] | None = None
