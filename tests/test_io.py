@@ -139,6 +139,17 @@ def test_too_large_and_duplicate_ids(tmp_path: Path) -> None:
     assert summary["duplicate_ids"] == {"s": 1}  # reported, both kept
 
 
+def test_size_limit_holds_on_the_block_fast_path(tmp_path: Path) -> None:
+    """Plain Alpaca lines take the block parser; one over the limit must still be rejected."""
+    from instructkit.engines import local
+    from instructkit.io.read import ReadOptions
+
+    rows = ROWS[:5] + [{"instruction": "Long one.", "input": "", "output": "z" * 500}]
+    src = write_jsonl(tmp_path / "a.jsonl", rows)
+    summary = local.run([str(src)], tmp_path / "o.jsonl", [], read_options=ReadOptions(max_record_chars=300))
+    assert summary["rejected"] == {"too_large": 1} and summary["records_out"] == 5
+
+
 def test_unknown_format_and_usage_errors(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "odd.jsonl", [{"foo": 1}, {"bar": 2}])
     summary = instructkit.convert(str(src), tmp_path / "o.jsonl")
@@ -159,7 +170,8 @@ def test_hf_local_dataset(tmp_path: Path) -> None:
     recs = instructkit.read_records(f"hf:{tmp_path / 'ds'}")
     assert len(recs) == 6 and recs[0]["source"] == "ds"
     # A folder of data files goes through datasets.load_dataset, the same call as for the hub.
-    write_jsonl(tmp_path / "hubish" / "train.jsonl" if (tmp_path / "hubish").mkdir() is None else tmp_path, ROWS[:4])
+    (tmp_path / "hubish").mkdir()
+    write_jsonl(tmp_path / "hubish" / "train.jsonl", ROWS[:4])
     assert len(instructkit.read_records(f"hf:{tmp_path / 'hubish'}:train")) == 4
 
 

@@ -56,7 +56,8 @@ def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = N
         detected[source.location] = fmt.name if fmt else "unknown"
         ids = seen_ids[source.name]
         parse = fmt.parse if fmt else None
-        for raw in iter_rows(source, fmt.parse_block if fmt else None):
+        # A line no longer in bytes than the limit cannot hold more characters than it.
+        for raw in iter_rows(source, fmt.parse_block if fmt else None, options.max_record_chars):
             if isinstance(raw, list):  # a block of lines parsed in one go
                 records = raw
                 log.records_in += len(records)

@@ -60,9 +60,12 @@ BlockParser = Callable[[bytes, str], "list[Record] | None"]
 BLOCK_BYTES = 4 << 20
 
 
-def iter_rows(source: Source, block_parser: BlockParser | None = None) -> Iterator[RawRow | list[Record]]:
+def iter_rows(
+    source: Source, block_parser: BlockParser | None = None, max_line_bytes: int | None = None
+) -> Iterator[RawRow | list[Record]]:
     """Rows of one source.  For JSON lines with a ``block_parser``, whole blocks of lines that
-    parse in one call come out as ready record lists; any other block falls back to lines."""
+    parse in one call come out as ready record lists; any other block falls back to lines,
+    and so does a block with a line over ``max_line_bytes`` (its size limit is checked per row)."""
     if source.kind == "hf":
         yield from _hf_rows(source)
         return
@@ -72,7 +75,7 @@ def iter_rows(source: Source, block_parser: BlockParser | None = None) -> Iterat
     with open_binary(source) as fh:
         try:
             if source.kind == "jsonl" and block_parser is not None:
-                yield from _jsonl_blocks(fh, source, block_parser)
+                yield from _jsonl_blocks(fh, source, block_parser, max_line_bytes)
             elif source.kind == "jsonl":
                 yield from _jsonl_rows(fh, source.location)
             elif source.kind == "csv":
@@ -114,10 +117,13 @@ def _jsonl_rows(fh: Iterable[bytes], location: str, first: int = 1) -> Iterator[
                 yield decode_line(line, lineno, location)
 
 
-def _jsonl_blocks(fh: IO[bytes], source: Source, block_parser: BlockParser) -> Iterator[RawRow | list[Record]]:
+def _jsonl_blocks(
+    fh: IO[bytes], source: Source, block_parser: BlockParser, max_line_bytes: int | None
+) -> Iterator[RawRow | list[Record]]:
     first = 1
     while lines := fh.readlines(BLOCK_BYTES):
-        records = block_parser(b"".join(lines), source.name)
+        too_long = max_line_bytes is not None and max(map(len, lines)) > max_line_bytes
+        records = None if too_long else block_parser(b"".join(lines), source.name)
         if records is not None and len(records) == len(lines):
             yield records
         else:
