@@ -92,3 +92,39 @@ def test_garbage_is_always_accounted_for(lines: list[bytes], fmt: str) -> None:
         assert summary["balanced"]
         assert summary["records_in"] == len(out) + len(rejects)
         assert all(r["reason"] and r["detail"] for r in rejects)
+
+
+# Any text at all for the fast path, white space included: it must agree with the row path
+# on what is blank, what is joined and what is rejected, not only on the easy cases.
+any_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+@SETTINGS
+@given(st.lists(st.fixed_dictionaries({"instruction": any_text, "input": any_text, "output": any_text}), min_size=1, max_size=8))
+def test_alpaca_block_fast_path_writes_what_the_row_path_writes(rows: list[dict]) -> None:
+    """The block parser encodes records itself; its lines and ids must be byte for byte those of
+    parsing each row and writing it with the record writer, and it must decline any block the
+    row path would reject a row of."""
+    from instructkit.formats import alpaca
+    from instructkit.io.write import _ENCODER
+    from instructkit.schema import content_id
+
+    data = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows)
+    block = alpaca.parse_block(data, "src", 10**6)
+    valid = all(r["instruction"].strip() and r["output"].strip() for r in rows)
+    assert (block is not None) == valid
+    if block is not None:
+        records = [alpaca.parse(r, "src")[0] for r in rows]
+        assert block.lines == _ENCODER.encode_lines(records)
+        assert block.ids == [content_id(r["messages"]) for r in records] == [r["id"] for r in records]
+        assert block.records() == records
+
+
+def test_alpaca_block_fast_path_declines_other_shapes() -> None:
+    from instructkit.formats import alpaca
+
+    ok = {"instruction": "Say hi.", "input": "", "output": "Hi."}
+    for odd in ({**ok, "system": "Be brief."}, {**ok, "input": None}, {"instruction": "Say hi.", "output": "Hi."}, {**ok, "input": 3}):
+        assert alpaca.parse_block(b"".join(json.dumps(r).encode() + b"\n" for r in (ok, odd)), "s", 10**6) is None
+    assert alpaca.parse_block(json.dumps(ok).encode() + b"\n", "s", 10**6) is not None
+    assert alpaca.parse_block(json.dumps(ok).encode() + b"\n", "s", 10) is None  # may be over the size limit

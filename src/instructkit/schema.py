@@ -64,23 +64,23 @@ RECORD_SCHEMA = pa.schema(
 
 _encoder = msgspec.json.Encoder()
 _encode = _encoder.encode
-_encode_lines = _encoder.encode_lines
+
+
+#: Hex digits of a content id kept (96 bits).
+ID_HEX = 24
 
 
 def content_id(messages: Sequence[Message]) -> str:
     """A stable id for a record without one: a 128-bit hash of roles and texts.
 
-    xxh3 is not cryptographic, which is fine: ids must be stable and
-    collision-free in practice, not tamper-proof.
+    The hashed bytes are the compact JSON of the messages as ``[{"role": ...,
+    "content": ...}, ...]``, exactly as the record writer encodes them, so a
+    block fast path can hash the bytes it writes anyway.  xxh3 is not
+    cryptographic, which is fine: ids must be stable and collision-free in
+    practice, not tamper-proof.
     """
-    return xxhash.xxh3_128_hexdigest(_encode([(m["role"], m["content"]) for m in messages]))[:24]
-
-
-def content_ids(pairs: list[list[tuple[str, str]]]) -> list[str]:
-    """:func:`content_id` for many records, given as ``[(role, content), ...]`` lists: one
-    encoder call for the whole batch (each line of ``encode_lines`` is exactly ``_encode``)."""
-    digest = xxhash.xxh3_128_hexdigest
-    return [digest(line)[:24] for line in _encode_lines(pairs).split(b"\n")[:-1]]
+    canonical = [{"role": m["role"], "content": m["content"]} for m in messages]
+    return xxhash.xxh3_128_hexdigest(_encode(canonical))[:ID_HEX]
 
 
 def to_table(records: Sequence[Record]) -> pa.Table:

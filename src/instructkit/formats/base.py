@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
 from instructkit.errors import RowError
@@ -27,15 +28,36 @@ ID_FIELDS = ("id", "idx", "conversation_id", "uuid", "message_id", "key")
 FORMAT_HINTS = "_format"
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedRecords:
+    """Records of a block fast path, already encoded as the JSON lines the record writer
+    would write: a large plain conversion writes ``lines`` as they are, and everything
+    else decodes them back into records."""
+
+    ids: list[str]
+    lines: bytes
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def records(self) -> list[Record]:
+        return _decode_lines(self.lines)  # type: ignore[no-any-return]
+
+
+_decode_lines = msgspec.json.Decoder().decode_lines
+
+
 @dataclass(frozen=True)
 class Format:
     name: str
     detect: Callable[[Any], bool]
     parse: Callable[[Any, str], list[Record]]
     emit: Callable[[Record], Any] | None = None
-    #: Optional: parse a whole block of JSON lines in one call (the hot path of large files);
-    #: returns None when any line is not of the simple shape, and the lines go through ``parse``.
-    parse_block: Callable[[bytes, str], list[Record] | None] | None = None
+    #: Optional: parse a whole block of JSON lines in one call (the hot path of large files),
+    #: given the source name and the size limit in characters per record; returns None when
+    #: any line is not of the simple shape or might be over the limit, and the lines go
+    #: through ``parse`` instead.
+    parse_block: Callable[[bytes, str, int], EncodedRecords | None] | None = None
 
 
 def text_field(row: Row, key: str, *, required: bool = True, allow_empty: bool = True) -> str:

@@ -18,7 +18,7 @@ import pyarrow as pa
 from instructkit import formats
 from instructkit.accounting import Reject, RunLog
 from instructkit.errors import RowError
-from instructkit.formats.base import Format
+from instructkit.formats.base import EncodedRecords, Format
 from instructkit.io.rows import RawRow, iter_rows
 from instructkit.io.sources import Source, resolve
 from instructkit.schema import Record, to_table
@@ -36,12 +36,17 @@ class ReadOptions:
     max_record_chars: int = DEFAULT_MAX_RECORD_CHARS
 
 
-def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = None) -> Iterator[list[Record]]:
-    """Stream every input as lists of at most ``batch_size`` records.
+Batch = list[Record] | EncodedRecords
 
-    Records stay plain dicts here: a file-to-file conversion never needs Arrow,
-    and the engine builds a table only for steps that work on one.  Time spent
-    in this generator (not in its consumer) is logged as the ``read`` step.
+
+def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = None) -> Iterator[Batch]:
+    """Stream every input as batches of records, in input order: lists of at most
+    ``batch_size`` records, and the blocks a format's fast path encoded in one go.
+
+    Records stay plain dicts (or encoded lines) here: a file-to-file conversion
+    never needs Arrow, and the engine builds a table only for steps that work on
+    one.  Time spent in this generator (not in its consumer) is logged as the
+    ``read`` step.
     """
     options = options or ReadOptions()
     forced = None if options.fmt == "auto" else formats.get(options.fmt)
@@ -56,29 +61,33 @@ def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = N
         detected[source.location] = fmt.name if fmt else "unknown"
         ids = seen_ids[source.name]
         parse = fmt.parse if fmt else None
-        # A line no longer in bytes than the limit cannot hold more characters than it.
         for raw in iter_rows(source, fmt.parse_block if fmt else None, options.max_record_chars):
-            if isinstance(raw, list):  # a block of lines parsed in one go
-                records = raw
-                log.records_in += len(records)
-            # The common case inline (a valid row giving one record); everything else in _parse.
-            elif parse is not None and raw.error is None and 0 <= raw.size <= options.max_record_chars:
-                try:
-                    records = parse(raw.value, source.name)
-                except Exception:
-                    records = _parse(raw, fmt, source, log, options)
-                else:
-                    log.records_in += len(records)
+            encoded: list[EncodedRecords] = []
+            if isinstance(raw, EncodedRecords):  # a block of lines parsed in one go
+                log.records_in += len(raw)
+                encoded.append(raw)
+                new_ids = raw.ids
             else:
-                records = _parse(raw, fmt, source, log, options)
+                # The common case inline (a valid row giving one record); everything else in _parse.
+                if parse is not None and raw.error is None and 0 <= raw.size <= options.max_record_chars:
+                    try:
+                        records = parse(raw.value, source.name)
+                    except Exception:
+                        records = _parse(raw, fmt, source, log, options)
+                    else:
+                        log.records_in += len(records)
+                else:
+                    records = _parse(raw, fmt, source, log, options)
+                new_ids = [rec["id"] for rec in records]
+                pending.extend(records)
             before = len(ids)
-            ids.update([rec["id"] for rec in records])
-            duplicate_ids[source.name] += len(records) - (len(ids) - before)
-            pending.extend(records)
-            if len(pending) >= options.batch_size:
-                log.seconds["read"] = log.seconds.get("read", 0.0) + clock() - started
-                yield pending
-                started = clock()
+            ids.update(new_ids)
+            duplicate_ids[source.name] += len(new_ids) - (len(ids) - before)
+            if encoded or len(pending) >= options.batch_size:
+                for batch in ([pending] if pending else []) + encoded:  # in input order
+                    log.seconds["read"] = log.seconds.get("read", 0.0) + clock() - started
+                    yield batch
+                    started = clock()
                 pending = []
     log.extra["formats"] = detected
     log.extra["duplicate_ids"] = dict(duplicate_ids)
@@ -89,7 +98,7 @@ def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = N
 
 def read_tables(inputs: list[str], log: RunLog, options: ReadOptions | None = None) -> Iterator[pa.Table]:
     for batch in read_batches(inputs, log, options):
-        yield to_table(batch)
+        yield to_table(batch.records() if isinstance(batch, EncodedRecords) else batch)
 
 
 def _detect(source: Source) -> Format | None:

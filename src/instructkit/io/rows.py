@@ -19,8 +19,8 @@ import msgspec
 import orjson
 
 from instructkit.errors import InstructkitError, MissingDependency, RowError
+from instructkit.formats.base import EncodedRecords
 from instructkit.io.sources import Source
-from instructkit.schema import Record
 
 CHUNK = 1 << 20
 
@@ -54,18 +54,16 @@ def open_binary(source: Source) -> IO[bytes]:
     return fh
 
 
-#: A parser for a whole block of JSON lines at once (see ``Format.parse_block``): returns one
-#: record per line, or None when the block is not uniformly of the simple shape it handles.
-BlockParser = Callable[[bytes, str], "list[Record] | None"]
+#: A parser for a whole block of JSON lines at once (see ``Format.parse_block``).
+BlockParser = Callable[[bytes, str, int], "EncodedRecords | None"]
 BLOCK_BYTES = 4 << 20
 
 
 def iter_rows(
-    source: Source, block_parser: BlockParser | None = None, max_line_bytes: int | None = None
-) -> Iterator[RawRow | list[Record]]:
+    source: Source, block_parser: BlockParser | None = None, max_chars: int = 0
+) -> Iterator[RawRow | EncodedRecords]:
     """Rows of one source.  For JSON lines with a ``block_parser``, whole blocks of lines that
-    parse in one call come out as ready record lists; any other block falls back to lines,
-    and so does a block with a line over ``max_line_bytes`` (its size limit is checked per row)."""
+    parse in one call come out as encoded records; any other block falls back to lines."""
     if source.kind == "hf":
         yield from _hf_rows(source)
         return
@@ -75,7 +73,7 @@ def iter_rows(
     with open_binary(source) as fh:
         try:
             if source.kind == "jsonl" and block_parser is not None:
-                yield from _jsonl_blocks(fh, source, block_parser, max_line_bytes)
+                yield from _jsonl_blocks(fh, source, block_parser, max_chars)
             elif source.kind == "jsonl":
                 yield from _jsonl_rows(fh, source.location)
             elif source.kind == "csv":
@@ -118,17 +116,33 @@ def _jsonl_rows(fh: Iterable[bytes], location: str, first: int = 1) -> Iterator[
 
 
 def _jsonl_blocks(
-    fh: IO[bytes], source: Source, block_parser: BlockParser, max_line_bytes: int | None
-) -> Iterator[RawRow | list[Record]]:
-    first = 1
-    while lines := fh.readlines(BLOCK_BYTES):
-        too_long = max_line_bytes is not None and max(map(len, lines)) > max_line_bytes
-        records = None if too_long else block_parser(b"".join(lines), source.name)
-        if records is not None and len(records) == len(lines):
-            yield records
+    fh: IO[bytes], source: Source, block_parser: BlockParser, max_chars: int
+) -> Iterator[RawRow | EncodedRecords]:
+    """Whole lines, a block at a time, read into one reused buffer: fresh multi-megabyte
+    allocations cost more than the parse on some machines (page faults), so the bytes
+    after the block's last newline are moved to the front instead of being re-read."""
+    buf = bytearray(BLOCK_BYTES)
+    filled, first = 0, 1
+    while True:
+        with memoryview(buf) as view:
+            got = fh.readinto(view[filled:])  # type: ignore[attr-defined]
+        filled += got
+        if not filled:
+            return
+        end = filled if not got else buf.rfind(b"\n", 0, filled) + 1
+        if not end:  # no whole line yet
+            if filled == len(buf):  # a line longer than the buffer
+                buf.extend(bytes(len(buf)))
+            continue
+        with memoryview(buf) as view:
+            block = block_parser(view[:end], source.name, max_chars)
+        if block is not None:
+            yield block
         else:
-            yield from _jsonl_rows(lines, source.location, first)
-        first += len(lines)
+            yield from _jsonl_rows(io.BytesIO(buf[:end]), source.location, first)
+        first += buf.count(b"\n", 0, end) + (buf[end - 1] != ord("\n"))
+        buf[: filled - end] = buf[end:filled]
+        filled -= end
 
 
 def _csv_rows(fh: IO[bytes], location: str) -> Iterator[RawRow]:

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from instructkit import formats
 from instructkit.accounting import temp_path
 from instructkit.errors import InstructkitError
+from instructkit.formats.base import EncodedRecords
 from instructkit.io.sources import split_suffixes
 from instructkit.schema import RECORD_SCHEMA, Record, conform, to_records, to_table
 
@@ -51,11 +52,18 @@ class RecordWriter:
             if self.kind == ".json":
                 self._fh.write(b"[")
 
-    def write(self, batch: pa.Table | list[Record]) -> int:
-        """Write a table or a list of records; returns the number of rows written."""
+    def write(self, batch: pa.Table | list[Record] | EncodedRecords) -> int:
+        """Write a table, a list of records or encoded records; returns the number of rows written."""
         n = batch.num_rows if isinstance(batch, pa.Table) else len(batch)
         if n == 0:
             return 0
+        if isinstance(batch, EncodedRecords):
+            if self.kind == ".jsonl" and self.emit is None:  # already the lines this writer would write
+                assert self._fh is not None
+                self._fh.write(batch.lines)
+                self.count += n
+                return n
+            batch = batch.records()
         if self.kind == ".parquet":
             self._write_parquet(batch)
         else:
