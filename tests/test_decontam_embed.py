@@ -10,6 +10,7 @@ import pytest
 
 from instructkit.decontam.embed import EmbeddingIndex
 from instructkit.decontam.judge import Judge, verdict
+from instructkit.models import embeddings
 from instructkit.schema import to_records, to_table
 from instructkit.steps.decontaminate import Decontaminate
 from tests.fake_llm_server import FakeLLMServer
@@ -112,3 +113,19 @@ def test_judge_decides_the_suspicious_band(bench_file: Path, tmp_path: Path) -> 
     llm = {(h["id"], h["benchmark_id"]): h["verdict"] for h in hits if h["method"] == "llm"}
     assert llm[("reph", "b1")] == "contaminated" and llm[("clean", "b1")] == "cleared"
     assert s.summary()["judge"]["calls"] == len(llm)
+
+
+@pytest.mark.slow
+def test_offline_english_model_does_not_compare_other_scripts(tmp_path: Path) -> None:
+    """MiniLM scores unrelated Chinese questions near 1.0: with it, such turns get the n-gram tier
+    only, and the summary says how many were left out of the embedding tier."""
+    pytest.importorskip("sentence_transformers")
+    bench = tmp_path / "zh.jsonl"
+    bench.write_bytes(orjson.dumps({"id": "z1", "question": "柯洁是谁"}) + b"\n")  # "who is Ke Jie"
+    recs = [{"id": "zh", "source": "t", "messages": [{"role": "user", "content": "你吃什么"}], "meta": {}}]  # "what do you eat"
+    assert float(np.dot(*embeddings.encode(["柯洁是谁", "你吃什么"]))) > 0.99  # the reason for the guard
+    s = Decontaminate([f"{bench}:question"], cache_dir=tmp_path / "c")
+    s.setup()
+    result = s.process(to_table(recs))
+    assert [r["id"] for r in to_records(result.kept)] == ["zh"] and not result.rejects
+    assert s.summary()["embedding_skipped_non_ascii"] == 1

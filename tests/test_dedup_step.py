@@ -171,7 +171,7 @@ def test_semantic_dedup_with_the_offline_minilm() -> None:
 
 
 def test_non_ascii_share_is_per_text() -> None:
-    from instructkit.dedup.semantic import mostly_non_ascii
+    from instructkit.models.embeddings import mostly_non_ascii
 
     got = mostly_non_ascii(["hello", "", "李白是谁", "café au lait", "你好 hello world foo bar"])
     assert got.tolist() == [False, False, True, False, False]

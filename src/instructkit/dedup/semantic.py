@@ -7,11 +7,10 @@ for large); pairs at or above the threshold link records into clusters.  The
 time spent inside the model's ``encode`` is measured separately, so the share
 of overhead outside the model is visible in the summary.
 
-The offline default (all-MiniLM-L6-v2) was trained on English: on Chinese
-instructions it scored unrelated questions ("柯洁是谁" / "你吃什么") at cosine 1.0.  With
-that default, texts whose UTF-8 bytes are mostly non-ASCII are left out of the
-semantic pass (counted as ``skipped_non_ascii``); a multilingual model named
-with ``--embedding-model`` compares everything.
+Texts the model cannot compare (mostly non-ASCII ones with the English-only
+offline default, :func:`instructkit.models.embeddings.unsupported`) are left out
+of the semantic pass and counted as ``skipped_non_ascii``; a multilingual model
+named with ``--embedding-model`` compares everything.
 """
 
 from __future__ import annotations
@@ -45,11 +44,9 @@ def semantic_pairs(
     embeddings.load(model)  # load outside the timed encode: a one-off cost, reported apart
     t1 = time.perf_counter()
     usable = np.array([bool(t.strip()) for t in texts], dtype=bool)
-    skipped = 0
-    if model == embeddings.DEFAULT_EMBEDDING_MODEL:
-        foreign = mostly_non_ascii(texts) & usable
-        skipped = int(foreign.sum())
-        usable &= ~foreign
+    foreign = embeddings.unsupported(texts, model) & usable
+    skipped = int(foreign.sum())
+    usable &= ~foreign
     usable = np.flatnonzero(usable)
     vectors = np.zeros((len(texts), 0), np.float32)
     pairs = np.zeros((0, 2), np.int64)
@@ -82,15 +79,3 @@ def semantic_pairs(
     }
     return SemanticResult(pairs, sims, vectors, stats)
 
-
-def mostly_non_ascii(texts: list[str]) -> np.ndarray:
-    """Per text: are more than half of its UTF-8 bytes non-ASCII?  One pass over one joined buffer."""
-    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    lengths = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded))
-    high = np.frombuffer(b"".join(encoded), dtype=np.uint8) >= 128
-    counts = np.zeros(len(texts), dtype=np.int64)
-    nonempty = lengths > 0
-    if nonempty.any():
-        starts = (np.cumsum(lengths) - lengths)[nonempty]
-        counts[nonempty] = np.add.reduceat(high.astype(np.int64), starts)
-    return counts * 2 > lengths

@@ -34,3 +34,26 @@ def encode(texts: list[str], name: str = DEFAULT_EMBEDDING_MODEL, batch_size: in
     model = load(name)
     vecs = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
     return np.asarray(vecs, dtype=np.float32)
+
+
+def unsupported(texts: list[str], name: str) -> np.ndarray:
+    """Per text: True where the model cannot compare it.  The offline default (all-MiniLM-L6-v2)
+    was trained on English: on Chinese instructions it scored unrelated questions
+    ("柯洁是谁" / "你吃什么") at cosine 1.0, so with it texts whose UTF-8 bytes are mostly
+    non-ASCII are left out; any other model is trusted with everything."""
+    if name != DEFAULT_EMBEDDING_MODEL:
+        return np.zeros(len(texts), dtype=bool)
+    return mostly_non_ascii(texts)
+
+
+def mostly_non_ascii(texts: list[str]) -> np.ndarray:
+    """Per text: are more than half of its UTF-8 bytes non-ASCII?  One pass over one joined buffer."""
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    lengths = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded))
+    high = np.frombuffer(b"".join(encoded), dtype=np.uint8) >= 128
+    counts = np.zeros(len(texts), dtype=np.int64)
+    nonempty = lengths > 0
+    if nonempty.any():
+        starts = (np.cumsum(lengths) - lengths)[nonempty]
+        counts[nonempty] = np.add.reduceat(high.astype(np.int64), starts)
+    return counts * 2 > lengths

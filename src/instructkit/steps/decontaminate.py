@@ -89,6 +89,7 @@ class Decontaminate(Step):
             judge_cache = self.cache_dir / "judge.sqlite" if self.cache_dir else None
             self._judge = Judge(self.judge_url, self.judge_model, cache_path=judge_cache)
         self._counts: Counter[str] = Counter()
+        self._skipped_non_ascii = 0
         self._seconds: Counter[str] = Counter()
         self._cache_hits: list[str] = []
 
@@ -155,12 +156,17 @@ class Decontaminate(Step):
 
     def _embedding_hits(self, texts: list[str], rows: np.ndarray, turn: np.ndarray, roles: list[str],
                         ids: list[str], hits: list[dict[str, Any]], cosine: np.ndarray) -> None:
+        model = self.embedding_model or embeddings.DEFAULT_EMBEDDING_MODEL
         user = [k for k, role in enumerate(roles) if role == "user" and texts[k].strip()]
+        # Turns the model cannot compare would match anything in their script: n-gram tier only.
+        unsupported = embeddings.unsupported([texts[k] for k in user], model)
+        self._skipped_non_ascii += int(unsupported.sum())
+        user = [k for k, skip in zip(user, unsupported.tolist(), strict=True) if not skip]
         if not user:
             return
         unique = list(dict.fromkeys(texts[k] for k in user))
         t0 = time.perf_counter()
-        vecs = embeddings.encode(unique, self.embedding_model or embeddings.DEFAULT_EMBEDDING_MODEL)
+        vecs = embeddings.encode(unique, model)
         self._seconds["embedding_encode"] += time.perf_counter() - t0
         where = {t: j for j, t in enumerate(unique)}
         owners = {}  # unique text row -> turns that have it
@@ -241,7 +247,8 @@ class Decontaminate(Step):
             "min_overlap": self.min_overlap,
         }
         if self.embedding_model:
-            out |= {"embedding_model": self.embedding_model, "threshold": self.threshold, "band": self.band}
+            out |= {"embedding_model": self.embedding_model, "threshold": self.threshold, "band": self.band,
+                    "embedding_skipped_non_ascii": self._skipped_non_ascii}
         if self._judge is not None:
             out["judge"] = self._judge.summary()
         return out
