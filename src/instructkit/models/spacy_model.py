@@ -38,11 +38,11 @@ def load_spacy(name: str = DEFAULT_SPACY_MODEL, exclude: tuple[str, ...] = ("ner
             f"cannot load spaCy model '{name}': install it (python -m spacy download {name}) "
             f"or pass a model folder ({str(e).splitlines()[0][:120]})"
         ) from None
-    _use_numpy_blas(nlp)
+    use_numpy_blas(nlp)
     return nlp
 
 
-def _use_numpy_blas(nlp: Any) -> None:
+def use_numpy_blas(nlp: Any) -> None:
     """Point every thinc layer of the pipeline at NumPy-backed ops (see the module docstring)."""
     from thinc.api import NumpyOps
 
