@@ -13,13 +13,10 @@ from instructkit.cli.common import (
     Common,
     Inputs,
     Output,
+    comma_list,
     common_options,
     run_steps,
 )
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
 def register(app: typer.Typer) -> None:
@@ -56,9 +53,9 @@ def register(app: typer.Typer) -> None:
         config = CleanConfig(
             mode=mode, profile=profile, structure=structure,
             bounds=Bounds(min_response_words=min_response_words, max_chars=max_chars, check_truncation=truncation),
-            pii=pii, pii_names=pii_names, pii_allow=_csv(pii_allow), pii_threshold=pii_threshold,
+            pii=pii, pii_names=pii_names, pii_allow=comma_list(pii_allow), pii_threshold=pii_threshold,
             refusals=refusals, gptisms=gptisms, strip_fillers=strip_fillers, patterns=patterns,
-            lang=_csv(lang), lang_min_prob=lang_min_prob,
+            lang=comma_list(lang), lang_min_prob=lang_min_prob,
             toxicity_model=toxicity_model, toxicity_threshold=toxicity_threshold, toxic_user=toxic_user,
         )
         run_steps(inputs, output, [CleanStep(config)], common)

@@ -47,6 +47,11 @@ class Common:
     max_record_chars: int = DEFAULT_MAX_RECORD_CHARS
 
 
+def comma_list(value: str) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``: how every comma-separated option is read."""
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
 def common_options(batch_size: int = 5000) -> Callable[[F], F]:
     """Add the shared options (``--from``, ``--strict``, ``--rejects``, ``--summary``,
     ``--batch-size``, ``--max-record-chars``, ``--debug``) to a command's signature and hand

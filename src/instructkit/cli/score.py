@@ -11,6 +11,7 @@ from instructkit.cli.common import (
     Common,
     Inputs,
     Output,
+    comma_list,
     common_options,
     run_steps,
 )
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
         from instructkit.steps.score import ScoreConfig, ScoreStep
 
         config = ScoreConfig(
-            metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()), spacy_model=spacy_model,
+            metrics=comma_list(metrics), spacy_model=spacy_model,
             lm=lm, lm_url=lm_url, max_response_tokens=max_response_tokens, ifd=ifd, reference=reference,
             nli_model=nli_model, judge_url=judge_url, judge_model=judge_model, judge_cache=judge_cache,
             evidence_k=evidence_k, toxicity_model=toxicity_model,

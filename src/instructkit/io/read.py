@@ -62,11 +62,10 @@ def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = N
         ids = seen_ids[source.name]
         parse = fmt.parse if fmt else None
         for raw in iter_rows(source, fmt.parse_block if fmt else None, options.max_record_chars):
-            encoded: list[EncodedRecords] = []
-            if isinstance(raw, EncodedRecords):  # a block of lines parsed in one go
-                log.records_in += len(raw)
-                encoded.append(raw)
-                new_ids = raw.ids
+            block = raw if isinstance(raw, EncodedRecords) else None
+            if block is not None:  # a block of lines parsed in one go
+                log.records_in += len(block)
+                new_ids = block.ids
             else:
                 # The common case inline (a valid row giving one record); everything else in _parse.
                 if parse is not None and raw.error is None and 0 <= raw.size <= options.max_record_chars:
@@ -83,11 +82,12 @@ def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = N
             before = len(ids)
             ids.update(new_ids)
             duplicate_ids[source.name] += len(new_ids) - (len(ids) - before)
-            if encoded or len(pending) >= options.batch_size:
-                for batch in ([pending] if pending else []) + encoded:  # in input order
-                    log.seconds["read"] = log.seconds.get("read", 0.0) + clock() - started
-                    yield batch
-                    started = clock()
+            if block is not None or len(pending) >= options.batch_size:
+                for batch in (pending, block):  # in input order
+                    if batch:
+                        log.seconds["read"] = log.seconds.get("read", 0.0) + clock() - started
+                        yield batch
+                        started = clock()
                 pending = []
     log.extra["formats"] = detected
     log.extra["duplicate_ids"] = dict(duplicate_ids)
