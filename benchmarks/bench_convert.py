@@ -24,7 +24,106 @@ import orjson
 
 from instructkit.engines import local
 
-WORDS = ["the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on", "not", "this", "are", "or", "from", "at", "which", "but", "have", "an", "they", "you", "were", "her", "she", "there", "been", "one", "all", "we", "their", "has", "would", "when", "what", "if", "out", "so", "said", "up", "its", "about", "into", "than", "them", "can", "only", "other", "time", "new", "some", "could", "these", "two", "may", "first", "then", "do", "any", "like", "my", "now", "over", "such", "our", "man", "me", "even", "most", "made", "after", "also", "did", "many", "before", "must", "through", "back", "years", "where", "much", "your", "way", "well", "down", "should", "because", "each", "just", "those", "people", "how", "too"]
+WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "that",
+    "for",
+    "it",
+    "as",
+    "was",
+    "with",
+    "be",
+    "by",
+    "on",
+    "not",
+    "this",
+    "are",
+    "or",
+    "from",
+    "at",
+    "which",
+    "but",
+    "have",
+    "an",
+    "they",
+    "you",
+    "were",
+    "her",
+    "she",
+    "there",
+    "been",
+    "one",
+    "all",
+    "we",
+    "their",
+    "has",
+    "would",
+    "when",
+    "what",
+    "if",
+    "out",
+    "so",
+    "said",
+    "up",
+    "its",
+    "about",
+    "into",
+    "than",
+    "them",
+    "can",
+    "only",
+    "other",
+    "time",
+    "new",
+    "some",
+    "could",
+    "these",
+    "two",
+    "may",
+    "first",
+    "then",
+    "do",
+    "any",
+    "like",
+    "my",
+    "now",
+    "over",
+    "such",
+    "our",
+    "man",
+    "me",
+    "even",
+    "most",
+    "made",
+    "after",
+    "also",
+    "did",
+    "many",
+    "before",
+    "must",
+    "through",
+    "back",
+    "years",
+    "where",
+    "much",
+    "your",
+    "way",
+    "well",
+    "down",
+    "should",
+    "because",
+    "each",
+    "just",
+    "those",
+    "people",
+    "how",
+    "too",
+]
 
 
 def generate(path: Path, n: int, seed: int = 0) -> None:
@@ -32,8 +131,11 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
     with open(path, "wb") as f:
         for _ in range(n):
             row = {
-                "instruction": " ".join(rng.choices(WORDS, k=rng.randint(5, 30))).capitalize() + "?",
-                "input": "" if rng.random() < 0.6 else " ".join(rng.choices(WORDS, k=rng.randint(5, 40))),
+                "instruction": " ".join(rng.choices(WORDS, k=rng.randint(5, 30))).capitalize()
+                + "?",
+                "input": ""
+                if rng.random() < 0.6
+                else " ".join(rng.choices(WORDS, k=rng.randint(5, 40))),
                 "output": " ".join(rng.choices(WORDS, k=rng.randint(20, 200))) + ".",
             }
             f.write(orjson.dumps(row) + b"\n")
@@ -83,9 +185,15 @@ def main() -> None:
         floor = min(time_floor(src, Path(tmp) / f"floor{i}.jsonl") for i in range(args.repeat))
     print(f"records: {args.records:,}  file: {size_mb:.0f} MB  (best of {args.repeat})")
     print(f"{'orjson.loads per line':<34}{raw:8.2f} s {args.records / raw:12,.0f} rec/s")
-    print(f"{'instructkit convert (read+write)':<34}{conv:8.2f} s {args.records / conv:12,.0f} rec/s")
-    print(f"{'floor: msgspec decode+encode+write':<34}{floor:8.2f} s {args.records / floor:12,.0f} rec/s")
-    print(f"convert rate / orjson rate: {raw / conv:.0%}  (target >= 40%); floor / orjson: {raw / floor:.0%}")
+    print(
+        f"{'instructkit convert (read+write)':<34}{conv:8.2f} s {args.records / conv:12,.0f} rec/s"
+    )
+    print(
+        f"{'floor: msgspec decode+encode+write':<34}{floor:8.2f} s {args.records / floor:12,.0f} rec/s"
+    )
+    print(
+        f"convert rate / orjson rate: {raw / conv:.0%}  (target >= 40%); floor / orjson: {raw / floor:.0%}"
+    )
 
 
 if __name__ == "__main__":

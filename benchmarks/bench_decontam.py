@@ -35,14 +35,25 @@ from instructkit.schema import to_records, turn_texts
 from instructkit.text import words
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-ALPACA_SETS = ("alpaca_sample_2k", "gpteacher_roleplay", "gpteacher_toolformer", "lima_alpaca_format",
-               "alpaca_gpt4_style_demo_llamafactory", "gsm8k_train_alpaca_format")
+ALPACA_SETS = (
+    "alpaca_sample_2k",
+    "gpteacher_roleplay",
+    "gpteacher_toolformer",
+    "lima_alpaca_format",
+    "alpaca_gpt4_style_demo_llamafactory",
+    "gsm8k_train_alpaca_format",
+)
 
 
 def corpus(data: Path, n: int) -> list[dict]:
     """``n`` Alpaca-sized real records, cycling the Alpaca-format sets of shared/data."""
     log = RunLog(None, None)
-    base = [r for name in ALPACA_SETS for t in read_tables([str(data / "instructions" / name)], log) for r in to_records(t)]
+    base = [
+        r
+        for name in ALPACA_SETS
+        for t in read_tables([str(data / "instructions" / name)], log)
+        for r in to_records(t)
+    ]
     return [r | {"id": f"{r['id']}#{k}"} for k, r in zip(range(n), itertools.cycle(base))]
 
 
@@ -56,7 +67,9 @@ def harness_index(fields: list[list[str]], n: int) -> set[str]:
     for f in fields:
         docs = ["\n".join(f)]
         if len(f) > 1:
-            docs.append(f[0] + "\n" + "\n".join(f"{chr(65 + j % 26)}. {o}" for j, o in enumerate(f[1:])))
+            docs.append(
+                f[0] + "\n" + "\n".join(f"{chr(65 + j % 26)}. {o}" for j, o in enumerate(f[1:]))
+            )
             main = words(f[0])
             if MIN_WHOLE_WORDS <= len(main) < n:
                 grams.add(" ".join(main))
@@ -104,13 +117,18 @@ def bench_ngram(records: list[dict], data: Path, names: list[str], n: int) -> di
     base_scan = time.perf_counter() - t0
     ours_texts = set(m.texts.tolist())
     return {
-        "benchmark_items": len(fields), "turns": len(texts), "n": n,
+        "benchmark_items": len(fields),
+        "turns": len(texts),
+        "n": n,
         "index_bytes": {"instructkit": index.nbytes, "harness_set": set_bytes(grams)},
         "distinct_ngrams": {"instructkit": len(index.hashes), "harness_set": len(grams)},
         "build_s": {"instructkit": ours_build, "harness_set": base_build},
         "scan_s": {"instructkit": ours_scan, "harness_set": base_scan},
-        "turns_flagged": {"instructkit": len(ours_texts), "harness_set": len(base_hits),
-                          "harness_only": len(base_hits - ours_texts)},
+        "turns_flagged": {
+            "instructkit": len(ours_texts),
+            "harness_set": len(base_hits),
+            "harness_only": len(base_hits - ours_texts),
+        },
     }
 
 
@@ -120,16 +138,24 @@ def bench_embedding(records: list[dict], data: Path, names: list[str], cache_dir
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in.jsonl"
         src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
-        step = Decontaminate(names, benchmark_dir=data / "benchmarks", mode="flag", cache_dir=cache_dir)
+        step = Decontaminate(
+            names, benchmark_dir=data / "benchmarks", mode="flag", cache_dir=cache_dir
+        )
         step.setup()  # model load and benchmark indexes are one-off costs, timed apart
         from instructkit.models.embeddings import encode
 
         encode(["warm up"])
         summary = run([str(src)], Path(tmp) / "out.jsonl", [step])
     sec = summary["steps"]["decontaminate"]["seconds"]
-    return {"records": len(records), "tier_s": sec["embedding"], "encode_s": sec["embedding_encode"],
-            "encode_share": sec["embedding_encode"] / sec["embedding"], "records_per_s": len(records) / sec["embedding"],
-            "ngram_tier_s": sec["ngram"], "benchmarks": names}
+    return {
+        "records": len(records),
+        "tier_s": sec["embedding"],
+        "encode_s": sec["embedding_encode"],
+        "encode_share": sec["embedding_encode"] / sec["embedding"],
+        "records_per_s": len(records) / sec["embedding"],
+        "ngram_tier_s": sec["ngram"],
+        "benchmarks": names,
+    }
 
 
 def main() -> None:
@@ -139,30 +165,52 @@ def main() -> None:
     ap.add_argument("--benchmarks", default=",".join(ADAPTERS))
     ap.add_argument("--ngram", type=int, default=13)
     ap.add_argument("--embed-records", type=int, default=2000, help="0 skips the embedding tier")
-    ap.add_argument("--embed-benchmarks", default="gsm8k,humaneval,ifeval,mbpp,truthfulqa,alpaca_eval,mt_bench")
-    ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "instructkit-eval-cache")
+    ap.add_argument(
+        "--embed-benchmarks", default="gsm8k,humaneval,ifeval,mbpp,truthfulqa,alpaca_eval,mt_bench"
+    )
+    ap.add_argument(
+        "--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "instructkit-eval-cache"
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     records = corpus(args.data, args.records)
     names = args.benchmarks.split(",")
     r = {"ngram": bench_ngram(records, args.data, names, args.ngram)}
     g = r["ngram"]
-    print(f"# tier 1: {len(records):,} records ({g['turns']:,} turns) vs {g['benchmark_items']:,} items of {len(names)} benchmarks, n={g['n']}")
+    print(
+        f"# tier 1: {len(records):,} records ({g['turns']:,} turns) vs {g['benchmark_items']:,} items of {len(names)} benchmarks, n={g['n']}"
+    )
     print("| | instructkit (sorted uint64) | harness (set of strings) | ratio |\n|---|---|---|---|")
-    print(f"| scan (s) | {g['scan_s']['instructkit']:.2f} | {g['scan_s']['harness_set']:.2f} | "
-          f"{g['scan_s']['harness_set'] / g['scan_s']['instructkit']:.1f}x faster |")
-    print(f"| index memory (MB) | {g['index_bytes']['instructkit'] / 1e6:.1f} | {g['index_bytes']['harness_set'] / 1e6:.1f} | "
-          f"{g['index_bytes']['harness_set'] / g['index_bytes']['instructkit']:.1f}x smaller |")
-    print(f"| index build (s) | {g['build_s']['instructkit']:.2f} | {g['build_s']['harness_set']:.2f} | "
-          f"{g['build_s']['harness_set'] / g['build_s']['instructkit']:.1f}x |")
-    print(f"| turns flagged | {g['turns_flagged']['instructkit']:,} | {g['turns_flagged']['harness_set']:,} | "
-          f"{g['turns_flagged']['harness_only']} flagged by the harness only |")
+    print(
+        f"| scan (s) | {g['scan_s']['instructkit']:.2f} | {g['scan_s']['harness_set']:.2f} | "
+        f"{g['scan_s']['harness_set'] / g['scan_s']['instructkit']:.1f}x faster |"
+    )
+    print(
+        f"| index memory (MB) | {g['index_bytes']['instructkit'] / 1e6:.1f} | {g['index_bytes']['harness_set'] / 1e6:.1f} | "
+        f"{g['index_bytes']['harness_set'] / g['index_bytes']['instructkit']:.1f}x smaller |"
+    )
+    print(
+        f"| index build (s) | {g['build_s']['instructkit']:.2f} | {g['build_s']['harness_set']:.2f} | "
+        f"{g['build_s']['harness_set'] / g['build_s']['instructkit']:.1f}x |"
+    )
+    print(
+        f"| turns flagged | {g['turns_flagged']['instructkit']:,} | {g['turns_flagged']['harness_set']:,} | "
+        f"{g['turns_flagged']['harness_only']} flagged by the harness only |"
+    )
     if args.embed_records:
-        e = r["embedding"] = bench_embedding(records[: args.embed_records], args.data,
-                                             args.embed_benchmarks.split(","), args.cache_dir)
-        print(f"\n# tier 2: {e['records']:,} records vs {', '.join(e['benchmarks'])} (MiniLM, indexes cached)")
-        print(f"records/s: {e['records_per_s']:.0f}; encode {e['encode_s']:.1f} s of the tier's {e['tier_s']:.1f} s "
-              f"= {100 * e['encode_share']:.1f}% in the model")
+        e = r["embedding"] = bench_embedding(
+            records[: args.embed_records],
+            args.data,
+            args.embed_benchmarks.split(","),
+            args.cache_dir,
+        )
+        print(
+            f"\n# tier 2: {e['records']:,} records vs {', '.join(e['benchmarks'])} (MiniLM, indexes cached)"
+        )
+        print(
+            f"records/s: {e['records_per_s']:.0f}; encode {e['encode_s']:.1f} s of the tier's {e['tier_s']:.1f} s "
+            f"= {100 * e['encode_share']:.1f}% in the model"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(r, indent=2))

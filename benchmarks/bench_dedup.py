@@ -56,7 +56,9 @@ def word_model(seed: int) -> tuple[list[str], np.ndarray, list[int]]:
         lengths = []
         for line in files[0].read_bytes().splitlines():
             row = orjson.loads(line)
-            words = " ".join((row.get("instruction", ""), row.get("input", ""), row.get("output", ""))).split()
+            words = " ".join(
+                (row.get("instruction", ""), row.get("input", ""), row.get("output", ""))
+            ).split()
             counts.update(words)
             lengths.append(len(words))
         vocab = list(counts)
@@ -122,7 +124,9 @@ def true_jaccard(a: str, b: str) -> float:
 # ---------------------------------------------------------------- tools
 
 
-def run_ours(norm: list[str], threshold: float, num_perm: int) -> tuple[set[tuple[int, int]], float, dict]:
+def run_ours(
+    norm: list[str], threshold: float, num_perm: int
+) -> tuple[set[tuple[int, int]], float, dict]:
     from instructkit.dedup import minhash
     from instructkit.dedup.shingles import shingle
 
@@ -140,7 +144,11 @@ def run_ours(norm: list[str], threshold: float, num_perm: int) -> tuple[set[tupl
     stages = {"shingle": t1 - t0, "sign": t2 - t1, "band": t3 - t2, "verify": t4 - t3}
     # the packaged pipeline must give the same answer as the staged one timed above
     assert np.array_equal(near_pairs(norm, threshold, num_perm, NGRAM).pairs, pairs)
-    return {tuple(map(int, p)) for p in pairs}, t4 - t0, stages | {"candidates": len(cand), "bands x rows": f"{bands}x{rows}"}
+    return (
+        {tuple(map(int, p)) for p in pairs},
+        t4 - t0,
+        stages | {"candidates": len(cand), "bands x rows": f"{bands}x{rows}"},
+    )
 
 
 def datasketch_pairs(lsh, minhashes) -> set[tuple[int, int]]:
@@ -152,7 +160,9 @@ def datasketch_pairs(lsh, minhashes) -> set[tuple[int, int]]:
     return out
 
 
-def run_datasketch(norm: list[str], threshold: float, num_perm: int, bulk: bool) -> tuple[set, float, list]:
+def run_datasketch(
+    norm: list[str], threshold: float, num_perm: int, bulk: bool
+) -> tuple[set, float, list]:
     from datasketch import MinHash, MinHashLSH
 
     t0 = time.perf_counter()
@@ -161,7 +171,9 @@ def run_datasketch(norm: list[str], threshold: float, num_perm: int, bulk: bool)
     if bulk:
         minhashes = MinHash.bulk(shingles, num_perm=num_perm)
     else:  # the documented form: one MinHash, update() per shingle
-        perms = MinHash(num_perm=num_perm).permutations  # share them: building them per record costs more than hashing
+        perms = MinHash(
+            num_perm=num_perm
+        ).permutations  # share them: building them per record costs more than hashing
         minhashes = []
         for s in shingles:
             m = MinHash(num_perm=num_perm, permutations=perms, scheme="affine32")
@@ -175,7 +187,9 @@ def run_datasketch(norm: list[str], threshold: float, num_perm: int, bulk: bool)
     return pairs, time.perf_counter() - t0, minhashes
 
 
-def quality(pred: set[tuple[int, int]], truth: set[tuple[int, int]], texts: list[str], threshold: float) -> tuple[float, float]:
+def quality(
+    pred: set[tuple[int, int]], truth: set[tuple[int, int]], texts: list[str], threshold: float
+) -> tuple[float, float]:
     good = sum(1 for p in pred if p in truth or true_jaccard(texts[p[0]], texts[p[1]]) >= threshold)
     precision = good / len(pred) if pred else 1.0
     recall = len(pred & truth) / len(truth) if truth else 1.0
@@ -198,33 +212,69 @@ def near_section(args: argparse.Namespace, results: dict) -> None:
                 if true_jaccard(norm[i], norm[j]) >= args.threshold:
                     truth.add((i, j))
     words = np.mean([t.count(" ") + 1 for t in norm])
-    print(f"\ncorpus: {len(norm):,} records, {words:.1f} words/record, {len(groups):,} planted groups, "
-          f"{len(truth):,} planted pairs with Jaccard >= {args.threshold}; normalise (shared) {norm_s:.2f} s")
+    print(
+        f"\ncorpus: {len(norm):,} records, {words:.1f} words/record, {len(groups):,} planted groups, "
+        f"{len(truth):,} planted pairs with Jaccard >= {args.threshold}; normalise (shared) {norm_s:.2f} s"
+    )
 
     ours, ours_s, stages = run_ours(norm, args.threshold, args.num_perm)
     ds_bulk, bulk_s, mh = run_datasketch(norm, args.threshold, args.num_perm, bulk=True)
     # datasketch's candidates checked with its own estimate (what a careful user adds)
     ds_checked = {p for p in ds_bulk if mh[p[0]].jaccard(mh[p[1]]) >= args.threshold}
-    ds_upd, upd_s, _ = (set(), float("nan"), None) if args.skip_update else run_datasketch(norm, args.threshold, args.num_perm, bulk=False)
+    ds_upd, upd_s, _ = (
+        (set(), float("nan"), None)
+        if args.skip_update
+        else run_datasketch(norm, args.threshold, args.num_perm, bulk=False)
+    )
     # all reported pairs that really are >= threshold also count as truth (none are expected outside the groups)
-    extra = {p for p in ours | ds_bulk | ds_upd if p not in truth and true_jaccard(norm[p[0]], norm[p[1]]) >= args.threshold}
+    extra = {
+        p
+        for p in ours | ds_bulk | ds_upd
+        if p not in truth and true_jaccard(norm[p[0]], norm[p[1]]) >= args.threshold
+    }
     truth |= extra
 
-    rows = [("instructkit (MinHash LSH + exact verify)", ours, ours_s),
-            ("datasketch MinHashLSH, update() per shingle", ds_upd, upd_s),
-            ("datasketch MinHashLSH, MinHash.bulk", ds_bulk, bulk_s),
-            ("datasketch bulk + estimated-Jaccard check", ds_checked, bulk_s)]
-    print(f"\nnear-duplicates, num_perm={args.num_perm}, threshold={args.threshold}, word {NGRAM}-grams "
-          f"(instructkit stages: " + ", ".join(f"{k} {v:.2f} s" if isinstance(v, float) else f"{k} {v}" for k, v in stages.items()) + ")")
-    print(f"{'tool':46} {'seconds':>8} {'rec/s':>9} {'speed-up':>9} {'pairs':>7} {'precision':>9} {'recall':>7}")
-    results["near"] = {"records": len(norm), "truth_pairs": len(truth), "extra_truth": len(extra), "stages": stages, "rows": []}
+    rows = [
+        ("instructkit (MinHash LSH + exact verify)", ours, ours_s),
+        ("datasketch MinHashLSH, update() per shingle", ds_upd, upd_s),
+        ("datasketch MinHashLSH, MinHash.bulk", ds_bulk, bulk_s),
+        ("datasketch bulk + estimated-Jaccard check", ds_checked, bulk_s),
+    ]
+    print(
+        f"\nnear-duplicates, num_perm={args.num_perm}, threshold={args.threshold}, word {NGRAM}-grams "
+        f"(instructkit stages: "
+        + ", ".join(
+            f"{k} {v:.2f} s" if isinstance(v, float) else f"{k} {v}" for k, v in stages.items()
+        )
+        + ")"
+    )
+    print(
+        f"{'tool':46} {'seconds':>8} {'rec/s':>9} {'speed-up':>9} {'pairs':>7} {'precision':>9} {'recall':>7}"
+    )
+    results["near"] = {
+        "records": len(norm),
+        "truth_pairs": len(truth),
+        "extra_truth": len(extra),
+        "stages": stages,
+        "rows": [],
+    }
     for name, pred, secs in rows:
         if not pred and math.isnan(secs):
             continue
         p, r = quality(pred, truth, norm, args.threshold)
-        print(f"{name:46} {secs:8.2f} {len(norm) / secs:9,.0f} {secs / ours_s:8.1f}x {len(pred):7,} {p:9.4f} {r:7.4f}")
-        results["near"]["rows"].append({"tool": name, "seconds": secs, "pairs": len(pred), "precision": p, "recall": r,
-                                        "instructkit_speedup": secs / ours_s})
+        print(
+            f"{name:46} {secs:8.2f} {len(norm) / secs:9,.0f} {secs / ours_s:8.1f}x {len(pred):7,} {p:9.4f} {r:7.4f}"
+        )
+        results["near"]["rows"].append(
+            {
+                "tool": name,
+                "seconds": secs,
+                "pairs": len(pred),
+                "precision": p,
+                "recall": r,
+                "instructkit_speedup": secs / ours_s,
+            }
+        )
 
 
 def semantic_section(args: argparse.Namespace, results: dict) -> None:
@@ -235,7 +285,9 @@ def semantic_section(args: argparse.Namespace, results: dict) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from _data import read
 
-    table = pa.concat_tables([read("alpaca_sample_2k"), read("alpaca_sample_1k")]).slice(0, args.semantic_records)
+    table = pa.concat_tables([read("alpaca_sample_2k"), read("alpaca_sample_1k")]).slice(
+        0, args.semantic_records
+    )
     step = Dedup(["semantic"], fields=args.semantic_fields)
     step.setup()
     t0 = time.perf_counter()
@@ -243,12 +295,20 @@ def semantic_section(args: argparse.Namespace, results: dict) -> None:
     total = time.perf_counter() - t0
     s = step.summary()["semantic"]
     share = s["encode_seconds"] / total
-    print(f"\nsemantic dedup ({s['model']}, cosine >= {s['threshold']}, --fields {args.semantic_fields}), "
-          f"{table.num_rows:,} real Alpaca records:")
-    print(f"  step total {total:.2f} s = {table.num_rows / total:,.0f} records/s; model encode {s['encode_seconds']:.2f} s "
-          f"= {share:.1%} of the step; search {s['search_seconds']:.3f} s; dropped {len(result.rejects)}")
-    results[f"semantic_{args.semantic_fields}"] = s | {"records": table.num_rows, "step_seconds": total, "encode_share_of_step": share,
-                               "dropped": len(result.rejects)}
+    print(
+        f"\nsemantic dedup ({s['model']}, cosine >= {s['threshold']}, --fields {args.semantic_fields}), "
+        f"{table.num_rows:,} real Alpaca records:"
+    )
+    print(
+        f"  step total {total:.2f} s = {table.num_rows / total:,.0f} records/s; model encode {s['encode_seconds']:.2f} s "
+        f"= {share:.1%} of the step; search {s['search_seconds']:.3f} s; dropped {len(result.rejects)}"
+    )
+    results[f"semantic_{args.semantic_fields}"] = s | {
+        "records": table.num_rows,
+        "step_seconds": total,
+        "encode_share_of_step": share,
+        "dropped": len(result.rejects),
+    }
 
 
 def memory_section(args: argparse.Namespace, results: dict) -> None:
@@ -264,25 +324,39 @@ def memory_section(args: argparse.Namespace, results: dict) -> None:
                 if prev is not None and i % 50 == 0:
                     row = prev  # an exact copy now and then
                 else:
-                    row = {"instruction": " ".join(rng.choices(top, k=rng.randint(6, 14))), "input": "",
-                           "output": " ".join(rng.choices(top, k=rng.randint(4, 12)))}
+                    row = {
+                        "instruction": " ".join(rng.choices(top, k=rng.randint(6, 14))),
+                        "input": "",
+                        "output": " ".join(rng.choices(top, k=rng.randint(4, 12))),
+                    }
                 fh.write(orjson.dumps(row) + b"\n")
                 prev = row
         out = Path(tmp) / "out.jsonl"
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "instructkit", "dedup", str(src), "-o", str(out)],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "instructkit", "dedup", str(src), "-o", str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         secs = time.perf_counter() - t0
         if proc.returncode != 0:
             sys.exit(f"dedup failed: {proc.stderr[-2000:]}")
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         summary = orjson.loads((Path(tmp) / "out.summary.json").read_bytes())
-    print(f"\nmemory: `instructkit dedup` (exact,near) on {args.memory_records:,} short records: peak RSS {peak_mb:,.0f} MB "
-          f"(limit 4096 MB), {secs:.1f} s, {summary['records_out']:,} out, {summary['rejected']} rejected, "
-          f"dedup step {summary['seconds'].get('dedup', 0):.1f} s")
-    results["memory"] = {"records": args.memory_records, "peak_rss_mb": peak_mb, "seconds": secs,
-                         "records_out": summary["records_out"], "rejected": summary["rejected"],
-                         "dedup_seconds": summary["seconds"].get("dedup")}
+    print(
+        f"\nmemory: `instructkit dedup` (exact,near) on {args.memory_records:,} short records: peak RSS {peak_mb:,.0f} MB "
+        f"(limit 4096 MB), {secs:.1f} s, {summary['records_out']:,} out, {summary['rejected']} rejected, "
+        f"dedup step {summary['seconds'].get('dedup', 0):.1f} s"
+    )
+    results["memory"] = {
+        "records": args.memory_records,
+        "peak_rss_mb": peak_mb,
+        "seconds": secs,
+        "records_out": summary["records_out"],
+        "rejected": summary["rejected"],
+        "dedup_seconds": summary["seconds"].get("dedup"),
+    }
 
 
 def main() -> None:
@@ -291,12 +365,21 @@ def main() -> None:
     ap.add_argument("--num-perm", type=int, default=128)
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--skip-update", action="store_true", help="skip datasketch's slow per-shingle update() form")
+    ap.add_argument(
+        "--skip-update",
+        action="store_true",
+        help="skip datasketch's slow per-shingle update() form",
+    )
     ap.add_argument("--semantic-records", type=int, default=2000)
     ap.add_argument("--semantic-fields", choices=["all", "instruction"], default="all")
     ap.add_argument("--memory-records", type=int, default=1_000_000)
     ap.add_argument("--only", choices=["near", "semantic", "memory"], action="append")
-    ap.add_argument("--json", type=Path, default=None, help="also write the results here (e.g. benchmarks/results/dedup.json)")
+    ap.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="also write the results here (e.g. benchmarks/results/dedup.json)",
+    )
     args = ap.parse_args()
     results: dict = {"args": {k: str(v) for k, v in vars(args).items()}}
     sections = {"near": near_section, "semantic": semantic_section, "memory": memory_section}

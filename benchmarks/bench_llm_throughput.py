@@ -106,14 +106,20 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
     ap.add_argument("--calls-per-slot", type=int, default=25)
-    ap.add_argument("--repeats", type=int, default=3, help="runs per client; the table shows medians")
-    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "bench_llm_throughput.json")
+    ap.add_argument(
+        "--repeats", type=int, default=3, help="runs per client; the table shows medians"
+    )
+    ap.add_argument(
+        "--json", type=Path, default=Path(__file__).parent / "results" / "bench_llm_throughput.json"
+    )
     args = ap.parse_args()
     rows = []
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# server latency {args.latency * 1000:.0f} ms, loopback; medians of {args.repeats} interleaved runs; "
           f"load average at start {load:.1f} on {os.cpu_count()} cores")  # fmt: skip
-    print("| client | concurrency | calls | calls/s | ideal calls/s | busy (rate/ideal) | server busy | client CPU ms/call | vs bare SDK |")
+    print(
+        "| client | concurrency | calls | calls/s | ideal calls/s | busy (rate/ideal) | server busy | client CPU ms/call | vs bare SDK |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for c in args.concurrency:
         n = c * args.calls_per_slot
@@ -121,7 +127,9 @@ def main() -> None:
         srv = Server(args.latency)
         runs: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in CLIENTS}
         with tempfile.TemporaryDirectory() as tmp:
-            for rep in range(args.repeats):  # interleaved, rotating order: load drifts hit every client alike
+            for rep in range(
+                args.repeats
+            ):  # interleaved, rotating order: load drifts hit every client alike
                 names = CLIENTS[rep % 3 :] + CLIENTS[: rep % 3]
                 for name in names:
                     if name == CLIENTS[0]:
@@ -134,13 +142,19 @@ def main() -> None:
         for name, results in runs.items():
             rates = [r[0] for r in results]
             busies = [server_busy(log, t0, t1, c) for _, t0, t1, _ in results]
-            medians[name] = (statistics.median(rates), statistics.median(busies), statistics.median(r[3] for r in results))
+            medians[name] = (
+                statistics.median(rates),
+                statistics.median(busies),
+                statistics.median(r[3] for r in results),
+            )
         sdk_rate = medians[CLIENTS[0]][0]
         for name, (rate, busy, ms) in medians.items():
             rows.append({"client": name, "concurrency": c, "calls": n, "repeats": args.repeats, "calls_per_s": rate,
                          "ideal": ideal, "busy": rate / ideal, "server_busy": busy, "client_cpu_ms_per_call": ms,
                          "vs_sdk": rate / sdk_rate})  # fmt: skip
-            print(f"| {name} | {c} | {n} | {rate:.1f} | {ideal:.0f} | {rate / ideal:.1%} | {busy:.1%} | {ms:.1f} | {rate / sdk_rate:.2f}x |")
+            print(
+                f"| {name} | {c} | {n} | {rate:.1f} | {ideal:.0f} | {rate / ideal:.1%} | {busy:.1%} | {ms:.1f} | {rate / sdk_rate:.2f}x |"
+            )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"latency": args.latency, "rows": rows}, indent=2))
 

@@ -59,18 +59,40 @@ def main() -> None:
     cpu = CPU["last"]
     with scorer._nlp.select_pipes(disable=scorer._skip):  # the same components the scorer runs
         _, parse = timed(lambda: list(scorer._nlp.pipe(instr, batch_size=scorer.batch_size)))
-    rows.append({"metric": "complexity (1 process)", "records": n, "per_s": n / total, "model_share": min(parse / total, 1.0), "per_cpu_s": n / cpu})
+    rows.append(
+        {
+            "metric": "complexity (1 process)",
+            "records": n,
+            "per_s": n / total,
+            "model_share": min(parse / total, 1.0),
+            "per_cpu_s": n / cpu,
+        }
+    )
     import spacy
 
     stock = spacy.load(scorer.model, exclude=["ner", *scorer._skip])
     _, blis = timed(lambda: list(stock.pipe(instr, batch_size=scorer.batch_size)))
-    rows.append({"metric": "stock spaCy nlp.pipe, same components, BLIS ops (parse only)", "records": n,
-                 "per_s": n / blis, "model_share": 1.0, "per_cpu_s": n / CPU["last"]})
+    rows.append(
+        {
+            "metric": "stock spaCy nlp.pipe, same components, BLIS ops (parse only)",
+            "records": n,
+            "per_s": n / blis,
+            "model_share": 1.0,
+            "per_cpu_s": n / CPU["last"],
+        }
+    )
     full = spacy.load(scorer.model)
     k = min(n, 500)
     _, naive = timed(lambda: [full(t) for t in instr[:k]])
-    rows.append({"metric": "baseline: stock spaCy nlp(text) per text, all components (parse only)", "records": k,
-                 "per_s": k / naive, "model_share": 1.0, "per_cpu_s": k / CPU["last"]})
+    rows.append(
+        {
+            "metric": "baseline: stock spaCy nlp(text) per text, all components (parse only)",
+            "records": k,
+            "per_s": k / naive,
+            "model_share": 1.0,
+            "per_cpu_s": k / CPU["last"],
+        }
+    )
 
     from instructkit.models.toxicity import load_toxicity
     from instructkit.score.safety import score_safety
@@ -81,12 +103,28 @@ def main() -> None:
     cpu = CPU["last"]
     texts = [t for t in instr + resp if t.strip()]
     _, model = timed(tox.score, texts)
-    rows.append({"metric": "safety (toxicity, user + assistant turns)", "records": n, "per_s": n / total, "model_share": model / total, "per_cpu_s": n / cpu})
+    rows.append(
+        {
+            "metric": "safety (toxicity, user + assistant turns)",
+            "records": n,
+            "per_s": n / total,
+            "model_share": model / total,
+            "per_cpu_s": n / cpu,
+        }
+    )
 
     from instructkit.score.formatting import score_format
 
     _, total = timed(score_format, resp)
-    rows.append({"metric": "format (regex counts + py3langid)", "records": n, "per_s": n / total, "model_share": None, "per_cpu_s": n / CPU["last"]})
+    rows.append(
+        {
+            "metric": "format (regex counts + py3langid)",
+            "records": n,
+            "per_s": n / total,
+            "model_share": None,
+            "per_cpu_s": n / CPU["last"],
+        }
+    )
 
     from instructkit.score.perplexity import LlamaCppBackend, PerplexityScorer
 
@@ -107,18 +145,30 @@ def main() -> None:
     out, total = timed(PerplexityScorer(backend).score, instr[:m], resp[:m])
     llm.eval = original
     tokens = float(np.nansum(out["perplexity.tokens"]))
-    rows.append({"metric": "perplexity + IFD (SmolLM2-135M, llama.cpp, 2 passes)", "records": m, "per_s": m / total,
-                 "model_share": eval_time / total, "response_tokens_per_s": tokens / total, "per_cpu_s": m / CPU["last"]})
+    rows.append(
+        {
+            "metric": "perplexity + IFD (SmolLM2-135M, llama.cpp, 2 passes)",
+            "records": m,
+            "per_s": m / total,
+            "model_share": eval_time / total,
+            "response_tokens_per_s": tokens / total,
+            "per_cpu_s": m / CPU["last"],
+        }
+    )
 
     print(f"{n} Alpaca records (first {m} for perplexity)\n")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)\n")
-    print("| metric | records | records/s (wall) | records per CPU-second | model share |\n| --- | ---: | ---: | ---: | ---: |")
+    print(
+        "| metric | records | records/s (wall) | records per CPU-second | model share |\n| --- | ---: | ---: | ---: | ---: |"
+    )
     for r in rows:
         share = "–" if r["model_share"] is None else f"{r['model_share']:.0%}"
         per_cpu = f"{r['per_cpu_s']:,.1f}" if "per_cpu_s" in r else "–"
         print(f"| {r['metric']} | {r['records']} | {r['per_s']:,.1f} | {per_cpu} | {share} |")
     base = rows[2]["per_s"]
-    print(f"\ncomplexity vs the spaCy baseline: {rows[0]['per_s'] / base:.2f}x; vs stock nlp.pipe (BLIS): {rows[0]['per_s'] / rows[1]['per_s']:.2f}x")
+    print(
+        f"\ncomplexity vs the spaCy baseline: {rows[0]['per_s'] / base:.2f}x; vs stock nlp.pipe (BLIS): {rows[0]['per_s'] / rows[1]['per_s']:.2f}x"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2))

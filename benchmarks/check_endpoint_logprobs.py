@@ -30,15 +30,23 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10)
     args = ap.parse_args()
     table = read("alpaca_sample_2k")
-    pairs = [(i, " ".join(r.split()[:40])) for i, r in zip(instructions(table), responses(table)) if len(r.split()) >= 8][: args.n]
+    pairs = [
+        (i, " ".join(r.split()[:40]))
+        for i, r in zip(instructions(table), responses(table))
+        if len(r.split()) >= 8
+    ][: args.n]
     instr, resp = [p[0] for p in pairs], [p[1] for p in pairs]
     local = LlamaCppBackend(max_response_tokens=64)
     local.setup()
     local._format = None  # the endpoint backend uses the plain prefix: compare like with like
     here = PerplexityScorer(local, ifd=False).score(instr, resp)["perplexity"]
     with LocalServer() as srv:
-        there = PerplexityScorer(OpenAIBackend(srv.base_url, srv.model), ifd=False).score(instr, resp)["perplexity"]
-    print("| text | in-process perplexity | endpoint (echo logprobs) perplexity | ratio |\n| ---: | ---: | ---: | ---: |")
+        there = PerplexityScorer(OpenAIBackend(srv.base_url, srv.model), ifd=False).score(
+            instr, resp
+        )["perplexity"]
+    print(
+        "| text | in-process perplexity | endpoint (echo logprobs) perplexity | ratio |\n| ---: | ---: | ---: | ---: |"
+    )
     for k, (a, b) in enumerate(zip(here, there)):
         print(f"| {k} | {a:.2f} | {b:.2f} | {b / a:.2f} |")
     print(f"\nmedian ratio endpoint / in-process: {np.median(there / here):.2f}")

@@ -41,7 +41,9 @@ def main() -> None:
 
     wiz = read("wizardlm_evol_testset")
     texts = instructions(wiz)
-    difficulty = np.array([orjson.loads(m)["Difficulty"] for m in wiz.column("meta").to_pylist()], dtype=float)
+    difficulty = np.array(
+        [orjson.loads(m)["Difficulty"] for m in wiz.column("meta").to_pylist()], dtype=float
+    )
     feats = scorer.score(texts)
     feats["baseline: words"] = np.array([len(t.split()) for t in texts], dtype=float)
     print(f"## Spearman rho vs WizardLM Difficulty (n={len(texts)})\n")
@@ -51,7 +53,11 @@ def main() -> None:
         ok = ~np.isnan(values)
         rho, p = spearmanr(values[ok], difficulty[ok])
         rhos[name] = {"rho": round(float(rho), 4), "p": float(p), "n": int(ok.sum())}
-        label = "complexity" if name == "complexity" else (name if name.startswith("baseline") else f"complexity.{name}")
+        label = (
+            "complexity"
+            if name == "complexity"
+            else (name if name.startswith("baseline") else f"complexity.{name}")
+        )
         print(f"| {label} | {rho:.3f} | {p:.1e} |")
     result["spearman_vs_difficulty"] = rhos
     rng = np.random.default_rng(0)
@@ -64,7 +70,9 @@ def main() -> None:
     print(f"\ncomplexity: 95% bootstrap interval of rho (2,000 resamples): [{lo:.3f}, {hi:.3f}]")
 
     print("\n## Mean complexity per dataset (instruction = first user turn, input appended)\n")
-    print("| dataset | n | complexity mean | complexity median | tokens mean | dep_depth_max mean | constraints mean | words (baseline) |")
+    print(
+        "| dataset | n | complexity mean | complexity median | tokens mean | dep_depth_max mean | constraints mean | words (baseline) |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     table = {}
     for name in DATASETS:

@@ -40,34 +40,143 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 #: A fixed synonym list for the "rephrased" variant (common words of benchmark questions).
 SYNONYMS = {
-    "what": "which", "find": "determine", "calculate": "compute", "compute": "work out", "many": "numerous",
-    "total": "overall", "number": "count", "write": "create", "function": "routine", "given": "provided",
-    "list": "sequence", "returns": "gives back", "return": "give back", "following": "below", "statement": "claim",
-    "true": "correct", "false": "incorrect", "each": "every", "every": "each", "how": "in what way",
-    "much": "a lot", "buy": "purchase", "bought": "purchased", "sold": "sold off", "sell": "vend", "money": "cash",
-    "dollars": "bucks", "day": "daily period", "days": "daily periods", "week": "seven-day period", "year": "twelve months",
-    "years": "twelve-month periods", "people": "persons", "person": "individual", "children": "kids", "child": "kid",
-    "big": "large", "large": "big", "small": "little", "little": "small", "fast": "quick", "quickly": "rapidly",
-    "begin": "start", "start": "begin", "end": "finish", "finish": "end", "help": "assist", "make": "produce",
-    "makes": "produces", "made": "produced", "use": "employ", "used": "employed", "uses": "employs", "show": "display",
-    "explain": "describe", "describe": "explain", "answer": "reply", "question": "query", "problem": "task",
-    "example": "instance", "important": "significant", "difference": "distinction", "between": "among",
-    "because": "since", "also": "additionally", "about": "regarding", "after": "following", "before": "prior to",
-    "then": "afterwards", "if": "provided that", "can": "is able to", "could": "might", "should": "ought to",
-    "must": "has to", "need": "require", "needs": "requires", "want": "wish", "wants": "wishes", "get": "obtain",
-    "gets": "obtains", "got": "obtained", "give": "provide", "gives": "provides", "take": "grab", "takes": "requires",
-    "string": "text", "integer": "whole number", "array": "list", "element": "item", "elements": "items",
-    "check": "verify", "whether": "if", "smallest": "minimum", "largest": "maximum", "sum": "total",
-    "average": "mean", "value": "amount", "values": "amounts", "result": "outcome", "likely": "probable",
-    "best": "most suitable", "most": "the majority", "which": "what", "describes": "characterizes",
-    "student": "pupil", "students": "pupils", "teacher": "instructor", "house": "home", "car": "automobile",
-    "water": "H2O", "story": "tale", "essay": "composition", "short": "brief", "long": "lengthy",
-    "create": "compose", "response": "reply", "words": "terms", "include": "contain", "using": "employing",
-    "please": "kindly", "tell": "inform", "think": "believe", "good": "fine", "bad": "poor", "new": "novel",
-    "old": "aged", "first": "initial", "last": "final", "next": "subsequent", "shows": "displays",
+    "what": "which",
+    "find": "determine",
+    "calculate": "compute",
+    "compute": "work out",
+    "many": "numerous",
+    "total": "overall",
+    "number": "count",
+    "write": "create",
+    "function": "routine",
+    "given": "provided",
+    "list": "sequence",
+    "returns": "gives back",
+    "return": "give back",
+    "following": "below",
+    "statement": "claim",
+    "true": "correct",
+    "false": "incorrect",
+    "each": "every",
+    "every": "each",
+    "how": "in what way",
+    "much": "a lot",
+    "buy": "purchase",
+    "bought": "purchased",
+    "sold": "sold off",
+    "sell": "vend",
+    "money": "cash",
+    "dollars": "bucks",
+    "day": "daily period",
+    "days": "daily periods",
+    "week": "seven-day period",
+    "year": "twelve months",
+    "years": "twelve-month periods",
+    "people": "persons",
+    "person": "individual",
+    "children": "kids",
+    "child": "kid",
+    "big": "large",
+    "large": "big",
+    "small": "little",
+    "little": "small",
+    "fast": "quick",
+    "quickly": "rapidly",
+    "begin": "start",
+    "start": "begin",
+    "end": "finish",
+    "finish": "end",
+    "help": "assist",
+    "make": "produce",
+    "makes": "produces",
+    "made": "produced",
+    "use": "employ",
+    "used": "employed",
+    "uses": "employs",
+    "show": "display",
+    "explain": "describe",
+    "describe": "explain",
+    "answer": "reply",
+    "question": "query",
+    "problem": "task",
+    "example": "instance",
+    "important": "significant",
+    "difference": "distinction",
+    "between": "among",
+    "because": "since",
+    "also": "additionally",
+    "about": "regarding",
+    "after": "following",
+    "before": "prior to",
+    "then": "afterwards",
+    "if": "provided that",
+    "can": "is able to",
+    "could": "might",
+    "should": "ought to",
+    "must": "has to",
+    "need": "require",
+    "needs": "requires",
+    "want": "wish",
+    "wants": "wishes",
+    "get": "obtain",
+    "gets": "obtains",
+    "got": "obtained",
+    "give": "provide",
+    "gives": "provides",
+    "take": "grab",
+    "takes": "requires",
+    "string": "text",
+    "integer": "whole number",
+    "array": "list",
+    "element": "item",
+    "elements": "items",
+    "check": "verify",
+    "whether": "if",
+    "smallest": "minimum",
+    "largest": "maximum",
+    "sum": "total",
+    "average": "mean",
+    "value": "amount",
+    "values": "amounts",
+    "result": "outcome",
+    "likely": "probable",
+    "best": "most suitable",
+    "most": "the majority",
+    "which": "what",
+    "describes": "characterizes",
+    "student": "pupil",
+    "students": "pupils",
+    "teacher": "instructor",
+    "house": "home",
+    "car": "automobile",
+    "water": "H2O",
+    "story": "tale",
+    "essay": "composition",
+    "short": "brief",
+    "long": "lengthy",
+    "create": "compose",
+    "response": "reply",
+    "words": "terms",
+    "include": "contain",
+    "using": "employing",
+    "please": "kindly",
+    "tell": "inform",
+    "think": "believe",
+    "good": "fine",
+    "bad": "poor",
+    "new": "novel",
+    "old": "aged",
+    "first": "initial",
+    "last": "final",
+    "next": "subsequent",
+    "shows": "displays",
 }
 PREFIXES = ["Answer the following:", "Question:", "Please solve this.", "Here is a task for you."]
-REPHRASE_PREFIXES = ["Could you help me with this?", "I need an answer to the following.", "Try this one:"]
+REPHRASE_PREFIXES = [
+    "Could you help me with this?",
+    "I need an answer to the following.",
+    "Try this one:",
+]
 VARIANTS = ("verbatim", "light", "rephrased")
 #: (benchmark, item id) -> normalised text, filled by build().  Items identical after normalisation (BBH's Dyck-language
 #: items differ only in brackets) cannot be told apart by any n-gram method: a hit on a twin counts.
@@ -75,8 +184,10 @@ text_key: dict[tuple[str, str], str] = {}
 
 
 def found_in(hit_items: set[tuple[str, str]], name: str, item_id: str) -> bool:
-    return any(b == name and (i == item_id or text_key.get((b, i)) == text_key[(name, item_id)])
-               for b, i in hit_items)
+    return any(
+        b == name and (i == item_id or text_key.get((b, i)) == text_key[(name, item_id)])
+        for b, i in hit_items
+    )
 
 
 def present(fields: list[str], order: list[int] | None = None) -> str:
@@ -131,7 +242,9 @@ def real_records(path: Path, n: int) -> list[dict]:
     return recs[:n]
 
 
-def build(bench_dir: Path, names: list[str], per: int, real: list[dict], seed: int) -> tuple[list[dict], dict, float]:
+def build(
+    bench_dir: Path, names: list[str], per: int, real: list[dict], seed: int
+) -> tuple[list[dict], dict, float]:
     rng = random.Random(seed)
     donors = iter(rng.sample(real, len(real)))
     truth: dict[str, tuple[str, str, str]] = {}
@@ -156,8 +269,17 @@ def build(bench_dir: Path, names: list[str], per: int, real: list[dict], seed: i
                         replaced.append(share)
                 donor = next(donors, None) or rng.choice(real)
                 rid = f"planted/{name}/{variant}/{bench.ids[k]}"
-                reply = next((m["content"] for m in donor["messages"] if m["role"] == "assistant"), "")
-                messages = [m for t in turns for m in ({"role": "user", "content": t}, {"role": "assistant", "content": reply})]
+                reply = next(
+                    (m["content"] for m in donor["messages"] if m["role"] == "assistant"), ""
+                )
+                messages = [
+                    m
+                    for t in turns
+                    for m in (
+                        {"role": "user", "content": t},
+                        {"role": "assistant", "content": reply},
+                    )
+                ]
                 planted.append({"id": rid, "source": "planted", "meta": {}, "messages": messages})
                 truth[rid] = (name, variant, bench.ids[k])
     return planted, truth, float(np.mean(replaced)) if replaced else 0.0
@@ -173,11 +295,19 @@ def flags(hits_path: Path) -> dict[str, dict[str, set[tuple[str, str]]]]:
     return out
 
 
-def run_step(records: list[dict], names: list[str], bench_dir: Path, cache_dir: Path, tmp: Path,
-             **kw: object) -> tuple[dict, dict[str, float], dict]:
+def run_step(
+    records: list[dict], names: list[str], bench_dir: Path, cache_dir: Path, tmp: Path, **kw: object
+) -> tuple[dict, dict[str, float], dict]:
     src = tmp / "in.jsonl"
     src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
-    step = Decontaminate(names, benchmark_dir=bench_dir, mode="flag", cache_dir=cache_dir, hits_path=tmp / "hits.jsonl", **kw)
+    step = Decontaminate(
+        names,
+        benchmark_dir=bench_dir,
+        mode="flag",
+        cache_dir=cache_dir,
+        hits_path=tmp / "hits.jsonl",
+        **kw,
+    )
     summary = run([str(src)], tmp / "out.jsonl", [step])
     cos = {}
     for line in (tmp / "out.jsonl").read_bytes().splitlines():
@@ -199,7 +329,9 @@ def main() -> None:
     ap.add_argument("--cache-dir", type=Path, default=None)
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--embedding-model", default="minilm", help="'none': the n-gram tier alone")
-    ap.add_argument("--known", action="store_true", help="also run the known overlaps of shared/data")
+    ap.add_argument(
+        "--known", action="store_true", help="also run the known overlaps of shared/data"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
@@ -213,32 +345,58 @@ def main() -> None:
         kw["embedding_model"] = None if args.embedding_model == "none" else args.embedding_model
     real = real_records(args.data / "instructions" / "alpaca_sample_2k", args.negatives + 10_000)
     negatives = real[: args.negatives]
-    planted, truth, replaced = build(bench_dir, names, args.per_benchmark, real[args.negatives :] or real, args.seed)
+    planted, truth, replaced = build(
+        bench_dir, names, args.per_benchmark, real[args.negatives :] or real, args.seed
+    )
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        got, cos, summary = run_step(negatives + planted, names, bench_dir, cache_dir, Path(tmp), **kw)
+        got, cos, summary = run_step(
+            negatives + planted, names, bench_dir, cache_dir, Path(tmp), **kw
+        )
     seconds = time.perf_counter() - t0
     step = summary["steps"]["decontaminate"]
     threshold = step.get("threshold")
-    print(f"# planted test set: {len(planted)} planted ({args.per_benchmark}/benchmark x {len(VARIANTS)} variants), "
-          f"{len(negatives)} unplanted real records; rephrased: {100 * replaced:.0f}% of words replaced on average; "
-          f"embedding threshold {threshold}; {seconds:.0f} s")
-    tiers = {"ngram": {"ngram"}, "embedding": {"embedding"}, "combined": {"ngram", "embedding", "llm"}}
+    print(
+        f"# planted test set: {len(planted)} planted ({args.per_benchmark}/benchmark x {len(VARIANTS)} variants), "
+        f"{len(negatives)} unplanted real records; rephrased: {100 * replaced:.0f}% of words replaced on average; "
+        f"embedding threshold {threshold}; {seconds:.0f} s"
+    )
+    tiers = {
+        "ngram": {"ngram"},
+        "embedding": {"embedding"},
+        "combined": {"ngram", "embedding", "llm"},
+    }
     table: dict[str, dict] = {}
     print(f"\n| benchmark | variant | {' | '.join(tiers)} |\n|---|---|{'---|' * len(tiers)}")
     for name in [*names, "ALL"]:
         for variant in VARIANTS:
-            ids = [r for r, (b, v, _) in truth.items() if v == variant and (name == "ALL" or b == name)]
+            ids = [
+                r for r, (b, v, _) in truth.items() if v == variant and (name == "ALL" or b == name)
+            ]
             row = {}
             for tier, methods in tiers.items():
-                found = sum(any(found_in(got.get(r, {}).get(m, set()), truth[r][0], truth[r][2]) for m in methods)
-                            for r in ids)
+                found = sum(
+                    any(
+                        found_in(got.get(r, {}).get(m, set()), truth[r][0], truth[r][2])
+                        for m in methods
+                    )
+                    for r in ids
+                )
                 row[tier] = found / len(ids) if ids else None
                 row[f"{tier}_n"] = (found, len(ids))
             table[f"{name}/{variant}"] = row
-            print(f"| {name} | {variant} | " + " | ".join(pct(*row[f"{t}_n"]) for t in tiers) + " |")
-    fp = {tier: sum(any(got.get(r["id"], {}).get(m) for m in methods) for r in negatives) for tier, methods in tiers.items()}
-    print("| unplanted real | false positives | " + " | ".join(pct(fp[t], len(negatives)) for t in tiers) + " |")
+            print(
+                f"| {name} | {variant} | " + " | ".join(pct(*row[f"{t}_n"]) for t in tiers) + " |"
+            )
+    fp = {
+        tier: sum(any(got.get(r["id"], {}).get(m) for m in methods) for r in negatives)
+        for tier, methods in tiers.items()
+    }
+    print(
+        "| unplanted real | false positives | "
+        + " | ".join(pct(fp[t], len(negatives)) for t in tiers)
+        + " |"
+    )
     fp_ids = [r["id"] for r in negatives if got.get(r["id"])]
     print(f"\nflagged unplanted records (inspect: some may be real overlaps): {fp_ids[:20]}")
     neg_cos = np.array([cos[r["id"]] for r in negatives if not np.isnan(cos[r["id"]])])
@@ -247,15 +405,28 @@ def main() -> None:
     sweep = {}
     if len(neg_cos):
         print("\n# calibration: best cosine per record (all benchmarks)")
-        print("| threshold | rephrased >= t (any item) | light >= t (any item) | unplanted >= t |\n|---|---|---|---|")
+        print(
+            "| threshold | rephrased >= t (any item) | light >= t (any item) | unplanted >= t |\n|---|---|---|---|"
+        )
         for t in (0.60, 0.65, 0.70, 0.75, 0.78, 0.80, 0.82, 0.85, 0.90):
             sweep[t] = ((reph >= t).mean(), (lite >= t).mean(), (neg_cos >= t).mean())
-            print(f"| {t:.2f} | {100 * sweep[t][0]:.1f}% | {100 * sweep[t][1]:.1f}% | {100 * sweep[t][2]:.2f}% |")
-        print(f"unplanted cosine quantiles: 99%={np.quantile(neg_cos, .99):.3f} 99.5%={np.quantile(neg_cos, .995):.3f} "
-              f"max={neg_cos.max():.3f}; rephrased 10%/20% quantiles: {np.quantile(reph, .1):.3f}/{np.quantile(reph, .2):.3f}")
-    result = {"table": table, "false_positives": {t: fp[t] / len(negatives) for t in tiers}, "sweep": sweep,
-              "planted": len(planted), "negatives": len(negatives), "seconds": seconds, "threshold": threshold,
-              "replaced_share": replaced}
+            print(
+                f"| {t:.2f} | {100 * sweep[t][0]:.1f}% | {100 * sweep[t][1]:.1f}% | {100 * sweep[t][2]:.2f}% |"
+            )
+        print(
+            f"unplanted cosine quantiles: 99%={np.quantile(neg_cos, 0.99):.3f} 99.5%={np.quantile(neg_cos, 0.995):.3f} "
+            f"max={neg_cos.max():.3f}; rephrased 10%/20% quantiles: {np.quantile(reph, 0.1):.3f}/{np.quantile(reph, 0.2):.3f}"
+        )
+    result = {
+        "table": table,
+        "false_positives": {t: fp[t] / len(negatives) for t in tiers},
+        "sweep": sweep,
+        "planted": len(planted),
+        "negatives": len(negatives),
+        "seconds": seconds,
+        "threshold": threshold,
+        "replaced_share": replaced,
+    }
     if args.known:
         result["known"] = known(args.data, cache_dir, kw)
     if args.json:
@@ -265,18 +436,33 @@ def main() -> None:
 
 def known(data: Path, cache_dir: Path, kw: dict) -> dict:
     """The issue's ground truth: flagged share per tier of three known (non-)overlaps."""
-    cases = [("ifeval_gpt4_responses", "ifeval", ">= 99%"), ("self_instruct_user_oriented_eval", "alpaca_eval", ">= 99%"),
-             ("gsm8k_train_alpaca_format", "gsm8k", "<= 0.5%")]
+    cases = [
+        ("ifeval_gpt4_responses", "ifeval", ">= 99%"),
+        ("self_instruct_user_oriented_eval", "alpaca_eval", ">= 99%"),
+        ("gsm8k_train_alpaca_format", "gsm8k", "<= 0.5%"),
+    ]
     out = {}
-    print("\n# known overlaps in shared/data\n| input | benchmark | target | ngram | embedding | combined |\n|---|---|---|---|---|---|")
+    print(
+        "\n# known overlaps in shared/data\n| input | benchmark | target | ngram | embedding | combined |\n|---|---|---|---|---|---|"
+    )
     for folder, name, target in cases:
         recs = real_records(data / "instructions" / folder, 10**9)
         with tempfile.TemporaryDirectory() as tmp:
             got, _, _ = run_step(recs, [name], data / "benchmarks", cache_dir, Path(tmp), **kw)
-        n = {t: sum(any(got.get(r["id"], {}).get(m) for m in ms) for r in recs)
-             for t, ms in {"ngram": ["ngram"], "embedding": ["embedding"], "combined": ["ngram", "embedding", "llm"]}.items()}
+        n = {
+            t: sum(any(got.get(r["id"], {}).get(m) for m in ms) for r in recs)
+            for t, ms in {
+                "ngram": ["ngram"],
+                "embedding": ["embedding"],
+                "combined": ["ngram", "embedding", "llm"],
+            }.items()
+        }
         out[folder] = {t: v / len(recs) for t, v in n.items()} | {"records": len(recs)}
-        print(f"| {folder} | {name} | {target} | " + " | ".join(pct(n[t], len(recs)) for t in n) + " |")
+        print(
+            f"| {folder} | {name} | {target} | "
+            + " | ".join(pct(n[t], len(recs)) for t in n)
+            + " |"
+        )
     return out
 
 

@@ -24,8 +24,34 @@ from instructkit.llm.server import LocalServer
 from instructkit.score.factual import FactualScorer, LLMJudge, ReferenceIndex
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-STOP = {"a", "an", "the", "is", "are", "was", "were", "of", "in", "on", "at", "to", "by", "with", "and", "or", "for",
-        "from", "its", "it", "as", "be", "has", "have", "had", "about"}
+STOP = {
+    "a",
+    "an",
+    "the",
+    "is",
+    "are",
+    "was",
+    "were",
+    "of",
+    "in",
+    "on",
+    "at",
+    "to",
+    "by",
+    "with",
+    "and",
+    "or",
+    "for",
+    "from",
+    "its",
+    "it",
+    "as",
+    "be",
+    "has",
+    "have",
+    "had",
+    "about",
+}
 
 
 def content_words(text: str) -> set[str]:
@@ -37,9 +63,15 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=1, help="passages per claim shown to the judge")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    rows = [json.loads(line) for line in (DATA / "factual_claims.jsonl").read_text().splitlines() if line.strip()]
+    rows = [
+        json.loads(line)
+        for line in (DATA / "factual_claims.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     false = np.array([r["label"] == "false" for r in rows])
-    index = ReferenceIndex(DATA / "factual_reference.jsonl", cache_dir=Path("/tmp/instructkit-eval-bm25"))
+    index = ReferenceIndex(
+        DATA / "factual_reference.jsonl", cache_dir=Path("/tmp/instructkit-eval-bm25")
+    )
     with LocalServer() as srv:
         scorer = FactualScorer(index, LLMJudge(srv.base_url, srv.model), k=args.k)
         scorer.setup()
@@ -48,27 +80,45 @@ def main() -> None:
         secs = time.perf_counter() - t0
     verdicts = [e[0]["verdict"] for e in evidence]
     passages = dict(zip(index.ids, index.texts))
-    lexical = np.array([bool(content_words(r["output"]) - content_words(passages[e[0]["evidence"][0]])) for r, e in zip(rows, evidence)])
+    lexical = np.array(
+        [
+            bool(content_words(r["output"]) - content_words(passages[e[0]["evidence"][0]]))
+            for r, e in zip(rows, evidence)
+        ]
+    )
 
     def rate(mask: np.ndarray, verdict: str) -> float:
         return float(np.mean([v == verdict for v, m in zip(verdicts, mask) if m]))
 
     result = {
-        "claims": len(rows), "seconds": secs, "k": args.k,
+        "claims": len(rows),
+        "seconds": secs,
+        "k": args.k,
         "llm_judge": {
-            "contradicted_rate_false": rate(false, "contradicted"), "contradicted_rate_true": rate(~false, "contradicted"),
-            "supported_rate_false": rate(false, "supported"), "supported_rate_true": rate(~false, "supported"),
+            "contradicted_rate_false": rate(false, "contradicted"),
+            "contradicted_rate_true": rate(~false, "contradicted"),
+            "supported_rate_false": rate(false, "supported"),
+            "supported_rate_true": rate(~false, "supported"),
             "unparsed_rate": float(np.mean([v == "unparsed" for v in verdicts])),
         },
-        "lexical_baseline": {"flag_rate_false": float(lexical[false].mean()), "flag_rate_true": float(lexical[~false].mean())},
+        "lexical_baseline": {
+            "flag_rate_false": float(lexical[false].mean()),
+            "flag_rate_true": float(lexical[~false].mean()),
+        },
     }
     j, b = result["llm_judge"], result["lexical_baseline"]
-    print(f"{len(rows)} planted statements (20 true, 20 false), judge SmolLM2-135M via llama.cpp server, k={args.k}, {secs:.0f} s\n")
+    print(
+        f"{len(rows)} planted statements (20 true, 20 false), judge SmolLM2-135M via llama.cpp server, k={args.k}, {secs:.0f} s\n"
+    )
     print("| method | flags false statements | flags true statements | supported: false / true |")
     print("| --- | ---: | ---: | ---: |")
-    print(f"| LLM judge (contradicted) | {j['contradicted_rate_false']:.0%} | {j['contradicted_rate_true']:.0%} "
-          f"| {j['supported_rate_false']:.0%} / {j['supported_rate_true']:.0%} |")
-    print(f"| baseline: content word missing from evidence | {b['flag_rate_false']:.0%} | {b['flag_rate_true']:.0%} | – |")
+    print(
+        f"| LLM judge (contradicted) | {j['contradicted_rate_false']:.0%} | {j['contradicted_rate_true']:.0%} "
+        f"| {j['supported_rate_false']:.0%} / {j['supported_rate_true']:.0%} |"
+    )
+    print(
+        f"| baseline: content word missing from evidence | {b['flag_rate_false']:.0%} | {b['flag_rate_true']:.0%} | – |"
+    )
     print(f"\nunparsed judge answers: {j['unparsed_rate']:.0%}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

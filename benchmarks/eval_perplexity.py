@@ -37,14 +37,18 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     table = read("alpaca_sample_2k")
-    pairs = [(i, r) for i, r in zip(instructions(table), responses(table)) if len(r.split()) >= 8][: args.pairs]
+    pairs = [(i, r) for i, r in zip(instructions(table), responses(table)) if len(r.split()) >= 8][
+        : args.pairs
+    ]
     rng = random.Random(0)
     shuffled = []
     for _, r in pairs:
         w = r.split()
         rng.shuffle(w)
         shuffled.append(" ".join(w))
-    scorer = PerplexityScorer(make_backend(args.model, max_response_tokens=args.max_tokens), ifd=False)
+    scorer = PerplexityScorer(
+        make_backend(args.model, max_response_tokens=args.max_tokens), ifd=False
+    )
     instr = [p[0] for p in pairs]
     t0 = time.perf_counter()
     real = scorer.score(instr, [p[1] for p in pairs])["perplexity"]
@@ -53,14 +57,30 @@ def main() -> None:
     y = np.r_[np.zeros(len(real)), np.ones(len(fake))]
     auc = roc_auc_score(y, np.r_[real, fake])
     paired = float(np.mean(fake > real))
-    print("| pairs | AUC | shuffled > real (paired) | median ppl real | median ppl shuffled | seconds |")
+    print(
+        "| pairs | AUC | shuffled > real (paired) | median ppl real | median ppl shuffled | seconds |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| {len(pairs)} | {auc:.4f} | {paired:.4f} | {np.median(real):.2f} | {np.median(fake):.2f} | {secs:.0f} |")
+    print(
+        f"| {len(pairs)} | {auc:.4f} | {paired:.4f} | {np.median(real):.2f} | {np.median(fake):.2f} | {secs:.0f} |"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"pairs": len(pairs), "auc": auc, "paired_share": paired, "max_tokens": args.max_tokens,
-                                         "model": args.model, "median_real": float(np.median(real)),
-                                         "median_shuffled": float(np.median(fake)), "seconds": secs}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "pairs": len(pairs),
+                    "auc": auc,
+                    "paired_share": paired,
+                    "max_tokens": args.max_tokens,
+                    "model": args.model,
+                    "median_real": float(np.median(real)),
+                    "median_shuffled": float(np.median(fake)),
+                    "seconds": secs,
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

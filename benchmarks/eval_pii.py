@@ -42,35 +42,188 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared/data/instructions/sharegpt_v3_sample3k/sharegpt_v3_first3000.jsonl"
 MANUAL = ROOT / "benchmarks/results/pii_manual_check.jsonl"
 
-FIRST = ["anna", "lukas", "maria", "jonas", "sofia", "mateo", "emma", "noah", "ines", "karim", "priya", "wei",
-         "olga", "tomasz", "fatima", "diego", "yuki", "lena", "omar", "clara", "ravi", "sven", "aisha", "pablo"]
-LAST = ["keller", "novak", "schmidt", "garcia", "rossi", "dubois", "kowalski", "nakamura", "haddad", "okafor",
-        "larsen", "moreau", "petrov", "silva", "tanaka", "weber", "fischer", "costa", "ivanova", "brennan"]
-DOMAINS = ["gmail.com", "outlook.com", "yahoo.co.uk", "web.de", "posteo.de", "proton.me", "gmx.net", "icloud.com",
-           "brightwave-consulting.com", "uni-heidelberg.de", "stanford.edu", "orange.fr", "hotmail.es", "acme-logistics.io"]
-STREETS = ["Maple", "Oakwood", "Cedar Ridge", "Lincoln", "Sunset", "Willow Creek", "Park", "Highland", "Riverside", "Elmhurst"]
-TYPES_US = ["Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Lane", "Drive", "Court", "Way", "Place"]
-CITIES = [("Portland", "OR", "97205"), ("Austin", "TX", "78701"), ("Denver", "CO", "80202"), ("Columbus", "OH", "43215"),
-          ("Raleigh", "NC", "27601"), ("Madison", "WI", "53703")]
-DE_STREETS = ["Haupt", "Linden", "Goethe", "Schiller", "Bahnhof", "Kirch", "Berg", "Garten", "Mozart", "Ring"]
+FIRST = [
+    "anna",
+    "lukas",
+    "maria",
+    "jonas",
+    "sofia",
+    "mateo",
+    "emma",
+    "noah",
+    "ines",
+    "karim",
+    "priya",
+    "wei",
+    "olga",
+    "tomasz",
+    "fatima",
+    "diego",
+    "yuki",
+    "lena",
+    "omar",
+    "clara",
+    "ravi",
+    "sven",
+    "aisha",
+    "pablo",
+]
+LAST = [
+    "keller",
+    "novak",
+    "schmidt",
+    "garcia",
+    "rossi",
+    "dubois",
+    "kowalski",
+    "nakamura",
+    "haddad",
+    "okafor",
+    "larsen",
+    "moreau",
+    "petrov",
+    "silva",
+    "tanaka",
+    "weber",
+    "fischer",
+    "costa",
+    "ivanova",
+    "brennan",
+]
+DOMAINS = [
+    "gmail.com",
+    "outlook.com",
+    "yahoo.co.uk",
+    "web.de",
+    "posteo.de",
+    "proton.me",
+    "gmx.net",
+    "icloud.com",
+    "brightwave-consulting.com",
+    "uni-heidelberg.de",
+    "stanford.edu",
+    "orange.fr",
+    "hotmail.es",
+    "acme-logistics.io",
+]
+STREETS = [
+    "Maple",
+    "Oakwood",
+    "Cedar Ridge",
+    "Lincoln",
+    "Sunset",
+    "Willow Creek",
+    "Park",
+    "Highland",
+    "Riverside",
+    "Elmhurst",
+]
+TYPES_US = [
+    "Street",
+    "St",
+    "Avenue",
+    "Ave",
+    "Road",
+    "Rd",
+    "Boulevard",
+    "Blvd",
+    "Lane",
+    "Drive",
+    "Court",
+    "Way",
+    "Place",
+]
+CITIES = [
+    ("Portland", "OR", "97205"),
+    ("Austin", "TX", "78701"),
+    ("Denver", "CO", "80202"),
+    ("Columbus", "OH", "43215"),
+    ("Raleigh", "NC", "27601"),
+    ("Madison", "WI", "53703"),
+]
+DE_STREETS = [
+    "Haupt",
+    "Linden",
+    "Goethe",
+    "Schiller",
+    "Bahnhof",
+    "Kirch",
+    "Berg",
+    "Garten",
+    "Mozart",
+    "Ring",
+]
 DE_SUFFIX = ["straße", "strasse", "weg", "platz", "allee", "gasse"]
-DE_CITIES = [("10115", "Berlin"), ("80331", "München"), ("50667", "Köln"), ("20095", "Hamburg"), ("01067", "Dresden")]
+DE_CITIES = [
+    ("10115", "Berlin"),
+    ("80331", "München"),
+    ("50667", "Köln"),
+    ("20095", "Hamburg"),
+    ("01067", "Dresden"),
+]
 REGIONS = ["US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR"]
 
 TEMPLATES = {
-    "EMAIL_ADDRESS": ["My email is {v}.", "Please send the final report to {v} by Friday.", "Contact: {v}", "{v}",
-                      "You can reach her at {v} if the client asks.", "cc {v} on the thread"],
-    "PHONE_NUMBER": ["Call me at {v}.", "My phone number is {v}", "Tel: {v}", "Reach the landlord on {v} after 6pm.",
-                     "{v}", "WhatsApp: {v}", "If urgent, ring {v}."],
-    "CREDIT_CARD": ["My card number is {v}, expiry 09/27.", "Charge it to {v}", "Card: {v}", "{v}",
-                    "I paid with the Visa ending ... full number {v}."],
-    "IBAN_CODE": ["Please transfer it to IBAN {v}.", "Bank account: {v}", "{v}", "wire the deposit to {v} before Monday"],
-    "IP_ADDRESS": ["The server IP is {v}.", "ssh admin@{v}", "I can't ping {v} from the office.", "Host: {v}",
-                   "Our VPN gateway is {v}", "{v}"],
-    "US_SSN": ["My SSN is {v}.", "Social security number: {v}", "SSN {v}", "{v}", "Employee SSN on file: {v}"],
-    "STREET_ADDRESS": ["I live at {v}.", "Ship it to {v}", "Address: {v}", "{v}", "Our office moved to {v} last month."],
+    "EMAIL_ADDRESS": [
+        "My email is {v}.",
+        "Please send the final report to {v} by Friday.",
+        "Contact: {v}",
+        "{v}",
+        "You can reach her at {v} if the client asks.",
+        "cc {v} on the thread",
+    ],
+    "PHONE_NUMBER": [
+        "Call me at {v}.",
+        "My phone number is {v}",
+        "Tel: {v}",
+        "Reach the landlord on {v} after 6pm.",
+        "{v}",
+        "WhatsApp: {v}",
+        "If urgent, ring {v}.",
+    ],
+    "CREDIT_CARD": [
+        "My card number is {v}, expiry 09/27.",
+        "Charge it to {v}",
+        "Card: {v}",
+        "{v}",
+        "I paid with the Visa ending ... full number {v}.",
+    ],
+    "IBAN_CODE": [
+        "Please transfer it to IBAN {v}.",
+        "Bank account: {v}",
+        "{v}",
+        "wire the deposit to {v} before Monday",
+    ],
+    "IP_ADDRESS": [
+        "The server IP is {v}.",
+        "ssh admin@{v}",
+        "I can't ping {v} from the office.",
+        "Host: {v}",
+        "Our VPN gateway is {v}",
+        "{v}",
+    ],
+    "US_SSN": [
+        "My SSN is {v}.",
+        "Social security number: {v}",
+        "SSN {v}",
+        "{v}",
+        "Employee SSN on file: {v}",
+    ],
+    "STREET_ADDRESS": [
+        "I live at {v}.",
+        "Ship it to {v}",
+        "Address: {v}",
+        "{v}",
+        "Our office moved to {v} last month.",
+    ],
     "URL_CREDENTIALS": ["Connect with {v}", "The DB string is {v}", "{v}", "webhook: {v}"],
-    "SECRET": ["My API key is {v}", "export OPENAI_API_KEY={v}", "token: {v}", "{v}", "here is the key {v} it does not work"],
+    "SECRET": [
+        "My API key is {v}",
+        "export OPENAI_API_KEY={v}",
+        "token: {v}",
+        "{v}",
+        "here is the key {v} it does not work",
+    ],
 }
 
 #: Person-name templates: (split, context kind, template).  Fields: {full}, {first}, {last}, with 2/3 for more
@@ -91,7 +244,11 @@ PERSON_TEMPLATES = [
     ("dev", "signature", "Thanks,\n{first}"),
     ("dev", "signature", "Sincerely,\n{full}\nMarketing Manager"),
     ("dev", "relation", "My colleague {full} will join the call tomorrow."),
-    ("dev", "relation", "my manager, {first}, keeps changing the deadlines and I don't know how to push back"),
+    (
+        "dev",
+        "relation",
+        "my manager, {first}, keeps changing the deadlines and I don't know how to push back",
+    ),
     ("dev", "relation", "I share an apartment with {first} and we split the rent."),
     ("dev", "relation", "{full} is my manager."),
     ("dev", "speech", "{full} said the release has to move to next week."),
@@ -101,11 +258,19 @@ PERSON_TEMPLATES = [
     ("dev", "possessive", "{first}'s presentation is tomorrow and I need to give feedback."),
     ("dev", "possessive", "Can you proofread {full}'s cover letter?"),
     ("dev", "task", "can you write a birthday message for {first}? she loves hiking"),
-    ("dev", "task", "write a recommendation letter for {full}, who interned with us for six months"),
+    (
+        "dev",
+        "task",
+        "write a recommendation letter for {full}, who interned with us for six months",
+    ),
     ("dev", "task", "Ask {full} for the files."),
     ("dev", "task", "Please write a letter to {full} about the delay."),
     ("dev", "header", "From: {full}\nTo: {full2}\nSubject: Q3 budget"),
-    ("dev", "dialogue", "Interviewer: Tell me about yourself.\n{first}: I have five years of experience in sales."),
+    (
+        "dev",
+        "dialogue",
+        "Interviewer: Tell me about yourself.\n{first}: I have five years of experience in sales.",
+    ),
     ("dev", "object", "I met {full} at the conference and want to follow up."),
     ("heldout", "self", "I am {full}, a second-year student, and I need help with my essay."),
     ("heldout", "greeting", "Hey {first} - quick question about the invoice."),
@@ -124,7 +289,11 @@ PERSON_TEMPLATES = [
     ("heldout", "apposition", "{full} (Head of Sales) will present the numbers."),
     ("heldout", "object", "We are hiring {full} as our new designer."),
     ("fresh", "object", "Can you summarize the feedback {full} gave on the draft?"),
-    ("fresh", "list", "Notes from today's standup:\n{first} - finished the login page\n{first2} - blocked on API keys"),
+    (
+        "fresh",
+        "list",
+        "Notes from today's standup:\n{first} - finished the login page\n{first2} - blocked on API keys",
+    ),
     ("fresh", "apposition", "{full}, our new hire, starts on Monday."),
     ("fresh", "task", "Translate this for {first}: the meeting is moved to 3pm."),
     ("fresh", "relation", "I'm writing a eulogy for my grandfather {full}."),
@@ -134,7 +303,11 @@ PERSON_TEMPLATES = [
     ("fresh", "object", "Please remind {first} to bring the signed forms."),
     ("fresh", "header", "Contract between Acme Ltd and {full} (the Contractor)"),
     ("fresh", "speech", "{first} and I are planning a trip to Lisbon."),
-    ("fresh", "dialogue", "Here is the transcript:\n{first}: Did you get my message?\n{first2}: Yes, sorry for the delay."),
+    (
+        "fresh",
+        "dialogue",
+        "Here is the transcript:\n{first}: Did you get my message?\n{first2}: Yes, sorry for the delay.",
+    ),
     ("fresh", "signature", "Signed,\n{full}"),
     ("fresh", "speech", "According to {full}, the shipment left on Friday."),
     ("fresh", "task", "I need to write a performance review for {full}."),
@@ -144,11 +317,47 @@ PERSON_TEMPLATES = [
 #: Faker locales whose names are written in Latin script (zh_CN and ja_JP through their romanized names);
 #: the held-out locales give the held-out templates names from other cultures than the dev ones.
 NAME_LOCALES = {
-    "dev": ["en_US", "en_GB", "en_IN", "de_DE", "fr_FR", "es_ES", "it_IT", "pl_PL", "pt_BR", "nl_NL", "tr_TR",
-            "yo_NG", "zh_CN", "sw", "sv_SE", "cs_CZ"],
-    "heldout": ["en_KE", "ig_NG", "ja_JP", "hu_HU", "ro_RO", "fi_FI", "id_ID", "es_MX", "ga_IE", "da_DK", "zu_ZA", "pt_PT"],
+    "dev": [
+        "en_US",
+        "en_GB",
+        "en_IN",
+        "de_DE",
+        "fr_FR",
+        "es_ES",
+        "it_IT",
+        "pl_PL",
+        "pt_BR",
+        "nl_NL",
+        "tr_TR",
+        "yo_NG",
+        "zh_CN",
+        "sw",
+        "sv_SE",
+        "cs_CZ",
+    ],
+    "heldout": [
+        "en_KE",
+        "ig_NG",
+        "ja_JP",
+        "hu_HU",
+        "ro_RO",
+        "fi_FI",
+        "id_ID",
+        "es_MX",
+        "ga_IE",
+        "da_DK",
+        "zu_ZA",
+        "pt_PT",
+    ],
 }
-JOBS = ["nurse", "software engineer", "high school teacher", "freelance photographer", "project manager", "accountant"]
+JOBS = [
+    "nurse",
+    "software engineer",
+    "high school teacher",
+    "freelance photographer",
+    "project manager",
+    "accountant",
+]
 
 
 def luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
@@ -169,16 +378,39 @@ def iban(country: str, bban: str) -> str:
 
 
 def gen_value(kind: str, rng: random.Random) -> str:
-    d = lambda n: "".join(rng.choice(string.digits) for _ in range(n))
-    up = lambda n: "".join(rng.choice(string.ascii_uppercase) for _ in range(n))
-    an = lambda n: "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(n))
+    def pick(alphabet: str, n: int) -> str:
+        return "".join(rng.choice(alphabet) for _ in range(n))
+
+    def d(n: int) -> str:
+        return pick(string.digits, n)
+
+    def up(n: int) -> str:
+        return pick(string.ascii_uppercase, n)
+
+    def an(n: int) -> str:
+        return pick(string.ascii_letters + string.digits, n)
+
     if kind == "EMAIL_ADDRESS":
-        f, l = rng.choice(FIRST), rng.choice(LAST)
-        local = rng.choice([f"{f}.{l}", f"{f}{l}{d(2)}", f"{f[0]}{l}", f"{f}_{l}", f"{f}+news", f"{l}.{f}{d(1)}"])
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        local = rng.choice(
+            [
+                f"{first}.{last}",
+                f"{first}{last}{d(2)}",
+                f"{first[0]}{last}",
+                f"{first}_{last}",
+                f"{first}+news",
+                f"{last}.{first}{d(1)}",
+            ]
+        )
         return f"{local}@{rng.choice(DOMAINS)}"
     if kind == "PHONE_NUMBER":
         region = rng.choice(REGIONS)
-        ex = phonenumbers.example_number_for_type(region, rng.choice([phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE]))
+        ex = phonenumbers.example_number_for_type(
+            region,
+            rng.choice(
+                [phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE]
+            ),
+        )
         cand = ex
         for _ in range(50):
             digits = str(ex.national_number)
@@ -186,19 +418,39 @@ def gen_value(kind: str, rng: random.Random) -> str:
             if phonenumbers.is_valid_number(trial):
                 cand = trial
                 break
-        fmt = rng.choice([phonenumbers.PhoneNumberFormat.INTERNATIONAL, phonenumbers.PhoneNumberFormat.NATIONAL, phonenumbers.PhoneNumberFormat.E164])
+        fmt = rng.choice(
+            [
+                phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+                phonenumbers.PhoneNumberFormat.NATIONAL,
+                phonenumbers.PhoneNumberFormat.E164,
+            ]
+        )
         return phonenumbers.format_number(cand, fmt)
     if kind == "CREDIT_CARD":
-        prefix, length = rng.choice([("4", 16), ("51", 16), ("55", 16), ("2221", 16), ("34", 15), ("37", 15), ("6011", 16)])
+        prefix, length = rng.choice(
+            [("4", 16), ("51", 16), ("55", 16), ("2221", 16), ("34", 15), ("37", 15), ("6011", 16)]
+        )
         n = luhn_complete(prefix, length, rng)
         style = rng.choice(["space", "dash", "plain"])
-        groups = [n[:4], n[4:10], n[10:]] if length == 15 else [n[i:i + 4] for i in range(0, 16, 4)]
+        groups = (
+            [n[:4], n[4:10], n[10:]] if length == 15 else [n[i : i + 4] for i in range(0, 16, 4)]
+        )
         return n if style == "plain" else (" " if style == "space" else "-").join(groups)
     if kind == "IBAN_CODE":
         country = rng.choice(["DE", "GB", "FR", "NL", "ES"])
-        bban = {"DE": lambda: d(18), "GB": lambda: up(4) + d(14), "FR": lambda: d(23), "NL": lambda: up(4) + d(10), "ES": lambda: d(20)}[country]()
+        bban = {
+            "DE": lambda: d(18),
+            "GB": lambda: up(4) + d(14),
+            "FR": lambda: d(23),
+            "NL": lambda: up(4) + d(10),
+            "ES": lambda: d(20),
+        }[country]()
         code = iban(country, bban)
-        return code if rng.random() < 0.5 else " ".join(code[i:i + 4] for i in range(0, len(code), 4))
+        return (
+            code
+            if rng.random() < 0.5
+            else " ".join(code[i : i + 4] for i in range(0, len(code), 4))
+        )
     if kind == "IP_ADDRESS":
         if rng.random() < 0.7:
             while True:
@@ -206,13 +458,19 @@ def gen_value(kind: str, rng: random.Random) -> str:
                 if ip.is_global and ip.packed[0] < 224:
                     return str(ip)
         while True:
-            ip6 = ipaddress.IPv6Address((0x2000 << 112) | rng.getrandbits(112) | (rng.getrandbits(4) << 112) & 0)
-            ip6 = ipaddress.IPv6Address(int(ip6) & ~((1 << 64) - 1) | rng.choice([1, 0x10, 0x200e, rng.getrandbits(64)]))
+            ip6 = ipaddress.IPv6Address(
+                (0x2000 << 112) | rng.getrandbits(112) | (rng.getrandbits(4) << 112) & 0
+            )
+            ip6 = ipaddress.IPv6Address(
+                int(ip6) & ~((1 << 64) - 1) | rng.choice([1, 0x10, 0x200E, rng.getrandbits(64)])
+            )
             if ip6.is_global:
                 return ip6.compressed
     if kind == "US_SSN":
         area = rng.choice([a for a in range(1, 900) if a != 666 and a < 900])
-        return rng.choice(["{}-{}-{}", "{} {} {}"]).format(f"{area:03d}", f"{rng.randint(1, 99):02d}", f"{rng.randint(1, 9999):04d}")
+        return rng.choice(["{}-{}-{}", "{} {} {}"]).format(
+            f"{area:03d}", f"{rng.randint(1, 99):02d}", f"{rng.randint(1, 9999):04d}"
+        )
     if kind == "STREET_ADDRESS":
         style = rng.choice(["us", "us_full", "uk", "de"])
         num = str(rng.choice([rng.randint(2, 99), rng.randint(100, 999), rng.randint(1000, 9899)]))
@@ -230,24 +488,53 @@ def gen_value(kind: str, rng: random.Random) -> str:
         street = f"{rng.choice(DE_STREETS)}{rng.choice(DE_SUFFIX)} {rng.randint(1, 180)}"
         return street if rng.random() < 0.4 else f"{street}, {z} {city}"
     if kind == "URL_CREDENTIALS":
-        host = rng.choice(["db.internal.acme.io", "api.brightwave.com", "10.12.4.7", "ftp.example-host.net", "cluster0.mongodb.net"])
+        host = rng.choice(
+            [
+                "db.internal.acme.io",
+                "api.brightwave.com",
+                "10.12.4.7",
+                "ftp.example-host.net",
+                "cluster0.mongodb.net",
+            ]
+        )
         if rng.random() < 0.6:
             scheme = rng.choice(["postgres", "mysql", "mongodb+srv", "https", "ftp", "redis"])
             return f"{scheme}://{rng.choice(FIRST)}:{an(rng.randint(8, 16))}@{host}/{rng.choice(['app', 'prod', 'data'])}"
         return f"https://{host}/v1/{rng.choice(['items', 'hook', 'export'])}?{rng.choice(['api_key', 'token', 'access_token', 'key'])}={an(8)}{d(4)}{an(12)}"
     if kind == "SECRET":
-        k = rng.choice(["openai", "openai_proj", "aws", "github", "github_pat", "slack", "google", "jwt", "pem"])
-        b64 = lambda n: "".join(rng.choice(string.ascii_letters + string.digits + "-_") for _ in range(n))
+        k = rng.choice(
+            [
+                "openai",
+                "openai_proj",
+                "aws",
+                "github",
+                "github_pat",
+                "slack",
+                "google",
+                "jwt",
+                "pem",
+            ]
+        )
+
+        def b64(n: int) -> str:
+            return pick(string.ascii_letters + string.digits + "-_", n)
+
         return {
             "openai": lambda: "sk-" + an(48),
             "openai_proj": lambda: "sk-proj-" + b64(56),
-            "aws": lambda: "AKIA" + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16)),
+            "aws": lambda: (
+                "AKIA" + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16))
+            ),
             "github": lambda: "ghp_" + an(36),
             "github_pat": lambda: "github_pat_" + an(22) + "_" + an(59),
             "slack": lambda: f"xoxb-{d(12)}-{d(13)}-{an(24)}",
             "google": lambda: "AIza" + b64(35),
             "jwt": lambda: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ" + b64(40) + "." + b64(43),
-            "pem": lambda: "-----BEGIN PRIVATE KEY-----\n" + "\n".join(an(64) for _ in range(3)) + "\n-----END PRIVATE KEY-----",
+            "pem": lambda: (
+                "-----BEGIN PRIVATE KEY-----\n"
+                + "\n".join(an(64) for _ in range(3))
+                + "\n-----END PRIVATE KEY-----"
+            ),
         }[k]()
     raise ValueError(kind)
 
@@ -279,7 +566,9 @@ def person_sentence(split: str, rng: random.Random) -> tuple[str, str, list[tupl
         if not field:
             out += part
             continue
-        first, last = fake_name(split if split in NAME_LOCALES else rng.choice(list(NAME_LOCALES)), rng)
+        first, last = fake_name(
+            split if split in NAME_LOCALES else rng.choice(list(NAME_LOCALES)), rng
+        )
         name = {"full": f"{first} {last}", "first": first, "last": last}[field.rstrip("23")]
         spans.append((len(out), len(out) + len(name)))
         out += name
@@ -305,7 +594,14 @@ def plant(text: str, sentence: str, rng: random.Random) -> tuple[str, int]:
     return new, at + 2
 
 
-def evaluate(det: PiiDetector, kinds: list[str], per_type: int, seed: int, split: str = "all", max_misses: int = 5) -> dict:
+def evaluate(
+    det: PiiDetector,
+    kinds: list[str],
+    per_type: int,
+    seed: int,
+    split: str = "all",
+    max_misses: int = 5,
+) -> dict:
     """Plant ``per_type`` sentences per type and score the detector on every planted value.
 
     A PERSON sentence may plant up to three names; each counts as one planted value.
@@ -338,7 +634,9 @@ def evaluate(det: PiiDetector, kinds: list[str], per_type: int, seed: int, split
                 by_context[context]["planted"] += 1
                 by_context[context]["found"] += ok
                 if not ok and len(misses[kind]) < max_misses:
-                    misses[kind].append(f"{new[v0:v1]!r} in {sentence!r} -> {[(e.type, new[e.start:e.end]) for e in hit]}")
+                    misses[kind].append(
+                        f"{new[v0:v1]!r} in {sentence!r} -> {[(e.type, new[e.start : e.end]) for e in hit]}"
+                    )
                 stats[kind]["tp"] += ok
                 stats[kind]["fp_wrong_type"] += 0 if ok or not hit else 1
             others = [e for e in found if id(e) not in covered]
@@ -346,8 +644,13 @@ def evaluate(det: PiiDetector, kinds: list[str], per_type: int, seed: int, split
                 background_cache[(ln, ti)] = len(det.find(text))
             stats[kind]["fp_strict"] += len(others)
             stats[kind]["fp_new"] += max(0, len(others) - background_cache[(ln, ti)])
-            if len(others) > background_cache[(ln, ti)] and len(misses["false positives"]) < max_misses:
-                misses["false positives"].append(f"{kind}: {sorted({(e.type, new[e.start:e.end]) for e in others})}")
+            if (
+                len(others) > background_cache[(ln, ti)]
+                and len(misses["false positives"]) < max_misses
+            ):
+                misses["false positives"].append(
+                    f"{kind}: {sorted({(e.type, new[e.start : e.end]) for e in others})}"
+                )
     by_context.pop("", None)
     return {"stats": stats, "by_context": by_context, "misses": misses}
 
@@ -361,17 +664,25 @@ def report(result: dict) -> None:
         tp += c["tp"]
         fp_strict += c["fp_strict"] + c["fp_wrong_type"]
         fp_new += c["fp_new"] + c["fp_wrong_type"]
-    print(f"\nprecision, planted-only (detections the turn had before planting left out): {tp / (tp + fp_new):.3f} "
-          f"({tp} true, {fp_new} false)")
-    print(f"precision, strict (every other detection in the turn counted false): {tp / (tp + fp_strict):.3f} "
-          f"({tp} true, {fp_strict} false)")
+    print(
+        f"\nprecision, planted-only (detections the turn had before planting left out): {tp / (tp + fp_new):.3f} "
+        f"({tp} true, {fp_new} false)"
+    )
+    print(
+        f"precision, strict (every other detection in the turn counted false): {tp / (tp + fp_strict):.3f} "
+        f"({tp} true, {fp_strict} false)"
+    )
     if result["by_context"]:
         print("\n| PERSON context | planted | recall |\n| --- | ---: | ---: |")
         for context, c in sorted(result["by_context"].items()):
             print(f"| {context} | {c['planted']} | {c['found'] / c['planted']:.3f} |")
     for kind, m in result["misses"].items():
         for line in m:
-            print(f"  miss {kind}: {line}" if kind != "false positives" else f"  new detection outside the plant, {line}")
+            print(
+                f"  miss {kind}: {line}"
+                if kind != "false positives"
+                else f"  new detection outside the plant, {line}"
+            )
 
 
 def sample_real(det: PiiDetector, n: int, seed: int) -> None:
@@ -387,18 +698,36 @@ def sample_real(det: PiiDetector, n: int, seed: int) -> None:
     picks = rng.sample(found, min(n, len(found)))
     print(f"{len(found)} detections in the sample; showing {len(picks)}")
     for k, (ln, ti, e, text) in enumerate(picks):
-        ctx = text[max(0, e.start - 50):e.end + 30].replace("\n", " ")
-        print(json.dumps({"k": k, "line": ln, "turn": ti, "start": e.start, "end": e.end, "type": e.type, "rule": e.rule}), "|", ctx)
+        ctx = text[max(0, e.start - 50) : e.end + 30].replace("\n", " ")
+        print(
+            json.dumps(
+                {
+                    "k": k,
+                    "line": ln,
+                    "turn": ti,
+                    "start": e.start,
+                    "end": e.end,
+                    "type": e.type,
+                    "rule": e.rule,
+                }
+            ),
+            "|",
+            ctx,
+        )
 
 
 def manual(path: Path) -> None:
-    rows = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     by = Counter((r["type"], r["label"]) for r in rows)
     n = Counter(r["label"] for r in rows)
-    print(f"{len(rows)} random real detections checked by hand (labels: pii = a person's contact detail or credential; "
-          f"org = a real contact detail of an organisation or public service; not_pii = anything else)")
-    print(f"true PII (pii + org): {(n['pii'] + n['org']) / len(rows):.2f}; personal only: {n['pii'] / len(rows):.2f}; "
-          f"not PII: {n['not_pii'] / len(rows):.2f}")
+    print(
+        f"{len(rows)} random real detections checked by hand (labels: pii = a person's contact detail or credential; "
+        f"org = a real contact detail of an organisation or public service; not_pii = anything else)"
+    )
+    print(
+        f"true PII (pii + org): {(n['pii'] + n['org']) / len(rows):.2f}; personal only: {n['pii'] / len(rows):.2f}; "
+        f"not PII: {n['not_pii'] / len(rows):.2f}"
+    )
     print("| type | pii | org | not_pii |\n| --- | ---: | ---: | ---: |")
     for t in sorted({r["type"] for r in rows}):
         print(f"| {t} | {by[(t, 'pii')]} | {by[(t, 'org')]} | {by[(t, 'not_pii')]} |")
@@ -408,14 +737,28 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-type", type=int, default=220)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--names", action="store_true", help="also plant person names and enable spaCy NER")
-    ap.add_argument("--split", choices=["all", "dev", "heldout", "fresh"], default="all",
-                    help="person-name templates (and name locales): the tuning set, a held-out set, or all")
+    ap.add_argument(
+        "--names", action="store_true", help="also plant person names and enable spaCy NER"
+    )
+    ap.add_argument(
+        "--split",
+        choices=["all", "dev", "heldout", "fresh"],
+        default="all",
+        help="person-name templates (and name locales): the tuning set, a held-out set, or all",
+    )
     ap.add_argument("--max-misses", type=int, default=5, help="misses printed per type")
-    ap.add_argument("--types", default="", help="comma-separated entity types to plant (default: all)")
+    ap.add_argument(
+        "--types", default="", help="comma-separated entity types to plant (default: all)"
+    )
     ap.add_argument("--sample-real", type=int, default=0)
-    ap.add_argument("--manual", type=Path, nargs="?", const=MANUAL, default=None,
-                    help="score a hand-labelled file of real detections (default: the one in benchmarks/results)")
+    ap.add_argument(
+        "--manual",
+        type=Path,
+        nargs="?",
+        const=MANUAL,
+        default=None,
+        help="score a hand-labelled file of real detections (default: the one in benchmarks/results)",
+    )
     args = ap.parse_args()
     if args.manual:
         manual(args.manual)

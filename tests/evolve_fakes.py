@@ -32,8 +32,12 @@ def evolve_responder(messages: list[dict[str, str]], body: dict[str, Any]) -> st
             return f"#Rewritten Prompt#: {given} in detail"
         if "SAME" in given:
             return given
-        tag = hashlib.sha256(f"{prompt}|{body.get('seed')}".encode()).hexdigest()  # like a sampler honouring seed
-        terms = ", ".join(f"factor{tag[i:i + 4]}" for i in range(0, 32, 4))  # new words each round
+        tag = hashlib.sha256(
+            f"{prompt}|{body.get('seed')}".encode()
+        ).hexdigest()  # like a sampler honouring seed
+        terms = ", ".join(
+            f"factor{tag[i : i + 4]}" for i in range(0, 32, 4)
+        )  # new words each round
         return f"{given} Weigh {terms}."
     if "First instruction:" in prompt:
         return "Equal" if "JUDGE" in prompt else "Different"
@@ -49,5 +53,9 @@ def write_seeds(path: Any, instructions: list[str], with_output: bool = True) ->
 
     with open(path, "w") as fh:
         for text in instructions:
-            row = {"instruction": text, "input": "", "output": "A seed answer."} if with_output else {"prompt": text}
+            row = (
+                {"instruction": text, "input": "", "output": "A seed answer."}
+                if with_output
+                else {"prompt": text}
+            )
             fh.write(json.dumps(row) + "\n")

@@ -81,14 +81,21 @@ class FakeLLMServer:
                 pass
 
             def do_GET(self) -> None:
-                self._send(200, json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode())
+                self._send(
+                    200,
+                    json.dumps(
+                        {"object": "list", "data": [{"id": "fake", "object": "model"}]}
+                    ).encode(),
+                )
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 server._handle(self, body)
 
-            def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, payload: bytes, headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -101,7 +108,9 @@ class FakeLLMServer:
         ThreadingHTTPServer.request_queue_size = 256  # many clients connect at once
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._timer = threading.Timer(self.lifetime, self.stop)
         self._timer.daemon = True
 
@@ -137,7 +146,9 @@ class FakeLLMServer:
         self._httpd.server_close()
 
     def _next_fault(self) -> str:
-        with self._lock:  # counts answers granted, not finished, so no more than hang_after complete
+        with (
+            self._lock
+        ):  # counts answers granted, not finished, so no more than hang_after complete
             if self.hang_after is not None and self._granted >= self.hang_after:
                 return "hang"
             fault = self._faults.pop(0) if self._faults else "ok"
@@ -149,8 +160,15 @@ class FakeLLMServer:
             h.close_connection = True
             return
         params = {k: v for k, v in body.items() if k not in ("model", "messages", "stream")}
-        entry = Entry(body_key({"model": body.get("model"), "messages": body.get("messages"), "params": params}),
-                      "", 0, False, time.monotonic())
+        entry = Entry(
+            body_key(
+                {"model": body.get("model"), "messages": body.get("messages"), "params": params}
+            ),
+            "",
+            0,
+            False,
+            time.monotonic(),
+        )
         fault = entry.fault = self._next_fault()
         with self._lock:
             self.log.append(entry)
@@ -198,9 +216,17 @@ class FakeLLMServer:
             return
         messages = body.get("messages") or []
         text = self.responder(messages, body)
-        choices = [] if fault == "empty" else [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-        ]
+        choices = (
+            []
+            if fault == "empty"
+            else [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ]
+        )
         payload = {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "fake"), "choices": choices,

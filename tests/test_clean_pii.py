@@ -26,21 +26,43 @@ def det():
         ("ssh into 81.169.145.92 as root", "81.169.145.92", "IP_ADDRESS"),
         ("the server is at 2a00:1450:4001:82b::200e now", "2a00:1450:4001:82b::200e", "IP_ADDRESS"),
         ("SSN 536-22-8726 on file", "536-22-8726", "US_SSN"),
-        ("He lives at 742 Evergreen Terrace, Springfield", "742 Evergreen Terrace, Springfield", "STREET_ADDRESS"),
-        ("Dinner at (Address: 38/2 Moon Muang Road, Sri Phum)", "38/2 Moon Muang Road, Sri Phum", "STREET_ADDRESS"),
-        ("key = sk-proj-4fG7hJ2kL9mN3pQ8rS1tU6vW0xY5zA", "sk-proj-4fG7hJ2kL9mN3pQ8rS1tU6vW0xY5zA", "SECRET"),
+        (
+            "He lives at 742 Evergreen Terrace, Springfield",
+            "742 Evergreen Terrace, Springfield",
+            "STREET_ADDRESS",
+        ),
+        (
+            "Dinner at (Address: 38/2 Moon Muang Road, Sri Phum)",
+            "38/2 Moon Muang Road, Sri Phum",
+            "STREET_ADDRESS",
+        ),
+        (
+            "key = sk-proj-4fG7hJ2kL9mN3pQ8rS1tU6vW0xY5zA",
+            "sk-proj-4fG7hJ2kL9mN3pQ8rS1tU6vW0xY5zA",
+            "SECRET",
+        ),
         ("aws AKIAZ7TQ4XK2M9PL3RWB here", "AKIAZ7TQ4XK2M9PL3RWB", "SECRET"),
-        ("token ghp_Xk29dLq81mZpT4vRw7YbN3cF6hJ0sA5uE2gK ok", "ghp_Xk29dLq81mZpT4vRw7YbN3cF6hJ0sA5uE2gK", "SECRET"),
-        ("DB postgres://admin:Tr0ub4dor@db.internal.acme.io:5432/app", "postgres://admin:Tr0ub4dor@db.internal.acme.io:5432/app", "URL_CREDENTIALS"),
+        (
+            "token ghp_Xk29dLq81mZpT4vRw7YbN3cF6hJ0sA5uE2gK ok",
+            "ghp_Xk29dLq81mZpT4vRw7YbN3cF6hJ0sA5uE2gK",
+            "SECRET",
+        ),
+        (
+            "DB postgres://admin:Tr0ub4dor@db.internal.acme.io:5432/app",
+            "postgres://admin:Tr0ub4dor@db.internal.acme.io:5432/app",
+            "URL_CREDENTIALS",
+        ),
     ],
 )
 def test_entities_are_found(det, text: str, value: str, entity: str) -> None:
-    found = [(e.type, text[e.start:e.end]) for e in det.find(text)]
+    found = [(e.type, text[e.start : e.end]) for e in det.find(text)]
     assert (entity, value) in found, found
 
 
 def test_private_key_block_and_jwt(det) -> None:
-    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7s1uHZ2xq9\n-----END RSA PRIVATE KEY-----"
+    key = (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7s1uHZ2xq9\n-----END RSA PRIVATE KEY-----"
+    )
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
     assert {e.type for e in det.find(f"key:\n{key}\nand {jwt}")} == {"SECRET"}
     assert len(det.find(f"key:\n{key}\nand {jwt}")) == 2
@@ -72,7 +94,7 @@ def test_private_key_block_and_jwt(det) -> None:
     ],
 )
 def test_false_positive_guards(det, text: str) -> None:
-    assert det.find(text) == [], [(e.type, text[e.start:e.end], e.rule) for e in det.find(text)]
+    assert det.find(text) == [], [(e.type, text[e.start : e.end], e.rule) for e in det.find(text)]
 
 
 def test_placeholders_are_consistent_in_a_conversation(det) -> None:
@@ -86,9 +108,15 @@ def test_placeholders_are_consistent_in_a_conversation(det) -> None:
 
 def test_alpaca_input_in_meta_is_redacted_the_same_way(det) -> None:
     inp = "Contact: lena.vogt@posteo.de"
-    rec = {"id": "x", "source": "t", "meta": {"input": inp},
-           "messages": [{"role": "user", "content": "Extract the e-mail.\n\n" + inp},
-                        {"role": "assistant", "content": "lena.vogt@posteo.de"}]}
+    rec = {
+        "id": "x",
+        "source": "t",
+        "meta": {"input": inp},
+        "messages": [
+            {"role": "user", "content": "Extract the e-mail.\n\n" + inp},
+            {"role": "assistant", "content": "lena.vogt@posteo.de"},
+        ],
+    }
     redact_record(rec, scan_record(rec, det))
     assert rec["meta"]["input"] == "Contact: <EMAIL>"
     assert rec["messages"][0]["content"] == "Extract the e-mail.\n\nContact: <EMAIL>"

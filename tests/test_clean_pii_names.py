@@ -15,7 +15,7 @@ def det():
 
 
 def _persons(det, text: str) -> list[tuple[str, str]]:
-    return [(text[e.start:e.end], e.rule) for e in det.find(text) if e.type == "PERSON"]
+    return [(text[e.start : e.end], e.rule) for e in det.find(text) if e.type == "PERSON"]
 
 
 # Each name here is one the small spaCy model misses or labels ORG/GPE/NORP on its own (checked by
@@ -50,7 +50,12 @@ def test_spacy_alone_misses_them(det) -> None:
 
 
 def test_a_list_takes_every_name_once_one_is_found(det) -> None:
-    found = [n for n, _ in _persons(det, "Hi Oyenike,\nmy colleagues Sarabi, Terlan and Njozi will join us.")]
+    found = [
+        n
+        for n, _ in _persons(
+            det, "Hi Oyenike,\nmy colleagues Sarabi, Terlan and Njozi will join us."
+        )
+    ]
     assert {"Oyenike", "Sarabi", "Terlan", "Njozi"} <= set(found)
 
 
@@ -76,14 +81,21 @@ def test_a_list_takes_every_name_once_one_is_found(det) -> None:
     ],
 )
 def test_non_names_are_not_flagged_by_the_rules(det, text: str) -> None:
-    assert not [p for p in _persons(det, text) if p[1].startswith("PersonContextRecognizer")], _persons(det, text)
+    assert not [p for p in _persons(det, text) if p[1].startswith("PersonContextRecognizer")], (
+        _persons(det, text)
+    )
 
 
 def test_presidio_spacy_pipeline_runs_on_numpy_ops(det) -> None:
     from thinc.api import NumpyOps
 
     nlp = det.engine.nlp_engine.nlp["en"]
-    layers = [layer for _, c in nlp.components if hasattr(getattr(c, "model", None), "walk") for layer in c.model.walk()]
+    layers = [
+        layer
+        for _, c in nlp.components
+        if hasattr(getattr(c, "model", None), "walk")
+        for layer in c.model.walk()
+    ]
     assert layers and all(isinstance(layer.ops, NumpyOps) for layer in layers)
 
 
@@ -92,5 +104,7 @@ def test_a_person_span_gives_way_to_another_type() -> None:
 
     text = "token: AKIA5LZS7BEDYEMAVXQV\n\n\n\n"
     secret = Entity("SECRET", 7, 27, 0.95, "SecretRecognizer:aws_access_key")
-    person = Entity("PERSON", 7, 31, 0.85, "SpacyRecognizer")  # spaCy stretched over the key and the blank lines
+    person = Entity(
+        "PERSON", 7, 31, 0.85, "SpacyRecognizer"
+    )  # spaCy stretched over the key and the blank lines
     assert _non_overlapping([person, secret]) == [secret], text

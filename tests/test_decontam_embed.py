@@ -39,13 +39,21 @@ def test_search_is_exact_top_k_with_floor_and_best_score_per_item() -> None:
 
 
 def test_verdict_parsing() -> None:
-    assert [verdict(a) for a in ["Yes", "no.", "**YES**", " maybe", ""]] == [True, False, True, None, None]
+    assert [verdict(a) for a in ["Yes", "no.", "**YES**", " maybe", ""]] == [
+        True,
+        False,
+        True,
+        None,
+        None,
+    ]
 
 
 def test_judge_asks_an_openai_compatible_server() -> None:
     def responder(messages: list[dict[str, str]], body: dict) -> str:
         candidate = messages[-1]["content"].split("CANDIDATE:")[1]
-        return "Yes." if "clips" in candidate else ("No" if "haiku" in candidate else "I am not sure")
+        return (
+            "Yes." if "clips" in candidate else ("No" if "haiku" in candidate else "I am not sure")
+        )
 
     with FakeLLMServer(responder=responder) as srv:
         judge = Judge(srv.base_url, "fake")
@@ -54,11 +62,18 @@ def test_judge_asks_an_openai_compatible_server() -> None:
     assert judge.summary()["calls"] == 3 and judge.unclear == 1
 
 
-BENCH = [{"id": "b1", "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many "
-                                   "clips in May. How many clips did Natalia sell altogether in April and May?"},
-         {"id": "b2", "question": "What is the boiling point of water at sea level in degrees Celsius?"}]
-REPHRASED = ("In April Natalia sold hair clips to 48 friends; in May she sold half as many. "
-             "What is the total number of clips she sold over the two months?")
+BENCH = [
+    {
+        "id": "b1",
+        "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many "
+        "clips in May. How many clips did Natalia sell altogether in April and May?",
+    },
+    {"id": "b2", "question": "What is the boiling point of water at sea level in degrees Celsius?"},
+]
+REPHRASED = (
+    "In April Natalia sold hair clips to 48 friends; in May she sold half as many. "
+    "What is the total number of clips she sold over the two months?"
+)
 
 
 @pytest.fixture
@@ -70,23 +85,36 @@ def bench_file(tmp_path: Path) -> Path:
 
 def records() -> list[dict]:
     return [
-        {"id": "reph", "source": "t", "messages": [{"role": "user", "content": REPHRASED}], "meta": {}},
-        {"id": "clean", "source": "t", "messages": [{"role": "user", "content": "Write a haiku about autumn leaves."}],
-         "meta": {}},
+        {
+            "id": "reph",
+            "source": "t",
+            "messages": [{"role": "user", "content": REPHRASED}],
+            "meta": {},
+        },
+        {
+            "id": "clean",
+            "source": "t",
+            "messages": [{"role": "user", "content": "Write a haiku about autumn leaves."}],
+            "meta": {},
+        },
     ]
 
 
 @pytest.mark.slow
 def test_rephrasing_is_caught_by_embeddings_not_ngrams(bench_file: Path, tmp_path: Path) -> None:
     pytest.importorskip("sentence_transformers")
-    s = Decontaminate([f"{bench_file}:question"], cache_dir=tmp_path / "c", hits_path=tmp_path / "hits.jsonl")
+    s = Decontaminate(
+        [f"{bench_file}:question"], cache_dir=tmp_path / "c", hits_path=tmp_path / "hits.jsonl"
+    )
     s.setup()
     result = s.process(to_table(records()))
     assert [r["id"] for r in to_records(result.kept)] == ["clean"]
     [rej] = result.rejects
     assert "b item 'b1' by embedding" in rej.detail
     hits = [orjson.loads(x) for x in (tmp_path / "hits.jsonl").read_bytes().splitlines()]
-    assert [(h["id"], h["method"], h["verdict"]) for h in hits] == [("reph", "embedding", "contaminated")]
+    assert [(h["id"], h["method"], h["verdict"]) for h in hits] == [
+        ("reph", "embedding", "contaminated")
+    ]
     assert hits[0]["score"] >= s.threshold and hits[0]["evidence"].startswith("Natalia sold clips")
     kept = to_records(result.kept)[0]["scores"]
     assert kept["decontam.cosine"] < s.band and kept["decontam.ngram_overlap"] == 0.0
@@ -103,8 +131,15 @@ def test_judge_decides_the_suspicious_band(bench_file: Path, tmp_path: Path) -> 
         return "yes" if "clips" in messages[-1]["content"].split("CANDIDATE:")[1] else "no"
 
     with FakeLLMServer(responder=responder) as srv:
-        s = Decontaminate([f"{bench_file}:question"], threshold=0.999, band=-1.0, judge_url=srv.base_url,
-                          judge_model="fake", cache_dir=None, hits_path=tmp_path / "hits.jsonl")
+        s = Decontaminate(
+            [f"{bench_file}:question"],
+            threshold=0.999,
+            band=-1.0,
+            judge_url=srv.base_url,
+            judge_model="fake",
+            cache_dir=None,
+            hits_path=tmp_path / "hits.jsonl",
+        )
         s.setup()
         result = s.process(to_table(records()))
     assert [r["id"] for r in to_records(result.kept)] == ["clean"]
@@ -122,8 +157,17 @@ def test_offline_english_model_does_not_compare_other_scripts(tmp_path: Path) ->
     pytest.importorskip("sentence_transformers")
     bench = tmp_path / "zh.jsonl"
     bench.write_bytes(orjson.dumps({"id": "z1", "question": "柯洁是谁"}) + b"\n")  # "who is Ke Jie"
-    recs = [{"id": "zh", "source": "t", "messages": [{"role": "user", "content": "你吃什么"}], "meta": {}}]  # "what do you eat"
-    assert float(np.dot(*embeddings.encode(["柯洁是谁", "你吃什么"]))) > 0.99  # the reason for the guard
+    recs = [
+        {
+            "id": "zh",
+            "source": "t",
+            "messages": [{"role": "user", "content": "你吃什么"}],
+            "meta": {},
+        }
+    ]  # "what do you eat"
+    assert (
+        float(np.dot(*embeddings.encode(["柯洁是谁", "你吃什么"]))) > 0.99
+    )  # the reason for the guard
     s = Decontaminate([f"{bench}:question"], cache_dir=tmp_path / "c")
     s.setup()
     result = s.process(to_table(recs))

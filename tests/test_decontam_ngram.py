@@ -24,7 +24,9 @@ TEXTS = [
 
 def test_tokenize_matches_the_documented_normalisation() -> None:
     _, offsets, flat = tokenize(TEXTS)
-    got = [flat.slice(offsets[k], offsets[k + 1] - offsets[k]).to_pylist() for k in range(len(TEXTS))]
+    got = [
+        flat.slice(offsets[k], offsets[k + 1] - offsets[k]).to_pylist() for k in range(len(TEXTS))
+    ]
     assert got == [words(t) for t in TEXTS]
 
 
@@ -67,8 +69,13 @@ def test_index_counts_distinct_ngrams_per_item_and_is_sorted() -> None:
 
 def test_membership_filter_has_no_false_negatives_and_few_positives() -> None:
     rng = np.random.default_rng(2)
-    idx = NgramIndex(13, np.sort(rng.integers(0, 2**63, 200_000, dtype=np.uint64)), np.zeros(200_000, np.uint16),
-                     np.zeros(1, np.int32), np.zeros(0, np.int32))
+    idx = NgramIndex(
+        13,
+        np.sort(rng.integers(0, 2**63, 200_000, dtype=np.uint64)),
+        np.zeros(200_000, np.uint16),
+        np.zeros(1, np.int32),
+        np.zeros(0, np.int32),
+    )
     assert len(idx.candidates(idx.hashes)) == len(idx.hashes)
     others = rng.integers(0, 2**63, 100_000, dtype=np.uint64)
     assert len(idx.candidates(others)) < 0.05 * len(others)
@@ -76,7 +83,9 @@ def test_membership_filter_has_no_false_negatives_and_few_positives() -> None:
 
 def test_verbatim_copy_inside_longer_text_has_ratio_one_and_evidence() -> None:
     idx = NgramIndex.build([[TEXTS[0]], [TEXTS[1]]], n=13)
-    tg = TextGrams.of(["Answer the following: " + TEXTS[1].lower() + " Thanks!", "unrelated text " * 10], {13})
+    tg = TextGrams.of(
+        ["Answer the following: " + TEXTS[1].lower() + " Thanks!", "unrelated text " * 10], {13}
+    )
     m = match(idx, tg)
     assert m.texts.tolist() == [0] and m.items.tolist() == [1] and m.ratios[0] == pytest.approx(1.0)
     assert tg.span(0, int(m.starts[0]), int(m.sizes[0])) == " ".join(words(TEXTS[1])[:13])
@@ -94,7 +103,9 @@ def test_texts_shorter_than_n_are_matched_whole_not_in_part() -> None:
     idx = NgramIndex.build([[short]], n=13)
     assert idx.short.tolist() == [7]
     sizes = {13, *idx.short.tolist()}
-    hit = match(idx, TextGrams.of(["Tell me: what happens if you eat watermelon seeds? I wonder."], sizes))
+    hit = match(
+        idx, TextGrams.of(["Tell me: what happens if you eat watermelon seeds? I wonder."], sizes)
+    )
     miss = match(idx, TextGrams.of(["what happens if you eat watermelon"], sizes))
     assert hit.ratios.tolist() == [1.0] and len(miss.texts) == 0
 
@@ -106,7 +117,10 @@ def test_short_main_field_is_matched_whole_only_when_distinctive() -> None:
     idx = NgramIndex.build([[long_q, *choices], [generic, *choices]], n=13)
     assert len(generic.split()) < MIN_WHOLE_WORDS <= len(long_q.split())
     sizes = {13, *idx.short.tolist()}
-    reordered = [f"{long_q}\nA. {choices[3]}\nB. {choices[0]}", f"{generic}\nA. {choices[3]}\nB. {choices[0]}"]
+    reordered = [
+        f"{long_q}\nA. {choices[3]}\nB. {choices[0]}",
+        f"{generic}\nA. {choices[3]}\nB. {choices[0]}",
+    ]
     m = match(idx, TextGrams.of(reordered, sizes))
     assert list(zip(m.texts.tolist(), m.items.tolist())) == [(0, 0)]
 
@@ -114,4 +128,8 @@ def test_short_main_field_is_matched_whole_only_when_distinctive() -> None:
 def test_arrays_round_trip() -> None:
     idx = NgramIndex.build([[TEXTS[0]], ["short text here"]], n=13)
     back = NgramIndex.from_arrays(idx.arrays())
-    assert back.n == 13 and np.array_equal(back.hashes, idx.hashes) and np.array_equal(back.short, idx.short)
+    assert (
+        back.n == 13
+        and np.array_equal(back.hashes, idx.hashes)
+        and np.array_equal(back.short, idx.short)
+    )

@@ -16,22 +16,43 @@ from instructkit.steps import REGISTRY, get_step
 from instructkit.steps.decontaminate import Decontaminate
 
 ITEMS = [
-    {"id": "q1", "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May."},
-    {"id": "q2", "question": "Weng earns 12 dollars an hour for babysitting and yesterday she did 50 minutes of babysitting."},
+    {
+        "id": "q1",
+        "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May.",
+    },
+    {
+        "id": "q2",
+        "question": "Weng earns 12 dollars an hour for babysitting and yesterday she did 50 minutes of babysitting.",
+    },
 ]
 
 
 def rec(rid: str, *turns: str) -> dict:
     roles = ["user", "assistant"] * len(turns)
-    return {"id": rid, "source": "t", "messages": [{"role": r, "content": t} for r, t in zip(roles, turns)], "meta": {}}
+    return {
+        "id": rid,
+        "source": "t",
+        "messages": [{"role": r, "content": t} for r, t in zip(roles, turns)],
+        "meta": {},
+    }
 
 
 RECORDS = [
     rec("clean", "Write a haiku about autumn.", "Leaves fall."),
-    rec("leak", "Answer the following: NATALIA sold clips to 48 of her friends in April, and then she sold "
-                "half as many clips in May!", "72"),
-    rec("multi", "Hi there.", "Hello!", "Weng earns 12 dollars an hour for babysitting and yesterday she did 50 "
-                                          "minutes of babysitting. How much?", "$10"),
+    rec(
+        "leak",
+        "Answer the following: NATALIA sold clips to 48 of her friends in April, and then she sold "
+        "half as many clips in May!",
+        "72",
+    ),
+    rec(
+        "multi",
+        "Hi there.",
+        "Hello!",
+        "Weng earns 12 dollars an hour for babysitting and yesterday she did 50 "
+        "minutes of babysitting. How much?",
+        "$10",
+    ),
 ]
 
 
@@ -43,29 +64,43 @@ def bench_file(tmp_path: Path) -> Path:
 
 
 def step(bench_file: Path, tmp_path: Path, **kw: object) -> Decontaminate:
-    s = Decontaminate([f"{bench_file}:question"], embedding_model=None, cache_dir=tmp_path / "cache",
-                      hits_path=tmp_path / "hits.jsonl", **kw)
+    s = Decontaminate(
+        [f"{bench_file}:question"],
+        embedding_model=None,
+        cache_dir=tmp_path / "cache",
+        hits_path=tmp_path / "hits.jsonl",
+        **kw,
+    )
     s.setup()
     return s
 
 
 def test_registered() -> None:
-    assert REGISTRY["decontaminate"].endswith(":Decontaminate") and get_step("decontaminate") is Decontaminate
+    assert (
+        REGISTRY["decontaminate"].endswith(":Decontaminate")
+        and get_step("decontaminate") is Decontaminate
+    )
 
 
-def test_filter_drops_leaks_with_actionable_rejects_and_hits(bench_file: Path, tmp_path: Path) -> None:
+def test_filter_drops_leaks_with_actionable_rejects_and_hits(
+    bench_file: Path, tmp_path: Path
+) -> None:
     result = step(bench_file, tmp_path).process(to_table(RECORDS))
     kept = to_records(result.kept)
     assert [r["id"] for r in kept] == ["clean"]
     assert kept[0]["scores"]["decontam.ngram_overlap"] == 0.0
     assert len(kept) + len(result.rejects) == len(RECORDS)
     by_id = {r.record["id"]: r for r in result.rejects}
-    assert set(by_id) == {"leak", "multi"} and all(r.reason == "contaminated" for r in result.rejects)
+    assert set(by_id) == {"leak", "multi"} and all(
+        r.reason == "contaminated" for r in result.rejects
+    )
     assert "mybench item 'q1' by ngram (score 1.000)" in by_id["leak"].detail
     assert by_id["multi"].detail.startswith("turn 2 matches mybench item 'q2'")
     hits = [orjson.loads(line) for line in (tmp_path / "hits.jsonl").read_bytes().splitlines()]
-    assert {(h["id"], h["benchmark_id"], h["method"], h["turn"]) for h in hits} == {("leak", "q1", "ngram", 0),
-                                                                                     ("multi", "q2", "ngram", 2)}
+    assert {(h["id"], h["benchmark_id"], h["method"], h["turn"]) for h in hits} == {
+        ("leak", "q1", "ngram", 0),
+        ("multi", "q2", "ngram", 2),
+    }
     assert {"id", "benchmark", "benchmark_id", "method", "score", "evidence"} <= set(hits[0])
     assert hits[0]["evidence"].startswith("natalia sold clips to 48")
 
@@ -113,27 +148,60 @@ def test_command_writes_output_rejects_summary_and_hits(bench_file: Path, tmp_pa
     src = tmp_path / "in.jsonl"
     src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in RECORDS))
     out = tmp_path / "out" / "data.jsonl"
-    res = CliRunner().invoke(cli_app(), ["decontaminate", str(src), "-o", str(out), "--benchmark", f"{bench_file}:question",
-                                         "--embedding-model", "none", "--cache-dir", str(tmp_path / "c")])
+    res = CliRunner().invoke(
+        cli_app(),
+        [
+            "decontaminate",
+            str(src),
+            "-o",
+            str(out),
+            "--benchmark",
+            f"{bench_file}:question",
+            "--embedding-model",
+            "none",
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     summary = orjson.loads((out.parent / "data.summary.json").read_bytes())
-    assert summary["records_in"] == 3 and summary["records_out"] == 1 and summary["rejected"] == {"contaminated": 2}
+    assert (
+        summary["records_in"] == 3
+        and summary["records_out"] == 1
+        and summary["rejected"] == {"contaminated": 2}
+    )
     assert summary["steps"]["decontaminate"]["hits"]["mybench:ngram:contaminated"] == 2
     assert len((out.parent / "data.hits.jsonl").read_bytes().splitlines()) == 2
     assert len((out.parent / "data.rejects.jsonl").read_bytes().splitlines()) == 2
 
 
 @pytest.mark.shared_data
-def test_known_overlaps_in_shared_data_are_found_by_ngrams(shared_data: Path, tmp_path: Path) -> None:
+def test_known_overlaps_in_shared_data_are_found_by_ngrams(
+    shared_data: Path, tmp_path: Path
+) -> None:
     """The issue's ground truth: IFEval prompts inside ifeval_gpt4_responses; GSM8K train is not test."""
     from instructkit.engines.local import run
 
     bench = shared_data / "benchmarks"
-    cases = [("ifeval_gpt4_responses", "ifeval", lambda s: s["rejected"].get("contaminated", 0) >= 0.99 * 541),
-             ("gsm8k_train_alpaca_format", "gsm8k", lambda s: s["rejected"].get("contaminated", 0) <= 0.005 * 7473)]
+    cases = [
+        (
+            "ifeval_gpt4_responses",
+            "ifeval",
+            lambda s: s["rejected"].get("contaminated", 0) >= 0.99 * 541,
+        ),
+        (
+            "gsm8k_train_alpaca_format",
+            "gsm8k",
+            lambda s: s["rejected"].get("contaminated", 0) <= 0.005 * 7473,
+        ),
+    ]
     for folder, name, ok in cases:
-        s = Decontaminate([name], benchmark_dir=bench, embedding_model=None, cache_dir=tmp_path / "c")
-        summary = run([str(shared_data / "instructions" / folder)], tmp_path / f"{folder}.jsonl", [s])
+        s = Decontaminate(
+            [name], benchmark_dir=bench, embedding_model=None, cache_dir=tmp_path / "c"
+        )
+        summary = run(
+            [str(shared_data / "instructions" / folder)], tmp_path / f"{folder}.jsonl", [s]
+        )
         assert ok(summary), (folder, summary["rejected"])
 
 
@@ -142,9 +210,15 @@ def test_a_template_shared_by_many_items_gives_at_most_max_hits(tmp_path: Path) 
 
     template = "the following paragraphs each describe a set of objects arranged in a fixed order"
     bench = tmp_path / "tpl.jsonl"
-    bench.write_bytes(b"".join(orjson.dumps({"id": f"t{k}", "q": f"{template} item number {k} here"}) + b"\n"
-                               for k in range(MAX_HITS + 3)))
-    s = Decontaminate([f"{bench}:q"], embedding_model=None, cache_dir=None, hits_path=tmp_path / "hits.jsonl")
+    bench.write_bytes(
+        b"".join(
+            orjson.dumps({"id": f"t{k}", "q": f"{template} item number {k} here"}) + b"\n"
+            for k in range(MAX_HITS + 3)
+        )
+    )
+    s = Decontaminate(
+        [f"{bench}:q"], embedding_model=None, cache_dir=None, hits_path=tmp_path / "hits.jsonl"
+    )
     s.setup()
     result = s.process(to_table([rec("r", f"Read this: {template}.")]))
     assert result.kept.num_rows == 0

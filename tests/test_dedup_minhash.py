@@ -40,7 +40,12 @@ def mutate(text: str, share: float, rng: random.Random) -> str:
 
 def test_shingle_counts_short_and_empty_texts() -> None:
     sh = shingle(["a b c d", "a b", "", "x"], 3)
-    assert sh.counts().tolist() == [2, 1, 0, 1]  # 4 words -> 2 trigrams; 2 words -> one whole-text shingle
+    assert sh.counts().tolist() == [
+        2,
+        1,
+        0,
+        1,
+    ]  # 4 words -> 2 trigrams; 2 words -> one whole-text shingle
 
 
 def test_shingle_hash_depends_on_words_not_position() -> None:
@@ -56,7 +61,9 @@ def test_shingles_do_not_depend_on_chunking(monkeypatch: pytest.MonkeyPatch) -> 
     whole = shingle(texts, 3)
     monkeypatch.setattr(shingles, "CHUNK_BYTES", 200)
     parts = shingle(texts, 3)
-    assert np.array_equal(whole.hashes, parts.hashes) and np.array_equal(whole.offsets, parts.offsets)
+    assert np.array_equal(whole.hashes, parts.hashes) and np.array_equal(
+        whole.offsets, parts.offsets
+    )
 
 
 def test_signatures_do_not_depend_on_block_size(monkeypatch: pytest.MonkeyPatch) -> None:

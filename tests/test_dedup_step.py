@@ -25,14 +25,22 @@ LONG = (
 
 
 def rec(i: str, user: str, answer: str = "ok", scores: dict[str, float] | None = None) -> dict:
-    r = {"id": i, "source": "t", "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}], "meta": {}}
+    r = {
+        "id": i,
+        "source": "t",
+        "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}],
+        "meta": {},
+    }
     if scores:
         r["scores"] = scores
     return r
 
 
 def test_exact_pairs_use_the_documented_normalisation() -> None:
-    texts = [normalize(t) for t in ["Hello, World!", "hello   world", "ＨＥＬＬＯ world", "hello there", "", ""]]
+    texts = [
+        normalize(t)
+        for t in ["Hello, World!", "hello   world", "ＨＥＬＬＯ world", "hello there", "", ""]
+    ]
     assert exact_pairs(texts).tolist() == [[0, 1], [0, 2]]  # empty texts never match
 
 
@@ -42,7 +50,14 @@ def test_resolve_keeps_one_per_cluster_first_or_best() -> None:
     assert first.keeper.tolist() == [0, 0, 0, 3, 3, 5]
     assert first.dropped.tolist() == [1, 2, 4] and first.clusters == 2
     best = resolve(6, pairs, np.array([0.1, np.nan, 0.9, 0.5, 0.5, 0.0]))
-    assert best.keeper.tolist() == [2, 2, 2, 3, 3, 5]  # NaN ranks last; a tie goes to the first seen
+    assert best.keeper.tolist() == [
+        2,
+        2,
+        2,
+        3,
+        3,
+        5,
+    ]  # NaN ranks last; a tie goes to the first seen
 
 
 @pytest.mark.parametrize("how", [resolve, resolve_star])
@@ -89,7 +104,9 @@ def test_step_exact_and_near_with_rejects_that_name_the_kept_record() -> None:
 
 
 def test_keep_best_metric_and_missing_metric_error() -> None:
-    table = to_table([rec("a", LONG, scores={"q": 0.2}), rec("b", LONG, scores={"q": 0.7}), rec("c", LONG)])
+    table = to_table(
+        [rec("a", LONG, scores={"q": 0.2}), rec("b", LONG, scores={"q": 0.7}), rec("c", LONG)]
+    )
     result = Dedup("exact", keep_best="q").process(table)
     assert result.kept.column("id").to_pylist() == ["b"]
     with pytest.raises(InstructkitError, match="no record has this score"):
@@ -102,26 +119,43 @@ def test_fields_instruction_ignores_the_response() -> None:
     assert Dedup(["exact"], fields="instruction").process(table).kept.num_rows == 1
 
 
-@pytest.mark.parametrize("kwargs", [{"methods": ["fuzzy"]}, {"fields": "response"}, {"threshold": 1.5}, {"num_perm": 1}])
+@pytest.mark.parametrize(
+    "kwargs", [{"methods": ["fuzzy"]}, {"fields": "response"}, {"threshold": 1.5}, {"num_perm": 1}]
+)
 def test_bad_options_are_one_clear_error(kwargs: dict) -> None:
     with pytest.raises(InstructkitError):
         Dedup(**kwargs)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "instructkit", *args], capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "instructkit", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_cli_writes_output_rejects_and_summary(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
-    rows = [{"instruction": LONG, "input": "", "output": "x"}, {"instruction": LONG + ".", "input": "", "output": "x"},
-            {"instruction": "Other task entirely.", "input": "", "output": "y"}]
+    rows = [
+        {"instruction": LONG, "input": "", "output": "x"},
+        {"instruction": LONG + ".", "input": "", "output": "x"},
+        {"instruction": "Other task entirely.", "input": "", "output": "y"},
+    ]
     src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "out" / "data.jsonl"
-    proc = run_cli("dedup", str(src), "-o", str(out), "--method", "exact,near", "--threshold", "0.7")
+    proc = run_cli(
+        "dedup", str(src), "-o", str(out), "--method", "exact,near", "--threshold", "0.7"
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "out" / "data.summary.json").read_text())
-    assert summary["records_in"] == 3 and summary["records_out"] == 2 and summary["rejected"] == {"duplicate": 1}
+    assert (
+        summary["records_in"] == 3
+        and summary["records_out"] == 2
+        and summary["rejected"] == {"duplicate": 1}
+    )
     assert summary["steps"]["dedup"]["near"]["threshold"] == 0.7
     reject = json.loads((tmp_path / "out" / "data.rejects.jsonl").read_text())
     assert reject["reason"] == "duplicate" and "input record #1" in reject["detail"]
@@ -157,7 +191,9 @@ def test_semantic_dedup_with_the_offline_minilm() -> None:
             rec("a", "How do I bake a loaf of sourdough bread at home?", ""),
             rec("b", "How can I bake a loaf of sourdough bread at home?", ""),
             rec("c", "List three prime numbers greater than one hundred.", ""),
-            rec("d", "柯洁是谁", ""),  # MiniLM scores these two at cosine 1.0: the English default skips them
+            rec(
+                "d", "柯洁是谁", ""
+            ),  # MiniLM scores these two at cosine 1.0: the English default skips them
             rec("e", "你吃什么", ""),
         ]
     )

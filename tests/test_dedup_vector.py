@@ -27,7 +27,9 @@ def test_threshold_masks_and_k_larger_than_corpus() -> None:
     corpus = unit(rng, 3)
     idx, sims = neighbours(corpus, corpus, k=10, threshold=0.999)
     assert idx.shape == (3, 3)
-    assert idx[:, 0].tolist() == [0, 1, 2] and (idx[:, 1:] == -1).all() and np.isinf(sims[:, 1:]).all()
+    assert (
+        idx[:, 0].tolist() == [0, 1, 2] and (idx[:, 1:] == -1).all() and np.isinf(sims[:, 1:]).all()
+    )
 
 
 def test_usearch_agrees_with_exact() -> None:

@@ -47,7 +47,14 @@ def test_the_method_end_to_end(tmp_path: Path) -> None:
     assert summary["balanced"] and summary["records_in"] == 11
     by_id = {r["id"]: r for r in out}
     # ordinary seeds evolve twice, each child's parent being the previous survivor
-    for seed in [r for r in out if "lineage" not in r and not any(m in r["messages"][0]["content"] for m in ("LEAK", "SAME", "HARD", "STOP", "JUDGE"))]:
+    for seed in [
+        r
+        for r in out
+        if "lineage" not in r
+        and not any(
+            m in r["messages"][0]["content"] for m in ("LEAK", "SAME", "HARD", "STOP", "JUDGE")
+        )
+    ]:
         c1, c2 = by_id[f"{seed['id']}.evol1"], by_id[f"{seed['id']}.evol2"]
         assert c1["lineage"]["parent"] == seed["id"] and c1["lineage"]["round"] == 1
         assert c2["lineage"]["parent"] == c1["id"] and c2["lineage"]["round"] == 2
@@ -56,7 +63,12 @@ def test_the_method_end_to_end(tmp_path: Path) -> None:
         assert c1["lineage"]["operation"] in OPERATIONS
     reasons = Counter(r["reason"] for r in rejects)
     # each marked seed fails in both rounds (its parent stays in the pool and is tried again)
-    assert reasons == {"template_leak": 2, "no_information_gain": 4, "model_struggled": 2, "stopword_response": 2}
+    assert reasons == {
+        "template_leak": 2,
+        "no_information_gain": 4,
+        "model_struggled": 2,
+        "stopword_response": 2,
+    }
     assert all(r["step"] == "evolve" and r["record"]["lineage"]["round"] in (1, 2) for r in rejects)
     rounds = summary["steps"]["evolve"]["rounds"]
     assert [r["evolved"] for r in rounds] == [11, 11] and [r["survived"] for r in rounds] == [6, 6]
@@ -87,10 +99,15 @@ def test_transient_faults_change_nothing(tmp_path: Path, fault: str) -> None:
     (tmp_path / "clean").mkdir()
     with FakeLLMServer(responder=evolve_responder) as clean:
         _, expected, _ = evolve(tmp_path / "clean", clean, SEEDS[:3])
-    with FakeLLMServer(responder=evolve_responder, faults=[fault] * 3, retry_after=0.05, timeout_delay=1.5) as srv:
+    with FakeLLMServer(
+        responder=evolve_responder, faults=[fault] * 3, retry_after=0.05, timeout_delay=1.5
+    ) as srv:
         summary, out, _ = evolve(tmp_path, srv, SEEDS[:3])
     assert out == expected
-    assert summary["steps"]["evolve"]["llm"]["retries"] == 3 and not summary["steps"]["evolve"]["failed_calls"]
+    assert (
+        summary["steps"]["evolve"]["llm"]["retries"] == 3
+        and not summary["steps"]["evolve"]["failed_calls"]
+    )
 
 
 def test_a_server_that_dies_mid_run_loses_nothing(tmp_path: Path) -> None:
@@ -102,7 +119,9 @@ def test_a_server_that_dies_mid_run_loses_nothing(tmp_path: Path) -> None:
     # every seed is in the output; every child made is an output or a reject; every lost call is on record
     seeds_out = {r["id"] for r in out if "lineage" not in r}
     assert len(seeds_out) == len(SEEDS)
-    lineages_done = {r["record"]["meta"]["seed_id"] for r in rejects} | {r["meta"]["seed_id"] for r in out if "lineage" in r}
+    lineages_done = {r["record"]["meta"]["seed_id"] for r in rejects} | {
+        r["meta"]["seed_id"] for r in out if "lineage" in r
+    }
     assert lineages_done | {f["record"] for f in failed} == seeds_out
     assert all(r["reason"] == "llm_failed" for r in rejects)
 
@@ -116,15 +135,21 @@ def test_no_keep_seeds_rejects_them_with_a_reason(tmp_path: Path) -> None:
 
 def test_respond_alone_answers_instructions(tmp_path: Path) -> None:
     with FakeLLMServer(responder=evolve_responder) as srv:
-        summary, out, _ = evolve(tmp_path, srv, SEEDS[:3], with_output=False, rounds=0, respond=True)
-    assert [r["messages"][1]["content"] for r in out] == [f"A careful answer: {s}" for s in SEEDS[:3]]
+        summary, out, _ = evolve(
+            tmp_path, srv, SEEDS[:3], with_output=False, rounds=0, respond=True
+        )
+    assert [r["messages"][1]["content"] for r in out] == [
+        f"A careful answer: {s}" for s in SEEDS[:3]
+    ]
     assert summary["generated"] == 0 and summary["records_out"] == 3
 
 
 def test_templates_can_be_overridden(tmp_path: Path) -> None:
     custom = tmp_path / "tpl"
     custom.mkdir()
-    (custom / "deepening.txt").write_text("DEEPER PLEASE\n#Given Prompt#:\n{instruction}\n\n#Rewritten Prompt#:\n")
+    (custom / "deepening.txt").write_text(
+        "DEEPER PLEASE\n#Given Prompt#:\n{instruction}\n\n#Rewritten Prompt#:\n"
+    )
     seen: list[str] = []
 
     def spy(messages: list[dict[str, str]], body: dict[str, Any]) -> str:
@@ -198,4 +223,7 @@ def test_cli_prints_the_round_table_and_writes_the_sidecars(tmp_path: Path) -> N
     assert "evolve rounds (fake)" in result.output and "template_leak 1" in result.output
     summary = orjson.loads((tmp_path / "out" / "evolved.summary.json").read_bytes())
     assert summary["balanced"] and (tmp_path / "out" / "evolved.llm-cache.sqlite").is_file()
-    assert len(read_jsonl(out)) == 5 and len(read_jsonl(tmp_path / "out" / "evolved.rejects.jsonl")) == 1
+    assert (
+        len(read_jsonl(out)) == 5
+        and len(read_jsonl(tmp_path / "out" / "evolved.rejects.jsonl")) == 1
+    )

@@ -22,7 +22,13 @@ try:
 except MissingDependency as e:
     pytest.skip(f"the offline model is absent: {e}", allow_module_level=True)
 
-REASONS = {"no_information_gain", "model_struggled", "stopword_response", "template_leak", "llm_failed"}
+REASONS = {
+    "no_information_gain",
+    "model_struggled",
+    "stopword_response",
+    "template_leak",
+    "llm_failed",
+}
 
 
 def port_open(port: int) -> bool:
@@ -40,22 +46,34 @@ def test_server_starts_answers_and_stops() -> None:
 
 @pytest.mark.slow
 def test_evolve_with_the_local_model(tmp_path: Path) -> None:
-    seeds = ["List three fruits.", "Explain why the sky is blue.", "Write a short poem about the sea."]
+    seeds = [
+        "List three fruits.",
+        "Explain why the sky is blue.",
+        "Write a short poem about the sea.",
+    ]
     write_seeds(tmp_path / "seeds.jsonl", seeds)
     config = EvolveConfig(rounds=2, seed=1, evolve_max_tokens=32, respond_max_tokens=32)
     # the complexity report is tested on its own below (it loads spaCy)
-    step = EvolveStep(config=config, concurrency=2, cache=tmp_path / "cache.sqlite", complexity=False)
+    step = EvolveStep(
+        config=config, concurrency=2, cache=tmp_path / "cache.sqlite", complexity=False
+    )
     summary = run([str(tmp_path / "seeds.jsonl")], tmp_path / "out.jsonl", [step])
     out = [orjson.loads(x) for x in (tmp_path / "out.jsonl").read_bytes().splitlines()]
     rejects = [orjson.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_bytes().splitlines()]
     report = summary["steps"]["evolve"]
     assert summary["balanced"] and summary["records_in"] == 3
     evolve_failures = sum(f["phase"] == "evolve" for f in report["failed_calls"])
-    assert summary["generated"] == sum(r["evolved"] for r in report["rounds"]) == 6 - evolve_failures
+    assert (
+        summary["generated"] == sum(r["evolved"] for r in report["rounds"]) == 6 - evolve_failures
+    )
     assert sum(1 for r in out if "lineage" not in r) == 3, "every seed is kept"
     for child in (r for r in out if "lineage" in r):
-        assert child["lineage"]["model"] == "smollm2-135m-instruct" and child["lineage"]["round"] in (1, 2)
-        assert child["messages"][0]["role"] == "user" and child["messages"][1]["role"] == "assistant"
+        assert child["lineage"]["model"] == "smollm2-135m-instruct" and child["lineage"][
+            "round"
+        ] in (1, 2)
+        assert (
+            child["messages"][0]["role"] == "user" and child["messages"][1]["role"] == "assistant"
+        )
     assert {r["reason"] for r in rejects} <= REASONS
     assert report["llm"]["calls"] > 0 and report["llm"]["completion_tokens"] > 0
     assert report["rounds"][0]["mean_complexity_gain"] == "absent: not requested"
@@ -63,7 +81,13 @@ def test_evolve_with_the_local_model(tmp_path: Path) -> None:
 
 def child(rid: str, parent: str, r: int, text: str) -> dict:
     lineage = {"parent": parent, "round": r, "operation": "deepening", "model": "m"}
-    return {"id": rid, "source": "s", "messages": [{"role": "user", "content": text}], "meta": {}, "lineage": lineage}
+    return {
+        "id": rid,
+        "source": "s",
+        "messages": [{"role": "user", "content": text}],
+        "meta": {},
+        "lineage": lineage,
+    }
 
 
 @pytest.mark.slow
@@ -71,11 +95,20 @@ def test_complexity_gain_compares_each_child_with_its_own_parent() -> None:
     pytest.importorskip("spacy")
     from instructkit.evolve.report import complexity_gain
 
-    seeds = [{"id": "a", "source": "s", "messages": [{"role": "user", "content": "List fruits."}], "meta": {}}]
+    seeds = [
+        {
+            "id": "a",
+            "source": "s",
+            "messages": [{"role": "user", "content": "List fruits."}],
+            "meta": {},
+        }
+    ]
     r1 = "List ten exotic fruits and rank them by antioxidant content."
     r2 = ("List ten exotic fruits, rank them by antioxidant content, explain why each differs, "
           "and cite at least two studies that measured it in a table.")  # fmt: skip
-    gains, absent = complexity_gain(seeds, [child("a.evol1", "a", 1, r1), child("a.evol2", "a.evol1", 2, r2)])
+    gains, absent = complexity_gain(
+        seeds, [child("a.evol1", "a", 1, r1), child("a.evol2", "a.evol1", 2, r2)]
+    )
     assert absent is None
     assert gains[1]["mean_complexity_gain"] > 0 and gains[2]["mean_complexity_gain"] > 0
     # round 2 is measured against round 1's child (its parent), not against the seed

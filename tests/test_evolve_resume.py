@@ -32,7 +32,9 @@ def command(src: Path, out: Path, srv: FakeLLMServer) -> list[str]:
 
 
 def run_to_end(src: Path, out: Path, srv: FakeLLMServer) -> None:
-    done = subprocess.run(command(src, out, srv), capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        command(src, out, srv), capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -45,7 +47,9 @@ def test_sigkill_halfway_then_rerun(tmp_path: Path) -> None:
     half = TOTAL_CALLS // 2
     # 1. The first run: after `half` answers the server holds every request, and the run is killed mid-flight.
     with FakeLLMServer(responder=evolve_responder, hang_after=half, max_wait=60) as first:
-        proc = subprocess.Popen(command(src, out, first), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            command(src, out, first), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 60
         while first.completed() < half and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
@@ -70,4 +74,7 @@ def test_sigkill_halfway_then_rerun(tmp_path: Path) -> None:
     with FakeLLMServer(responder=evolve_responder) as third:
         run_to_end(src, straight, third)
     assert out.read_bytes() == straight.read_bytes()
-    assert out.with_name("out.rejects.jsonl").read_bytes() == straight.with_name("out.rejects.jsonl").read_bytes()
+    assert (
+        out.with_name("out.rejects.jsonl").read_bytes()
+        == straight.with_name("out.rejects.jsonl").read_bytes()
+    )

@@ -32,16 +32,30 @@ def _check_books(summary: dict, out: Path) -> None:
 
 def test_jsonl_with_bad_lines_keeps_going(tmp_path: Path) -> None:
     src = tmp_path / "mixed.jsonl"
-    lines = [json.dumps(ROWS[0]), "{not json", "", json.dumps({"instruction": "no output"}), json.dumps(ROWS[1])]
-    src.write_bytes(("\n".join(lines) + "\n").encode() + b'{"instruction": "\xff\xfe", "output": "x"}\n')
+    lines = [
+        json.dumps(ROWS[0]),
+        "{not json",
+        "",
+        json.dumps({"instruction": "no output"}),
+        json.dumps(ROWS[1]),
+    ]
+    src.write_bytes(
+        ("\n".join(lines) + "\n").encode() + b'{"instruction": "\xff\xfe", "output": "x"}\n'
+    )
     out = tmp_path / "out.jsonl"
     summary = instructkit.convert(str(src), out)
     assert summary["records_out"] == 2
     assert summary["rejected"] == {"invalid_json": 1, "invalid_utf8": 1, "missing_field": 1}
     rejects = read_jsonl(tmp_path / "out.rejects.jsonl")
     by_reason = {r["reason"]: r for r in rejects}
-    assert f"{src}:2" in by_reason["invalid_json"]["detail"] and by_reason["invalid_json"]["line"] == "{not json"
-    assert f"{src}:4" in by_reason["missing_field"]["detail"] and "'output'" in by_reason["missing_field"]["detail"]
+    assert (
+        f"{src}:2" in by_reason["invalid_json"]["detail"]
+        and by_reason["invalid_json"]["line"] == "{not json"
+    )
+    assert (
+        f"{src}:4" in by_reason["missing_field"]["detail"]
+        and "'output'" in by_reason["missing_field"]["detail"]
+    )
     assert f"{src}:6" in by_reason["invalid_utf8"]["detail"]
     assert all(r["step"] == "read" for r in rejects)
     _check_books(summary, out)
@@ -75,7 +89,9 @@ def test_json_array_small_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(rows, "CHUNK", 64)
     src = tmp_path / "a.json"
     src.write_text(json.dumps(ROWS))
-    assert [r["messages"][0]["content"] for r in instructkit.read_records(str(src))] == [r["instruction"] for r in ROWS]
+    assert [r["messages"][0]["content"] for r in instructkit.read_records(str(src))] == [
+        r["instruction"] for r in ROWS
+    ]
 
 
 def test_json_object_wrapping_a_list_and_single_object(tmp_path: Path) -> None:
@@ -94,7 +110,11 @@ def test_csv_gz_zst_parquet_and_folder(tmp_path: Path) -> None:
         w.writerows(ROWS[:5])
     with gzip.open(folder / "b.jsonl.gz", "wt") as f:
         f.writelines(json.dumps(r) + "\n" for r in ROWS[5:10])
-    (folder / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress("".join(json.dumps(r) + "\n" for r in ROWS[10:15]).encode()))
+    (folder / "c.jsonl.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(
+            "".join(json.dumps(r) + "\n" for r in ROWS[10:15]).encode()
+        )
+    )
     pq.write_table(pa.Table.from_pylist(ROWS[15:20]), folder / "d.parquet")
     (folder / "notes.txt").write_text("not data")
     out = tmp_path / "out.parquet"
@@ -103,7 +123,9 @@ def test_csv_gz_zst_parquet_and_folder(tmp_path: Path) -> None:
     table = pq.read_table(out)
     assert table.num_rows == 20
     recs = to_records(table)
-    assert sorted(r["source"] for r in recs) == sorted(["a"] * 5 + ["b"] * 5 + ["c"] * 5 + ["d"] * 5)
+    assert sorted(r["source"] for r in recs) == sorted(
+        ["a"] * 5 + ["b"] * 5 + ["c"] * 5 + ["d"] * 5
+    )
     # Records files read back as records, unchanged.
     again = tmp_path / "again.jsonl"
     instructkit.convert(str(out), again)
@@ -114,7 +136,14 @@ def test_sharegpt_with_json_encoded_turns_in_csv(tmp_path: Path) -> None:
     with open(tmp_path / "s.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["id", "conversations"])
         w.writeheader()
-        w.writerow({"id": "x", "conversations": json.dumps([{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}])})
+        w.writerow(
+            {
+                "id": "x",
+                "conversations": json.dumps(
+                    [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]
+                ),
+            }
+        )
     (rec,) = instructkit.read_records(str(tmp_path / "s.csv"), fmt="sharegpt")
     assert rec["id"] == "x" and len(rec["messages"]) == 2
 
@@ -124,17 +153,31 @@ def test_record_outputs_read_back(tmp_path: Path, ext: str) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", ROWS[:7])
     out = tmp_path / f"out{ext}"
     instructkit.convert(str(src), out)
-    assert [r["messages"] for r in instructkit.read_records(str(out))] == [r["messages"] for r in instructkit.read_records(str(src))]
+    assert [r["messages"] for r in instructkit.read_records(str(out))] == [
+        r["messages"] for r in instructkit.read_records(str(src))
+    ]
 
 
 def test_too_large_and_duplicate_ids(tmp_path: Path) -> None:
     from instructkit.engines import local
     from instructkit.io.read import ReadOptions
 
-    rows = [{"id": "same", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}] * 2
-    rows.append({"id": "big", "conversations": [{"from": "human", "value": "x" * 500}, {"from": "gpt", "value": "y"}]})
+    rows = [
+        {
+            "id": "same",
+            "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}],
+        }
+    ] * 2
+    rows.append(
+        {
+            "id": "big",
+            "conversations": [{"from": "human", "value": "x" * 500}, {"from": "gpt", "value": "y"}],
+        }
+    )
     src = write_jsonl(tmp_path / "s.jsonl", rows)
-    summary = local.run([str(src)], tmp_path / "o.jsonl", [], read_options=ReadOptions(max_record_chars=100))
+    summary = local.run(
+        [str(src)], tmp_path / "o.jsonl", [], read_options=ReadOptions(max_record_chars=100)
+    )
     assert summary["rejected"] == {"too_large": 1} and summary["records_out"] == 2
     assert summary["duplicate_ids"] == {"s": 1}  # reported, both kept
 
@@ -146,7 +189,9 @@ def test_size_limit_holds_on_the_block_fast_path(tmp_path: Path) -> None:
 
     rows = ROWS[:5] + [{"instruction": "Long one.", "input": "", "output": "z" * 500}]
     src = write_jsonl(tmp_path / "a.jsonl", rows)
-    summary = local.run([str(src)], tmp_path / "o.jsonl", [], read_options=ReadOptions(max_record_chars=300))
+    summary = local.run(
+        [str(src)], tmp_path / "o.jsonl", [], read_options=ReadOptions(max_record_chars=300)
+    )
     assert summary["rejected"] == {"too_large": 1} and summary["records_out"] == 5
 
 
@@ -175,7 +220,9 @@ def test_hf_local_dataset(tmp_path: Path) -> None:
     assert len(instructkit.read_records(f"hf:{tmp_path / 'hubish'}:train")) == 4
 
 
-def test_block_fast_path_falls_back_with_true_line_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_block_fast_path_falls_back_with_true_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Plain Alpaca lines are parsed a block at a time; a block holding a bad line is re-read line
     by line, and the reject still names the line it was on."""
     from instructkit.io import rows

@@ -18,7 +18,13 @@ MSG = [{"role": "user", "content": "List fruits."}]
 
 
 def client(srv: FakeLLMServer, **kw: object) -> LLMClient:
-    opts: dict = {"concurrency": 4, "timeout": 2.0, "max_retries": 3, "backoff_initial": 0.01, "backoff_max": 0.05}
+    opts: dict = {
+        "concurrency": 4,
+        "timeout": 2.0,
+        "max_retries": 3,
+        "backoff_initial": 0.01,
+        "backoff_max": 0.05,
+    }
     opts.update(kw)
     return LLMClient(srv.base_url, "fake", **opts)
 
@@ -48,7 +54,9 @@ def test_failure_after_the_retries_is_reported_not_raised() -> None:
     with FakeLLMServer(faults=["500"] * 6) as srv:
         c = client(srv, max_retries=2)
         results = c.chat_many([MSG, [{"role": "user", "content": "other"}]])
-    assert all(isinstance(r, CallFailure) and r.kind == "server_error" and r.attempts == 3 for r in results)
+    assert all(
+        isinstance(r, CallFailure) and r.kind == "server_error" and r.attempts == 3 for r in results
+    )
     assert c.usage.failures == 2 and len(srv.log) == 6
 
 
@@ -77,7 +85,9 @@ def test_cache_answers_a_repeated_request_without_calling(tmp_path: Path) -> Non
 def test_cache_key_ignores_dict_order() -> None:
     a = request_key("m", [{"role": "user", "content": "x"}], {"temperature": 0, "seed": 1})
     b = request_key("m", [{"content": "x", "role": "user"}], {"seed": 1, "temperature": 0})
-    assert a == b and a != request_key("m2", [{"role": "user", "content": "x"}], {"temperature": 0, "seed": 1})
+    assert a == b and a != request_key(
+        "m2", [{"role": "user", "content": "x"}], {"temperature": 0, "seed": 1}
+    )
 
 
 def test_cache_is_wal(tmp_path: Path) -> None:

@@ -15,7 +15,9 @@ from tests.helpers import read_jsonl
 
 # Text with anything in it (newlines, quotes, emoji, NUL), but not only white space: a turn
 # with no text is invalid by design.  Lone surrogates cannot be written as UTF-8 at all.
-text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(lambda s: not s.isspace() and s.strip() == s)
+text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(
+    lambda s: not s.isspace() and s.strip() == s
+)
 maybe_text = st.one_of(st.just(""), text)
 
 alpaca_row = st.fixed_dictionaries({"instruction": text, "input": maybe_text, "output": text})
@@ -23,20 +25,42 @@ sharegpt_row = st.fixed_dictionaries(
     {
         "id": st.text("abcdef0123456789", min_size=1, max_size=8),
         "conversations": st.lists(
-            st.fixed_dictionaries({"from": st.sampled_from(["human", "gpt", "system", "user", "assistant", "chatgpt", "observation"]), "value": text}),
+            st.fixed_dictionaries(
+                {
+                    "from": st.sampled_from(
+                        ["human", "gpt", "system", "user", "assistant", "chatgpt", "observation"]
+                    ),
+                    "value": text,
+                }
+            ),
             min_size=1,
             max_size=6,
         ),
     }
 )
 dolly_row = st.fixed_dictionaries(
-    {"instruction": text, "context": maybe_text, "response": text, "category": st.sampled_from(["open_qa", "closed_qa", "summarization"])}
+    {
+        "instruction": text,
+        "context": maybe_text,
+        "response": text,
+        "category": st.sampled_from(["open_qa", "closed_qa", "summarization"]),
+    }
 )
 openai_row = st.fixed_dictionaries(
-    {"messages": st.lists(st.fixed_dictionaries({"role": st.sampled_from(["system", "user", "assistant", "tool"]), "content": text}), min_size=1, max_size=6)}
+    {
+        "messages": st.lists(
+            st.fixed_dictionaries(
+                {"role": st.sampled_from(["system", "user", "assistant", "tool"]), "content": text}
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    }
 )
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def _round_trip(rows: list[dict], fmt: str) -> list[dict]:
@@ -74,14 +98,40 @@ def test_openai_round_trip(rows: list[dict]) -> None:
 
 json_value = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["instruction", "input", "output", "conversations", "from", "value", "messages", "role", "content", "x"]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "instruction",
+                    "input",
+                    "output",
+                    "conversations",
+                    "from",
+                    "value",
+                    "messages",
+                    "role",
+                    "content",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
     max_leaves=12,
 )
-line = st.one_of(json_value.map(lambda v: json.dumps(v).encode()), st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b))
+line = st.one_of(
+    json_value.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b),
+)
 
 
 @SETTINGS
-@given(st.lists(line, min_size=1, max_size=12), st.sampled_from(["auto", "alpaca", "sharegpt", "openai", "dolly", "lima"]))
+@given(
+    st.lists(line, min_size=1, max_size=12),
+    st.sampled_from(["auto", "alpaca", "sharegpt", "openai", "dolly", "lima"]),
+)
 def test_garbage_is_always_accounted_for(lines: list[bytes], fmt: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "junk.jsonl"
@@ -100,7 +150,13 @@ any_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 
 
 @SETTINGS
-@given(st.lists(st.fixed_dictionaries({"instruction": any_text, "input": any_text, "output": any_text}), min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.fixed_dictionaries({"instruction": any_text, "input": any_text, "output": any_text}),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_alpaca_block_fast_path_writes_what_the_row_path_writes(rows: list[dict]) -> None:
     """The block parser encodes records itself; its lines and ids must be byte for byte those of
     parsing each row and writing it with the record writer, and it must decline any block the
@@ -116,7 +172,9 @@ def test_alpaca_block_fast_path_writes_what_the_row_path_writes(rows: list[dict]
     if block is not None:
         records = [alpaca.parse(r, "src")[0] for r in rows]
         assert block.lines == _ENCODER.encode_lines(records)
-        assert block.ids == [content_id(r["messages"]) for r in records] == [r["id"] for r in records]
+        assert (
+            block.ids == [content_id(r["messages"]) for r in records] == [r["id"] for r in records]
+        )
         assert block.records() == records
 
 
@@ -124,7 +182,19 @@ def test_alpaca_block_fast_path_declines_other_shapes() -> None:
     from instructkit.formats import alpaca
 
     ok = {"instruction": "Say hi.", "input": "", "output": "Hi."}
-    for odd in ({**ok, "system": "Be brief."}, {**ok, "input": None}, {"instruction": "Say hi.", "output": "Hi."}, {**ok, "input": 3}):
-        assert alpaca.parse_block(b"".join(json.dumps(r).encode() + b"\n" for r in (ok, odd)), "s", 10**6) is None
+    for odd in (
+        {**ok, "system": "Be brief."},
+        {**ok, "input": None},
+        {"instruction": "Say hi.", "output": "Hi."},
+        {**ok, "input": 3},
+    ):
+        assert (
+            alpaca.parse_block(
+                b"".join(json.dumps(r).encode() + b"\n" for r in (ok, odd)), "s", 10**6
+            )
+            is None
+        )
     assert alpaca.parse_block(json.dumps(ok).encode() + b"\n", "s", 10**6) is not None
-    assert alpaca.parse_block(json.dumps(ok).encode() + b"\n", "s", 10) is None  # may be over the size limit
+    assert (
+        alpaca.parse_block(json.dumps(ok).encode() + b"\n", "s", 10) is None
+    )  # may be over the size limit

@@ -36,8 +36,10 @@ def test_depth_matches_a_tree_walk(scorer: ComplexityScorer) -> None:
     """Against the full pipeline (attribute ruler and lemmatizer on), walked token by token."""
     feats = scorer.score(TEXTS[:4])
     for i, doc in enumerate(scorer._nlp.pipe(TEXTS[:4])):
+
         def depth(tok):
             return 0 if tok.head.i == tok.i else 1 + depth(tok.head)
+
         sents = [max(depth(t) for t in s) for s in doc.sents]
         assert feats["dep_depth_max"][i] == max(sents)
         assert feats["dep_depth_mean"][i] == pytest.approx(np.mean(sents))
@@ -77,7 +79,9 @@ def test_empty_text_is_absent_not_zero(scorer: ComplexityScorer) -> None:
     assert np.isnan(feats["verb_diversity"][3])  # "is" is AUX: no verb, so diversity is undefined
 
 
-def test_harder_instruction_scores_higher_and_stays_in_unit_interval(scorer: ComplexityScorer) -> None:
+def test_harder_instruction_scores_higher_and_stays_in_unit_interval(
+    scorer: ComplexityScorer,
+) -> None:
     c = scorer.score(TEXTS[:3])["complexity"]
     assert c[0] < c[1] and c[0] < c[2]
     assert ((c >= 0) & (c < 1)).all()
@@ -98,8 +102,12 @@ def test_scores_are_deterministic(scorer: ComplexityScorer) -> None:
 
 
 def _layers_on_blis(nlp) -> int:
-    return sum(getattr(layer.ops, "use_blis", False) for _, c in nlp.components
-               if hasattr(getattr(c, "model", None), "walk") for layer in c.model.walk())
+    return sum(
+        getattr(layer.ops, "use_blis", False)
+        for _, c in nlp.components
+        if hasattr(getattr(c, "model", None), "walk")
+        for layer in c.model.walk()
+    )
 
 
 def test_numpy_blas_parses_like_stock_spacy(scorer: ComplexityScorer) -> None:
@@ -115,14 +123,28 @@ def test_numpy_blas_parses_like_stock_spacy(scorer: ComplexityScorer) -> None:
 
 @pytest.mark.parametrize(
     ("text", "n"),
-    [("Answer in 3 sentences.", 1), ("A car travels 120 miles in 2 hours.", 0), ("Use at least two examples, no more than 100 words.", 4)],
+    [
+        ("Answer in 3 sentences.", 1),
+        ("A car travels 120 miles in 2 hours.", 0),
+        ("Use at least two examples, no more than 100 words.", 4),
+    ],
 )
 def test_constraint_patterns(text: str, n: int) -> None:
     assert len(CONSTRAINT_RE.findall(text)) + len(NUMBER_CONSTRAINT_RE.findall(text)) == n
 
 
 def test_combine_is_monotone_in_each_feature() -> None:
-    base = {k: np.array([2.0]) for k in ("tokens", "dep_depth_max", "clauses", "long_words", "verbs_distinct", "constraints")}
+    base = {
+        k: np.array([2.0])
+        for k in (
+            "tokens",
+            "dep_depth_max",
+            "clauses",
+            "long_words",
+            "verbs_distinct",
+            "constraints",
+        )
+    }
     base["word_len_mean"] = np.array([4.0])
     ref = combine(base)[0]
     for k, v in base.items():

@@ -20,7 +20,11 @@ from instructkit.score.factual import (
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = DATA / "factual_reference.jsonl"
-CLAIMS = [json.loads(line) for line in (DATA / "factual_claims.jsonl").read_text().splitlines() if line.strip()]
+CLAIMS = [
+    json.loads(line)
+    for line in (DATA / "factual_claims.jsonl").read_text().splitlines()
+    if line.strip()
+]
 
 
 @dataclass
@@ -38,7 +42,10 @@ class RecordingJudge:
 
 def test_split_claims_drops_code_questions_and_fragments() -> None:
     text = "Paris is the capital of France. Why?\n\n```python\nx = 'Not a claim at all here.'\n```\n- The Seine flows through Paris.\nOk."
-    assert split_claims(text) == ["Paris is the capital of France.", "The Seine flows through Paris."]
+    assert split_claims(text) == [
+        "Paris is the capital of France.",
+        "The Seine flows through Paris.",
+    ]
 
 
 def test_index_is_cached_on_disk_and_retrieves_the_right_passage(tmp_path: Path) -> None:
@@ -54,8 +61,12 @@ def test_index_is_cached_on_disk_and_retrieves_the_right_passage(tmp_path: Path)
 
 
 def test_verdict_shares_evidence_and_unverifiable_without_judge(tmp_path: Path) -> None:
-    judge = RecordingJudge({"Mars has two small moons, Phobos and Deimos.": "supported",
-                            "The Nile flows south into the Indian Ocean.": "contradicted"})
+    judge = RecordingJudge(
+        {
+            "Mars has two small moons, Phobos and Deimos.": "supported",
+            "The Nile flows south into the Indian Ocean.": "contradicted",
+        }
+    )
     scorer = FactualScorer(ReferenceIndex(REFERENCE, cache_dir=tmp_path), judge, k=2)
     scorer.setup()
     text = "Mars has two small moons, Phobos and Deimos. The Nile flows south into the Indian Ocean. Qwxz zzkv blorp frub."
@@ -65,7 +76,11 @@ def test_verdict_shares_evidence_and_unverifiable_without_judge(tmp_path: Path) 
     assert scores["factual.unverifiable"][0] == pytest.approx(1 / 3)
     assert scores["factual.claims"][0] == 3
     assert len(judge.asked) == 2  # the claim with no shared word never reaches the judge
-    assert evidence[0][0]["evidence"][0] == "sci-mars" and evidence[0][2] == {"claim": "Qwxz zzkv blorp frub.", "verdict": "unverifiable", "evidence": []}
+    assert evidence[0][0]["evidence"][0] == "sci-mars" and evidence[0][2] == {
+        "claim": "Qwxz zzkv blorp frub.",
+        "verdict": "unverifiable",
+        "evidence": [],
+    }
     assert all(np.isnan(v[1:]).all() for v in scores.values()) and evidence[1:] == [None, None]
 
 
@@ -110,7 +125,14 @@ def test_llm_judge_end_to_end_offline(tmp_path: Path) -> None:
         scores, evidence = scorer.score([r["output"] for r in rows])
         again, _ = scorer.score([r["output"] for r in rows])
     assert all(e is not None and e[0]["evidence"] for e in evidence)
-    assert {e[0]["verdict"] for e in evidence} <= {"supported", "contradicted", "unverifiable", "unparsed"}
+    assert {e[0]["verdict"] for e in evidence} <= {
+        "supported",
+        "contradicted",
+        "unverifiable",
+        "unparsed",
+    }
     for k in scores:
-        np.testing.assert_array_equal(scores[k], again[k])  # deterministic (and the rerun comes from the cache)
+        np.testing.assert_array_equal(
+            scores[k], again[k]
+        )  # deterministic (and the rerun comes from the cache)
     assert judge.usage()["cached"] >= len(rows)

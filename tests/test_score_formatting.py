@@ -15,12 +15,19 @@ def test_markdown_counts() -> None:
     out, _ = score_format([MD])
     got = {k.removeprefix("format."): v[0] for k, v in out.items()}
     assert got["code_blocks"] == 1 and got["inline_code"] == 1 and got["headers"] == 1
-    assert got["list_items"] == 3 and got["table_rows"] == 2 and got["bold"] == 1 and got["links"] == 1
+    assert (
+        got["list_items"] == 3 and got["table_rows"] == 2 and got["bold"] == 1 and got["links"] == 1
+    )
     assert got["tokens"] == len(MD.split())
 
 
 def test_unclosed_fence_still_counts_and_language_is_found() -> None:
-    out, langs = score_format(["```\ncode without end", "Das ist ein deutscher Satz mit genug Buchstaben für die Erkennung."])
+    out, langs = score_format(
+        [
+            "```\ncode without end",
+            "Das ist ein deutscher Satz mit genug Buchstaben für die Erkennung.",
+        ]
+    )
     assert out["format.code_blocks"][0] == 1
     assert langs[1] == "de" and out["format.lang_prob"][1] > 0.9
 
@@ -35,10 +42,21 @@ def test_safety_uses_the_shared_classifier_per_role() -> None:
     from instructkit.score.safety import score_safety
 
     recs = [
-        {"id": "1", "source": "s", "meta": {}, "messages": [
-            {"role": "user", "content": "you stupid idiot, shut the fuck up"},
-            {"role": "assistant", "content": "I am happy to help you with a kind answer."}]},
-        {"id": "2", "source": "s", "meta": {}, "messages": [{"role": "user", "content": "hello there"}]},
+        {
+            "id": "1",
+            "source": "s",
+            "meta": {},
+            "messages": [
+                {"role": "user", "content": "you stupid idiot, shut the fuck up"},
+                {"role": "assistant", "content": "I am happy to help you with a kind answer."},
+            ],
+        },
+        {
+            "id": "2",
+            "source": "s",
+            "meta": {},
+            "messages": [{"role": "user", "content": "hello there"}],
+        },
     ]
     out = score_safety(to_table(recs))
     assert out["toxicity.user"][0] > 0.8 > out["toxicity.assistant"][0]

@@ -45,7 +45,9 @@ def test_shuffled_words_are_less_likely_and_the_instruction_helps(scorer: Perple
 
 
 @pytest.mark.slow
-def test_deterministic_absent_without_response_and_robust_to_control_tokens(scorer: PerplexityScorer) -> None:
+def test_deterministic_absent_without_response_and_robust_to_control_tokens(
+    scorer: PerplexityScorer,
+) -> None:
     a = scorer.score(INSTR + ["Say nothing."], RESP + [""])
     b = scorer.score(INSTR + ["Say nothing."], RESP + [""])
     for k in a:
@@ -59,7 +61,9 @@ def test_deterministic_absent_without_response_and_robust_to_control_tokens(scor
 def test_long_instruction_is_cut_to_fit_the_context() -> None:
     backend = LlamaCppBackend(n_ctx=128, max_response_tokens=32)
     backend.setup()
-    out = PerplexityScorer(backend, ifd=False).score(["word " * 500], ["A short answer to a very long question."])
+    out = PerplexityScorer(backend, ifd=False).score(
+        ["word " * 500], ["A short answer to a very long question."]
+    )
     assert np.isfinite(out["perplexity"][0]) and set(out) == {"perplexity", "perplexity.tokens"}
 
 
@@ -74,8 +78,15 @@ def test_hf_backend_scores_exactly_the_response_tokens(tmp_path: Path) -> None:
     tok = AutoTokenizer.from_pretrained(str(minilm_dir()))
     tok.bos_token = "[CLS]"
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=2, bos_token_id=tok.bos_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        bos_token_id=tok.bos_token_id,
+    )
     LlamaForCausalLM(cfg).save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
     backend = HFBackend(str(tmp_path))
@@ -84,7 +95,9 @@ def test_hf_backend_scores_exactly_the_response_tokens(tmp_path: Path) -> None:
     resp = tok("Red is a colour.", add_special_tokens=False)["input_ids"]
     model = LlamaForCausalLM.from_pretrained(tmp_path).eval()
     with torch.inference_mode():
-        logp = torch.log_softmax(model(torch.tensor([prefix + resp])).logits[0].double(), -1).numpy()
+        logp = torch.log_softmax(
+            model(torch.tensor([prefix + resp])).logits[0].double(), -1
+        ).numpy()
     expected = [logp[len(prefix) - 1 + j, t] for j, t in enumerate(resp)]
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     alone = backend.response_logprobs(None, "Red is a colour.")

@@ -56,19 +56,29 @@ def test_convert_shared_file(shared_data: Path, tmp_path: Path, name: str) -> No
         conv = rej["record"]["conversations"]
         assert conv == [] or any(not t["value"].strip() for t in conv)
     records = read_jsonl(out)
-    assert all(r["messages"] and all(m["content"].strip() or m["role"] == "assistant" for m in r["messages"]) for r in records)
+    assert all(
+        r["messages"]
+        and all(m["content"].strip() or m["role"] == "assistant" for m in r["messages"])
+        for r in records
+    )
 
 
 def test_sharegpt_sample_rejects_exactly_the_broken_ones(shared_data: Path, tmp_path: Path) -> None:
     src = shared_data / "instructions" / "sharegpt_v3_sample3k"
     rows = [r for f in sorted(src.glob("*.jsonl")) for r in read_jsonl(f)]
-    broken = sum(1 for r in rows if not r["conversations"] or any(not t["value"].strip() for t in r["conversations"]))
+    broken = sum(
+        1
+        for r in rows
+        if not r["conversations"] or any(not t["value"].strip() for t in r["conversations"])
+    )
     summary = instructkit.convert(str(src), tmp_path / "out.jsonl")
     assert summary["rejected_total"] == broken > 0
     assert summary["records_out"] == len(rows) - broken
 
 
-@pytest.mark.parametrize("name", ["alpaca_sample_1k", "sharegpt_fastchat_dummy", "kto_openai_messages_demo"])
+@pytest.mark.parametrize(
+    "name", ["alpaca_sample_1k", "sharegpt_fastchat_dummy", "kto_openai_messages_demo"]
+)
 def test_real_files_round_trip(shared_data: Path, tmp_path: Path, name: str) -> None:
     folder = shared_data / "instructions" / name
     fmt = EXPECTED_FORMAT[name]

@@ -31,12 +31,20 @@ def read_records(inputs: str | list[str], fmt: str = "auto") -> list[Record]:
     return [r for t in read(inputs, fmt) for r in to_records(t)]
 
 
-def convert(inputs: str | list[str], output: str | Path, fmt: str = "auto", to: str | None = None, strict: bool = False) -> dict[str, Any]:
+def convert(
+    inputs: str | list[str],
+    output: str | Path,
+    fmt: str = "auto",
+    to: str | None = None,
+    strict: bool = False,
+) -> dict[str, Any]:
     """File-to-file conversion; returns the summary (also written beside ``output``)."""
     from instructkit.engines import local
 
     paths = [inputs] if isinstance(inputs, str) else inputs
-    return local.run(paths, Path(output), [], to=to, read_options=ReadOptions(fmt=fmt), strict=strict)
+    return local.run(
+        paths, Path(output), [], to=to, read_options=ReadOptions(fmt=fmt), strict=strict
+    )
 
 
 def stats(inputs: str | list[str], fmt: str = "auto") -> dict[str, Any]:
@@ -45,4 +53,13 @@ def stats(inputs: str | list[str], fmt: str = "auto") -> dict[str, Any]:
     return core.compute(read(inputs, fmt))
 
 
-__all__ = ["RECORD_SCHEMA", "Record", "convert", "read", "read_records", "stats", "to_records", "to_table"]
+__all__ = [
+    "RECORD_SCHEMA",
+    "Record",
+    "convert",
+    "read",
+    "read_records",
+    "stats",
+    "to_records",
+    "to_table",
+]

@@ -151,4 +151,8 @@ class RunLog:
     def write_summary(self) -> None:
         assert self.summary_path is not None
         with atomic_open(self.summary_path) as fh:
-            fh.write(orjson.dumps(self.summary(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+            fh.write(
+                orjson.dumps(
+                    self.summary(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
+                )
+            )

@@ -94,7 +94,9 @@ def compute(tables: Iterable[pa.Table]) -> dict[str, Any]:
             "response_tokens_mean": _mean(acc.resp_tokens),
             "response_chars_mean": _mean(acc.resp_chars),
             "no_response": acc.no_response,
-            "empty_input_share": round(acc.inputs_empty / acc.inputs_seen, 4) if acc.inputs_seen else None,
+            "empty_input_share": round(acc.inputs_empty / acc.inputs_seen, 4)
+            if acc.inputs_seen
+            else None,
             "roles": dict(acc.roles.most_common()),
             "top_categories": dict(acc.categories.most_common(5)),
             "scores": {k: _quantiles(v) for k, v in sorted(acc.scores.items())},

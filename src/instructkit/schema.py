@@ -48,7 +48,12 @@ MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES_TYPE = pa.list_(MESSAGE_TYPE)
 SCORES_TYPE = pa.map_(pa.string(), pa.float64())
 LINEAGE_TYPE = pa.struct(
-    [("parent", pa.string()), ("round", pa.int32()), ("operation", pa.string()), ("model", pa.string())]
+    [
+        ("parent", pa.string()),
+        ("round", pa.int32()),
+        ("operation", pa.string()),
+        ("model", pa.string()),
+    ]
 )
 RECORD_SCHEMA = pa.schema(
     [
@@ -93,10 +98,15 @@ def to_table(records: Sequence[Record]) -> pa.Table:
         pa.array([r["messages"] for r in records], MESSAGES_TYPE),
         pa.array([orjson.dumps(r.get("meta") or {}).decode() for r in records], pa.string()),
         pa.array(
-            [list((r.get("scores") or {}).items()) for r in records] if has_scores else [None] * len(records),
+            [list((r.get("scores") or {}).items()) for r in records]
+            if has_scores
+            else [None] * len(records),
             SCORES_TYPE,
         ),
-        pa.array([r.get("lineage") for r in records] if has_lineage else [None] * len(records), LINEAGE_TYPE),
+        pa.array(
+            [r.get("lineage") for r in records] if has_lineage else [None] * len(records),
+            LINEAGE_TYPE,
+        ),
     ]
     return pa.Table.from_arrays(columns, schema=RECORD_SCHEMA)
 

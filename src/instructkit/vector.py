@@ -37,7 +37,9 @@ def neighbours(
     corpus = np.ascontiguousarray(corpus, dtype=np.float32)
     k = min(k, len(corpus))
     if k == 0 or len(queries) == 0:
-        return np.full((len(queries), k), -1, np.int64), np.full((len(queries), k), -np.inf, np.float32)
+        return np.full((len(queries), k), -1, np.int64), np.full(
+            (len(queries), k), -np.inf, np.float32
+        )
     use_exact = len(corpus) <= EXACT_LIMIT if exact is None else exact
     idx, sims = (_exact if use_exact else _approximate)(queries, corpus, k)
     if threshold is not None:
@@ -52,7 +54,11 @@ def _exact(queries: np.ndarray, corpus: np.ndarray, k: int) -> tuple[np.ndarray,
     block = max(BLOCK_CELLS // len(corpus), 1)
     for s in range(0, len(queries), block):
         sim = queries[s : s + block] @ corpus.T
-        top = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < len(corpus) else np.tile(np.arange(k), (len(sim), 1))
+        top = (
+            np.argpartition(-sim, k - 1, axis=1)[:, :k]
+            if k < len(corpus)
+            else np.tile(np.arange(k), (len(sim), 1))
+        )
         top_sim = np.take_along_axis(sim, top, axis=1)
         order = np.argsort(-top_sim, axis=1, kind="stable")
         idx[s : s + block] = np.take_along_axis(top, order, axis=1)
@@ -64,7 +70,9 @@ def _approximate(queries: np.ndarray, corpus: np.ndarray, k: int) -> tuple[np.nd
     try:
         from usearch.index import Index
     except ImportError:
-        raise MissingDependency("usearch", "dedup", "approximate nearest-neighbour search") from None
+        raise MissingDependency(
+            "usearch", "dedup", "approximate nearest-neighbour search"
+        ) from None
     index = Index(ndim=corpus.shape[1], metric="ip", dtype="f32", expansion_search=max(64, 2 * k))
     index.add(np.arange(len(corpus), dtype=np.uint64), corpus)
     found = index.search(queries, k)
@@ -73,5 +81,7 @@ def _approximate(queries: np.ndarray, corpus: np.ndarray, k: int) -> tuple[np.nd
     counts = np.asarray(found.counts).reshape(-1)
     valid = np.arange(keys.shape[1])[None, :] < counts[:, None]
     idx = np.where(valid, keys, -1)
-    sims = np.where(valid, 1.0 - dist, -np.inf).astype(np.float32)  # usearch "ip" distance = 1 - dot
+    sims = np.where(valid, 1.0 - dist, -np.inf).astype(
+        np.float32
+    )  # usearch "ip" distance = 1 - dot
     return idx, sims

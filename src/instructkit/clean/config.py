@@ -42,13 +42,21 @@ class CleanConfig:
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
-            ("mode", self.mode, MODES), ("profile", self.profile, PROFILES), ("pii", self.pii, PII_MODES),
-            ("gptisms", self.gptisms, GPTISM_MODES), ("toxic_user", self.toxic_user, TOXIC_USER_MODES),
+            ("mode", self.mode, MODES),
+            ("profile", self.profile, PROFILES),
+            ("pii", self.pii, PII_MODES),
+            ("gptisms", self.gptisms, GPTISM_MODES),
+            ("toxic_user", self.toxic_user, TOXIC_USER_MODES),
         ):
             if value not in allowed:
-                raise InstructkitError(f"--{name.replace('_', '-')} '{value}' is not one of {', '.join(allowed)}")
-        for name, value in (("toxicity-threshold", self.toxicity_threshold), ("lang-min-prob", self.lang_min_prob),
-                            ("pii-threshold", self.pii_threshold)):
+                raise InstructkitError(
+                    f"--{name.replace('_', '-')} '{value}' is not one of {', '.join(allowed)}"
+                )
+        for name, value in (
+            ("toxicity-threshold", self.toxicity_threshold),
+            ("lang-min-prob", self.lang_min_prob),
+            ("pii-threshold", self.pii_threshold),
+        ):
             if not 0.0 <= value <= 1.0:
                 raise InstructkitError(f"--{name} must be between 0 and 1, got {value}")
 

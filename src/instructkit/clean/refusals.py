@@ -56,7 +56,17 @@ def _load_rules(text: str, origin: str) -> list[Rule]:
                 scope = p.get("scope", "any")
                 if scope not in SCOPES:
                     raise ValueError(f"rule {p['id']}: scope '{scope}' is not one of {SCOPES}")
-                rules.append(Rule(category, p["id"], p.get("lang", "en"), scope, action, p["regex"], p.get("example", "")))
+                rules.append(
+                    Rule(
+                        category,
+                        p["id"],
+                        p.get("lang", "en"),
+                        scope,
+                        action,
+                        p["regex"],
+                        p.get("example", ""),
+                    )
+                )
         return rules
     except (yaml.YAMLError, KeyError, TypeError, ValueError) as e:
         raise InstructkitError(f"pattern library {origin} is malformed: {e}") from None
@@ -70,10 +80,16 @@ class PatternLibrary:
         self.head_chars = head_chars
         self._by_scope: dict[str, re.Pattern[str] | None] = {}
         for scope in SCOPES:
-            group = [(k, r) for k, r in self.rules.items() if r.scope == scope and r.action != "strip"]
+            group = [
+                (k, r) for k, r in self.rules.items() if r.scope == scope and r.action != "strip"
+            ]
             self._by_scope[scope] = self._compile(group)
-        self._strip_head = self._compile([(k, r) for k, r in self.rules.items() if r.action == "strip" and r.scope == "head"])
-        self._strip_end = self._compile([(k, r) for k, r in self.rules.items() if r.action == "strip" and r.scope == "end"])
+        self._strip_head = self._compile(
+            [(k, r) for k, r in self.rules.items() if r.action == "strip" and r.scope == "head"]
+        )
+        self._strip_end = self._compile(
+            [(k, r) for k, r in self.rules.items() if r.action == "strip" and r.scope == "end"]
+        )
 
     @staticmethod
     def _compile(group: list[tuple[str, Rule]]) -> re.Pattern[str] | None:
@@ -82,13 +98,19 @@ class PatternLibrary:
         try:
             return re.compile("|".join(f"(?P<{k}>{r.pattern})" for k, r in group), re.IGNORECASE)
         except re.error as e:
-            raise InstructkitError(f"a pattern in the refusal library does not compile: {e}") from None
+            raise InstructkitError(
+                f"a pattern in the refusal library does not compile: {e}"
+            ) from None
 
     @classmethod
     def load(cls, path: str | Path | None = None, head_chars: int = 300) -> PatternLibrary:
         """The packaged library, or a user's YAML file of the same shape."""
         if path is None:
-            text = resources.files("instructkit.clean").joinpath("patterns", DEFAULT_LIBRARY).read_text("utf-8")
+            text = (
+                resources.files("instructkit.clean")
+                .joinpath("patterns", DEFAULT_LIBRARY)
+                .read_text("utf-8")
+            )
             return cls(_load_rules(text, DEFAULT_LIBRARY), head_chars)
         try:
             text = Path(path).read_text("utf-8")
@@ -125,7 +147,7 @@ class PatternLibrary:
         stripped: list[Hit] = []
         if self._strip_head is not None:
             m = self._strip_head.match(text)
-            rest = text[m.end():] if m else ""
+            rest = text[m.end() :] if m else ""
             if m and rest.strip():
                 rule = self.rules[m.lastgroup or ""]
                 stripped.append(Hit(rule.category, rule.id, m.start(), m.end(), m.group(0)))

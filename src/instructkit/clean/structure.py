@@ -21,16 +21,74 @@ from instructkit.text import words
 FORMAT_HINTS = "_format"
 INPUT_KEYS = ("input", "context")
 #: Inputs that mean "no input" in Alpaca-style data (compared after stripping brackets and punctuation).
-PLACEHOLDER_INPUTS = frozenset({
-    "noinput", "no input", "no input required", "no input needed", "none", "n/a", "na", "null", "nan",
-    "empty", "not applicable", "nil", "no input provided", "blank",
-})
+PLACEHOLDER_INPUTS = frozenset(
+    {
+        "noinput",
+        "no input",
+        "no input required",
+        "no input needed",
+        "none",
+        "n/a",
+        "na",
+        "null",
+        "nan",
+        "empty",
+        "not applicable",
+        "nil",
+        "no input provided",
+        "blank",
+    }
+)
 _PLACEHOLDER_STRIP = re.compile(r"^[\s<\[({\"']+|[\s>\])}\"'.!]+$")
 _FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
 _LIST_ITEM = re.compile(r"^\d+[.)]\s")
 _INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\ufeff")
 #: Words a finished sentence does not end on.
-_DANGLING = frozenset(["a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "that", "which", "who", "is", "are", "was", "were", "be", "their", "its", "his", "her", "our", "your", "my", "this", "these", "those", "than", "then", "if", "when", "while", "because", "into"])
+_DANGLING = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "by",
+        "from",
+        "as",
+        "that",
+        "which",
+        "who",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "their",
+        "its",
+        "his",
+        "her",
+        "our",
+        "your",
+        "my",
+        "this",
+        "these",
+        "those",
+        "than",
+        "then",
+        "if",
+        "when",
+        "while",
+        "because",
+        "into",
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +134,8 @@ def _apply_groups(rec: Record, groups: list[list[int]]) -> None:
     """Rebuild messages from groups of old indices (merged in order), keeping per-turn format hints aligned."""
     old = rec["messages"]
     rec["messages"] = [
-        {"role": old[g[0]]["role"], "content": "\n\n".join(old[i]["content"] for i in g)} for g in groups
+        {"role": old[g[0]]["role"], "content": "\n\n".join(old[i]["content"] for i in g)}
+        for g in groups
     ]
     hints: dict[str, Any] = rec["meta"].get(FORMAT_HINTS) or {}
     for key, value in list(hints.items()):
@@ -84,7 +143,9 @@ def _apply_groups(rec: Record, groups: list[list[int]]) -> None:
             hints[key] = [value[g[0]] for g in groups]
 
 
-def repair(rec: Record, edits: list[dict[str, Any]] | None = None) -> tuple[Counter[str], Finding | None]:
+def repair(
+    rec: Record, edits: list[dict[str, Any]] | None = None
+) -> tuple[Counter[str], Finding | None]:
     """Fix alternation where it is unambiguous; return the repairs made, or the finding that rejects the record.
 
     ``edits`` (when given) receives one entry per repair naming the original turns it touched.
@@ -98,15 +159,25 @@ def repair(rec: Record, edits: list[dict[str, Any]] | None = None) -> tuple[Coun
     for i, m in enumerate(msgs):
         if m["role"] == "system":
             if groups and any(msgs[g[0]]["role"] != "system" for g in groups):
-                return repairs, Finding("not_alternating", "system_in_middle", i,
-                                        f"{_turn(i, 'system')} comes after the conversation started; a system prompt belongs first")
+                return repairs, Finding(
+                    "not_alternating",
+                    "system_in_middle",
+                    i,
+                    f"{_turn(i, 'system')} comes after the conversation started; a system prompt belongs first",
+                )
             if not m["content"].strip():
                 repairs["dropped_empty_system"] += 1
                 log.append({"rule": "dropped_empty_system", "turns": [i]})
                 continue
         elif not m["content"].translate(_INVISIBLE).strip():
-            return repairs, Finding("empty_turn", "empty_turn", i, f"{_turn(i, m['role'])} is empty or white space")
-        if groups and m["role"] in ("user", "assistant") and msgs[groups[-1][0]]["role"] == m["role"]:
+            return repairs, Finding(
+                "empty_turn", "empty_turn", i, f"{_turn(i, m['role'])} is empty or white space"
+            )
+        if (
+            groups
+            and m["role"] in ("user", "assistant")
+            and msgs[groups[-1][0]]["role"] == m["role"]
+        ):
             groups[-1].append(i)
             repairs["merged_turns"] += 1
             log.append({"rule": "merged_turns", "turns": [groups[-1][0], i]})
@@ -115,7 +186,12 @@ def repair(rec: Record, edits: list[dict[str, Any]] | None = None) -> tuple[Coun
     body = [g for g in groups if msgs[g[0]]["role"] != "system"]
     while body and msgs[body[0][0]]["role"] != "user":
         if msgs[body[0][0]]["role"] == "tool":
-            return repairs, Finding("not_alternating", "starts_with_tool", body[0][0], f"{_turn(body[0][0], 'tool')} opens the conversation")
+            return repairs, Finding(
+                "not_alternating",
+                "starts_with_tool",
+                body[0][0],
+                f"{_turn(body[0][0], 'tool')} opens the conversation",
+            )
         repairs["dropped_leading_assistant"] += 1
         log.append({"rule": "dropped_leading_assistant", "turns": body[0]})
         groups.remove(body.pop(0))
@@ -126,11 +202,20 @@ def repair(rec: Record, edits: list[dict[str, Any]] | None = None) -> tuple[Coun
     roles = [msgs[g[0]]["role"] for g in body]
     if "user" not in roles or "assistant" not in roles:
         missing = "user" if "user" not in roles else "assistant"
-        return repairs, Finding("not_alternating", f"no_{missing}", None,
-                                f"no {missing} turn left after repairs (roles: {', '.join(m['role'] for m in msgs)})")
+        return repairs, Finding(
+            "not_alternating",
+            f"no_{missing}",
+            None,
+            f"no {missing} turn left after repairs (roles: {', '.join(m['role'] for m in msgs)})",
+        )
     for prev, cur, g in zip(roles, roles[1:], body[1:]):
         if cur == "tool" and prev not in ("assistant", "tool"):
-            return repairs, Finding("not_alternating", "tool_without_call", g[0], f"{_turn(g[0], 'tool')} follows a {prev} turn, not a tool call")
+            return repairs, Finding(
+                "not_alternating",
+                "tool_without_call",
+                g[0],
+                f"{_turn(g[0], 'tool')} follows a {prev} turn, not a tool call",
+            )
     if repairs:
         _apply_groups(rec, groups)
     return repairs, None
@@ -169,7 +254,12 @@ def check(rec: Record, bounds: Bounds) -> Finding | None:
     msgs = rec["messages"]
     total = sum(len(m["content"]) for m in msgs)
     if total > bounds.max_chars:
-        return Finding("too_long", "max_chars", None, f"{total:,} characters of text, above --max-chars {bounds.max_chars:,}")
+        return Finding(
+            "too_long",
+            "max_chars",
+            None,
+            f"{total:,} characters of text, above --max-chars {bounds.max_chars:,}",
+        )
     last_user = ""
     for i, m in enumerate(msgs):
         if m["role"] == "user":
@@ -177,15 +267,34 @@ def check(rec: Record, bounds: Bounds) -> Finding | None:
         elif m["role"] == "assistant":
             n = len(m["content"].split())
             if n < bounds.min_response_words:
-                return Finding("too_short", "min_response_words", i, f"{_turn(i, 'assistant')} has {n} words, below --min-response-words {bounds.min_response_words}")
+                return Finding(
+                    "too_short",
+                    "min_response_words",
+                    i,
+                    f"{_turn(i, 'assistant')} has {n} words, below --min-response-words {bounds.min_response_words}",
+                )
             if bounds.check_echo and is_echo(last_user, m["content"]):
-                return Finding("echo", "repeats_instruction", i, f"{_turn(i, 'assistant')} only repeats the user turn before it")
+                return Finding(
+                    "echo",
+                    "repeats_instruction",
+                    i,
+                    f"{_turn(i, 'assistant')} only repeats the user turn before it",
+                )
     if bounds.check_truncation:
         last_i = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
         if last_i is not None:
             rule = is_truncated(msgs[last_i]["content"])
             if rule:
                 tail = msgs[last_i]["content"].rstrip()[-60:].replace("\n", " ")
-                what = "an unclosed ``` code block" if rule == "unclosed_code_block" else "mid-sentence"
-                return Finding("truncated", rule, last_i, f"{_turn(last_i, 'assistant')} ends {what}: …{tail!r}")
+                what = (
+                    "an unclosed ``` code block"
+                    if rule == "unclosed_code_block"
+                    else "mid-sentence"
+                )
+                return Finding(
+                    "truncated",
+                    rule,
+                    last_i,
+                    f"{_turn(last_i, 'assistant')} ends {what}: …{tail!r}",
+                )
     return None

@@ -53,5 +53,9 @@ def main() -> None:
     except Exception as e:  # an internal error: one line, exit 1
         if debug:
             raise
-        err.print(f"[red]internal error:[/red] {type(e).__name__}: {e} (rerun with --debug for the traceback)", highlight=False, soft_wrap=True)
+        err.print(
+            f"[red]internal error:[/red] {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(1)

@@ -24,15 +24,39 @@ F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True)
 out = Console()
 
-Inputs = Annotated[list[str], typer.Argument(help="Files, folders, or hf:ORG/NAME[:split].", show_default=False)]
-Output = Annotated[Path, typer.Option("-o", "--output", help="Output file; its extension (.jsonl, .json, .parquet) picks the type.")]
-From = Annotated[str, typer.Option("--from", help="Input format: auto, alpaca, sharegpt, dolly, openai, evol, lima, oasst, ...")]
-Strict = Annotated[bool, typer.Option("--strict", help="Stop with exit 2 at the first rejected row.")]
+Inputs = Annotated[
+    list[str], typer.Argument(help="Files, folders, or hf:ORG/NAME[:split].", show_default=False)
+]
+Output = Annotated[
+    Path,
+    typer.Option(
+        "-o",
+        "--output",
+        help="Output file; its extension (.jsonl, .json, .parquet) picks the type.",
+    ),
+]
+From = Annotated[
+    str,
+    typer.Option(
+        "--from", help="Input format: auto, alpaca, sharegpt, dolly, openai, evol, lima, oasst, ..."
+    ),
+]
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Stop with exit 2 at the first rejected row.")
+]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
-RejectsPath = Annotated[Path | None, typer.Option("--rejects", help="Rejects file (default: STEM.rejects.jsonl beside OUTPUT).")]
-SummaryPath = Annotated[Path | None, typer.Option("--summary", help="Summary file (default: STEM.summary.json beside OUTPUT).")]
+RejectsPath = Annotated[
+    Path | None,
+    typer.Option("--rejects", help="Rejects file (default: STEM.rejects.jsonl beside OUTPUT)."),
+]
+SummaryPath = Annotated[
+    Path | None,
+    typer.Option("--summary", help="Summary file (default: STEM.summary.json beside OUTPUT)."),
+]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Records per batch.")]
-MaxChars = Annotated[int, typer.Option("--max-record-chars", min=1, help="Reject records with more text than this.")]
+MaxChars = Annotated[
+    int, typer.Option("--max-record-chars", min=1, help="Reject records with more text than this.")
+]
 
 
 @dataclass(frozen=True)
@@ -59,11 +83,24 @@ def common_options(batch_size: int = 5000) -> Callable[[F], F]:
 
     shared = [
         inspect.Parameter("fmt", inspect.Parameter.KEYWORD_ONLY, default="auto", annotation=From),
-        inspect.Parameter("strict", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Strict),
-        inspect.Parameter("rejects", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=RejectsPath),
-        inspect.Parameter("summary", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=SummaryPath),
-        inspect.Parameter("batch_size", inspect.Parameter.KEYWORD_ONLY, default=batch_size, annotation=BatchSize),
-        inspect.Parameter("max_record_chars", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_MAX_RECORD_CHARS, annotation=MaxChars),
+        inspect.Parameter(
+            "strict", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Strict
+        ),
+        inspect.Parameter(
+            "rejects", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=RejectsPath
+        ),
+        inspect.Parameter(
+            "summary", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=SummaryPath
+        ),
+        inspect.Parameter(
+            "batch_size", inspect.Parameter.KEYWORD_ONLY, default=batch_size, annotation=BatchSize
+        ),
+        inspect.Parameter(
+            "max_record_chars",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=DEFAULT_MAX_RECORD_CHARS,
+            annotation=MaxChars,
+        ),
         inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Debug),
     ]
     names = [p.name for p in shared if p.name != "debug"]
@@ -100,7 +137,9 @@ def run_steps(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the engine with a progress display on stderr, then print the summary table."""
-    options = ReadOptions(fmt=common.fmt, batch_size=common.batch_size, max_record_chars=common.max_record_chars)
+    options = ReadOptions(
+        fmt=common.fmt, batch_size=common.batch_size, max_record_chars=common.max_record_chars
+    )
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),

@@ -14,7 +14,9 @@ from instructkit.cli.common import (
     run_steps,
 )
 
-To = Annotated[str, typer.Option("--to", help="Output format: records, alpaca, sharegpt, dolly, openai.")]
+To = Annotated[
+    str, typer.Option("--to", help="Output format: records, alpaca, sharegpt, dolly, openai.")
+]
 
 
 def register(app: typer.Typer) -> None:

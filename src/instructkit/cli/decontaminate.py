@@ -19,27 +19,84 @@ from instructkit.decontam.benchmarks import ADAPTERS
 from instructkit.decontam.cache import default_dir
 from instructkit.steps.decontaminate import DEFAULT_BAND, DEFAULT_THRESHOLD, Decontaminate
 
-Benchmarks = Annotated[list[str], typer.Option(
-    "--benchmark", "-b", show_default=False,
-    help=f"Repeatable. A built-in name ({', '.join(ADAPTERS)}) or a file: [NAME=]PATH[:FIELD,FIELD...].")]
-BenchDir = Annotated[Path | None, typer.Option(
-    "--benchmark-dir", help="Read built-in benchmarks from this folder (offline), e.g. shared/data/benchmarks.")]
-Ngram = Annotated[int, typer.Option("--ngram", min=1, help="Words per n-gram; benchmark texts shorter than this match whole.")]
-MinOverlap = Annotated[float, typer.Option(
-    "--min-overlap", min=0.0, max=1.0,
-    help="Share of a benchmark item's n-grams a record must contain (0: any one n-gram).")]
-Model = Annotated[str, typer.Option(
-    "--embedding-model", help="'minilm' (offline package), any sentence-transformers id or path, or 'none' (n-grams only).")]
-Threshold = Annotated[float, typer.Option("--embedding-threshold", help="Cosine at or above which a user turn is contaminated.")]
-Band = Annotated[float, typer.Option(
-    "--suspicious-band", help="Lower edge of the suspicious band [LOW, threshold): written as hits, sent to the judge.")]
-Mode = Annotated[str, typer.Option("--mode", help="filter: drop contaminated records; flag: keep all, only write hits.")]
-JudgeUrl = Annotated[str | None, typer.Option("--judge-url", help="OpenAI-compatible base URL of an LLM that judges the band.")]
-JudgeModel = Annotated[str | None, typer.Option("--judge-model", help="Model name for --judge-url.")]
-CacheDir = Annotated[Path | None, typer.Option(
-    "--cache-dir", help="Where built benchmark indexes are kept (default ~/.cache/instructkit/decontam).")]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="Build the benchmark indexes afresh and do not store them.")]
-Hits = Annotated[Path | None, typer.Option("--hits", help="Hits file (default: STEM.hits.jsonl beside OUTPUT).")]
+Benchmarks = Annotated[
+    list[str],
+    typer.Option(
+        "--benchmark",
+        "-b",
+        show_default=False,
+        help=f"Repeatable. A built-in name ({', '.join(ADAPTERS)}) or a file: [NAME=]PATH[:FIELD,FIELD...].",
+    ),
+]
+BenchDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--benchmark-dir",
+        help="Read built-in benchmarks from this folder (offline), e.g. shared/data/benchmarks.",
+    ),
+]
+Ngram = Annotated[
+    int,
+    typer.Option(
+        "--ngram", min=1, help="Words per n-gram; benchmark texts shorter than this match whole."
+    ),
+]
+MinOverlap = Annotated[
+    float,
+    typer.Option(
+        "--min-overlap",
+        min=0.0,
+        max=1.0,
+        help="Share of a benchmark item's n-grams a record must contain (0: any one n-gram).",
+    ),
+]
+Model = Annotated[
+    str,
+    typer.Option(
+        "--embedding-model",
+        help="'minilm' (offline package), any sentence-transformers id or path, or 'none' (n-grams only).",
+    ),
+]
+Threshold = Annotated[
+    float,
+    typer.Option(
+        "--embedding-threshold", help="Cosine at or above which a user turn is contaminated."
+    ),
+]
+Band = Annotated[
+    float,
+    typer.Option(
+        "--suspicious-band",
+        help="Lower edge of the suspicious band [LOW, threshold): written as hits, sent to the judge.",
+    ),
+]
+Mode = Annotated[
+    str,
+    typer.Option(
+        "--mode", help="filter: drop contaminated records; flag: keep all, only write hits."
+    ),
+]
+JudgeUrl = Annotated[
+    str | None,
+    typer.Option("--judge-url", help="OpenAI-compatible base URL of an LLM that judges the band."),
+]
+JudgeModel = Annotated[
+    str | None, typer.Option("--judge-model", help="Model name for --judge-url.")
+]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Where built benchmark indexes are kept (default ~/.cache/instructkit/decontam).",
+    ),
+]
+NoCache = Annotated[
+    bool,
+    typer.Option("--no-cache", help="Build the benchmark indexes afresh and do not store them."),
+]
+Hits = Annotated[
+    Path | None, typer.Option("--hits", help="Hits file (default: STEM.hits.jsonl beside OUTPUT).")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -66,7 +123,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Remove records that overlap benchmarks (n-grams, embeddings, optional LLM judge); write STEM.hits.jsonl."""
         stem_rejects, _ = sidecar_paths(output)
-        hits_path = hits or stem_rejects.with_name(stem_rejects.name.replace(".rejects.jsonl", ".hits.jsonl"))
+        hits_path = hits or stem_rejects.with_name(
+            stem_rejects.name.replace(".rejects.jsonl", ".hits.jsonl")
+        )
         step = Decontaminate(
             benchmark,
             benchmark_dir=benchmark_dir,

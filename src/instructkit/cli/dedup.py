@@ -15,15 +15,47 @@ from instructkit.cli.common import (
 )
 from instructkit.models.embeddings import DEFAULT_EMBEDDING_MODEL
 
-Method = Annotated[str, typer.Option("--method", help="Comma list of exact, near, semantic (run in that order).")]
-Threshold = Annotated[float, typer.Option("--threshold", help="Near-duplicate Jaccard threshold over word n-gram shingles.")]
-NumPerm = Annotated[int, typer.Option("--num-perm", help="MinHash permutations (signature length).")]
+Method = Annotated[
+    str, typer.Option("--method", help="Comma list of exact, near, semantic (run in that order).")
+]
+Threshold = Annotated[
+    float,
+    typer.Option("--threshold", help="Near-duplicate Jaccard threshold over word n-gram shingles."),
+]
+NumPerm = Annotated[
+    int, typer.Option("--num-perm", help="MinHash permutations (signature length).")
+]
 Ngram = Annotated[int, typer.Option("--ngram", help="Words per shingle for near-duplicates.")]
-SemThreshold = Annotated[float, typer.Option("--semantic-threshold", help="Cosine threshold for semantic duplicates.")]
-Model = Annotated[str, typer.Option("--embedding-model", help="'minilm' (offline package) or any sentence-transformers id or path.")]
-Fields = Annotated[str, typer.Option("--fields", help="Compare 'all' turns (instruction + response) or the 'instruction' only.")]
-Cluster = Annotated[str, typer.Option("--cluster", help="components: one record per connected cluster (union-find); star: drop only records similar to a kept one.")]
-KeepBest = Annotated[str | None, typer.Option("--keep-best", help="Keep the record with the highest scores.METRIC per cluster (default: the first seen).")]
+SemThreshold = Annotated[
+    float, typer.Option("--semantic-threshold", help="Cosine threshold for semantic duplicates.")
+]
+Model = Annotated[
+    str,
+    typer.Option(
+        "--embedding-model",
+        help="'minilm' (offline package) or any sentence-transformers id or path.",
+    ),
+]
+Fields = Annotated[
+    str,
+    typer.Option(
+        "--fields", help="Compare 'all' turns (instruction + response) or the 'instruction' only."
+    ),
+]
+Cluster = Annotated[
+    str,
+    typer.Option(
+        "--cluster",
+        help="components: one record per connected cluster (union-find); star: drop only records similar to a kept one.",
+    ),
+]
+KeepBest = Annotated[
+    str | None,
+    typer.Option(
+        "--keep-best",
+        help="Keep the record with the highest scores.METRIC per cluster (default: the first seen).",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:

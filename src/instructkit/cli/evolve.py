@@ -20,21 +20,69 @@ from instructkit.steps.evolve import EvolveStep
 
 BaseUrl = Annotated[
     str | None,
-    typer.Option("--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1. Default: start the offline SmolLM2 server."),
+    typer.Option(
+        "--base-url",
+        help="OpenAI-compatible server, e.g. http://localhost:8000/v1. Default: start the offline SmolLM2 server.",
+    ),
 ]
-Model = Annotated[str | None, typer.Option("--model", help="Model name the server knows (required with --base-url).")]
+Model = Annotated[
+    str | None,
+    typer.Option("--model", help="Model name the server knows (required with --base-url)."),
+]
 Rounds = Annotated[int, typer.Option("--rounds", min=0, help="Evolution rounds.")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed for the choice of operation and the sampling.")]
-Concurrency = Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight at most.")]
-KeepSeeds = Annotated[bool, typer.Option("--keep-seeds/--no-keep-seeds", help="Write the seed records too.")]
-Respond = Annotated[bool, typer.Option("--respond", help="Answer kept records that have no response (with --rounds 0: answer only).")]
-Cache = Annotated[Path | None, typer.Option("--cache", help="SQLite cache of LLM calls (default: STEM.llm-cache.sqlite beside OUTPUT); a rerun repeats no completed call.")]
-TemplatesDir = Annotated[Path | None, typer.Option("--templates", help="Folder of .txt templates overriding the packaged ones by name.")]
-Temperature = Annotated[float, typer.Option("--temperature", min=0.0, help="Sampling temperature for evolving and answering.")]
+Seed = Annotated[
+    int, typer.Option("--seed", help="Seed for the choice of operation and the sampling.")
+]
+Concurrency = Annotated[
+    int, typer.Option("--concurrency", min=1, help="Requests in flight at most.")
+]
+KeepSeeds = Annotated[
+    bool, typer.Option("--keep-seeds/--no-keep-seeds", help="Write the seed records too.")
+]
+Respond = Annotated[
+    bool,
+    typer.Option(
+        "--respond",
+        help="Answer kept records that have no response (with --rounds 0: answer only).",
+    ),
+]
+Cache = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache",
+        help="SQLite cache of LLM calls (default: STEM.llm-cache.sqlite beside OUTPUT); a rerun repeats no completed call.",
+    ),
+]
+TemplatesDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--templates", help="Folder of .txt templates overriding the packaged ones by name."
+    ),
+]
+Temperature = Annotated[
+    float,
+    typer.Option("--temperature", min=0.0, help="Sampling temperature for evolving and answering."),
+]
 MaxTokens = Annotated[int, typer.Option("--max-tokens", min=1, help="Longest response, in tokens.")]
-Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds before one request is given up (then retried).")]
-Complexity = Annotated[bool, typer.Option("--complexity/--no-complexity", help="Report the complexity gain per round (loads the spaCy parser).")]
-Retries = Annotated[int, typer.Option("--max-retries", min=0, help="Retries per call on 429, 5xx, timeouts and malformed answers.")]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout", min=0.1, help="Seconds before one request is given up (then retried)."
+    ),
+]
+Complexity = Annotated[
+    bool,
+    typer.Option(
+        "--complexity/--no-complexity",
+        help="Report the complexity gain per round (loads the spaCy parser).",
+    ),
+]
+Retries = Annotated[
+    int,
+    typer.Option(
+        "--max-retries", min=0, help="Retries per call on 429, 5xx, timeouts and malformed answers."
+    ),
+]
 
 
 def default_cache(output: Path) -> Path:

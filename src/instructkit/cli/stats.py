@@ -44,7 +44,9 @@ NUMBERS = [
 
 def render(result: dict[str, Any]) -> list[Table]:
     """Sources as rows (the layout of dataset tables in papers); lengths are means."""
-    numbers = Table(title="instructkit stats (lengths are means; tok = whitespace tokens)", title_justify="left")
+    numbers = Table(
+        title="instructkit stats (lengths are means; tok = whitespace tokens)", title_justify="left"
+    )
     numbers.add_column("source", no_wrap=True)
     for label, _ in NUMBERS:
         numbers.add_column(label, justify="right")
@@ -59,7 +61,9 @@ def render(result: dict[str, Any]) -> list[Table]:
         numbers.add_row(src, *(_fmt(s[key]) for _, key in NUMBERS))
         content.add_row(src, _fmt(s["roles"]), _fmt(s["top_categories"]))
         for metric, q in s["scores"].items():
-            scores.add_row(src, metric, *(f"{q[k]:.4g}" for k in ("p10", "p50", "p90", "mean")), f"{q['n']:,}")
+            scores.add_row(
+                src, metric, *(f"{q[k]:.4g}" for k in ("p10", "p50", "p90", "mean")), f"{q['n']:,}"
+            )
     return [numbers, content] + ([scores] if scores.row_count else [])
 
 
@@ -71,7 +75,12 @@ def register(app: typer.Typer) -> None:
             result = core.compute(read_tables(inputs, log, ReadOptions(fmt=fmt)))
         result_meta = {"rejected_while_reading": dict(log.rejected)}
         if json:
-            sys.stdout.write(orjson.dumps({"sources": result, **result_meta}, option=orjson.OPT_INDENT_2).decode() + "\n")
+            sys.stdout.write(
+                orjson.dumps(
+                    {"sources": result, **result_meta}, option=orjson.OPT_INDENT_2
+                ).decode()
+                + "\n"
+            )
             return
         for table in render(result):
             out.print(table)

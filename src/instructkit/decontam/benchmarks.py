@@ -96,7 +96,11 @@ def _truthfulqa(row: Row, i: int) -> tuple[str, list[str], None]:
 
 
 def _hellaswag(row: Row, i: int) -> tuple[str, list[str], None]:
-    return _s(_first(row, "ind", "source_id") or i), [_s(row["ctx"]), *map(_s, row.get("endings") or [])], None
+    return (
+        _s(_first(row, "ind", "source_id") or i),
+        [_s(row["ctx"]), *map(_s, row.get("endings") or [])],
+        None,
+    )
 
 
 def _turns(row: Row, i: int) -> tuple[str, list[str], list[str]]:
@@ -117,35 +121,128 @@ def _bbh(row: Row, i: int) -> tuple[str, list[str], None]:
     return f"{task}/{i}" if task else str(i), [_s(row["input"])], None
 
 
-BBH_TASKS = ["boolean_expressions", "causal_judgement", "date_understanding", "disambiguation_qa", "dyck_languages", "formal_fallacies", "geometric_shapes", "hyperbaton", "logical_deduction_five_objects", "logical_deduction_seven_objects", "logical_deduction_three_objects", "movie_recommendation", "multistep_arithmetic_two", "navigate", "object_counting", "penguins_in_a_table", "reasoning_about_colored_objects", "ruin_names", "salient_translation_error_detection", "snarks", "sports_understanding", "temporal_sequences", "tracking_shuffled_objects_five_objects", "tracking_shuffled_objects_seven_objects", "tracking_shuffled_objects_three_objects", "web_of_lies", "word_sorting"]
-MATH_SUBJECTS = ["algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory", "prealgebra", "precalculus"]
+BBH_TASKS = [
+    "boolean_expressions",
+    "causal_judgement",
+    "date_understanding",
+    "disambiguation_qa",
+    "dyck_languages",
+    "formal_fallacies",
+    "geometric_shapes",
+    "hyperbaton",
+    "logical_deduction_five_objects",
+    "logical_deduction_seven_objects",
+    "logical_deduction_three_objects",
+    "movie_recommendation",
+    "multistep_arithmetic_two",
+    "navigate",
+    "object_counting",
+    "penguins_in_a_table",
+    "reasoning_about_colored_objects",
+    "ruin_names",
+    "salient_translation_error_detection",
+    "snarks",
+    "sports_understanding",
+    "temporal_sequences",
+    "tracking_shuffled_objects_five_objects",
+    "tracking_shuffled_objects_seven_objects",
+    "tracking_shuffled_objects_three_objects",
+    "web_of_lies",
+    "word_sorting",
+]
+MATH_SUBJECTS = [
+    "algebra",
+    "counting_and_probability",
+    "geometry",
+    "intermediate_algebra",
+    "number_theory",
+    "prealgebra",
+    "precalculus",
+]
 
 ADAPTERS: dict[str, Adapter] = {
     a.name: a
     for a in (
         Adapter("mmlu", (("cais/mmlu", "all", "test"),), ("mmlu",), ("test.jsonl",), _mmlu),
-        Adapter("gsm8k", (("openai/gsm8k", "main", "test"),), ("gsm8k",), ("test.jsonl",),
-                _simple(("id",), ("question",))),
-        Adapter("humaneval", (("openai/openai_humaneval", None, "test"),), ("humaneval",),
-                ("HumanEval.jsonl", "HumanEval.jsonl.gz"), _simple(("task_id",), ("prompt",))),
+        Adapter(
+            "gsm8k",
+            (("openai/gsm8k", "main", "test"),),
+            ("gsm8k",),
+            ("test.jsonl",),
+            _simple(("id",), ("question",)),
+        ),
+        Adapter(
+            "humaneval",
+            (("openai/openai_humaneval", None, "test"),),
+            ("humaneval",),
+            ("HumanEval.jsonl", "HumanEval.jsonl.gz"),
+            _simple(("task_id",), ("prompt",)),
+        ),
         # MBPP's published test split is task ids 11-510 (1-10 are few-shot prompts, the rest train/validation).
-        Adapter("mbpp", (("google-research-datasets/mbpp", "full", "test"),), ("mbpp",), ("mbpp.jsonl",),
-                _simple(("task_id",), ("text",)), keep=lambda r: 11 <= int(r.get("task_id", 11)) <= 510),
-        Adapter("arc", (("allenai/ai2_arc", "ARC-Challenge", "test"), ("allenai/ai2_arc", "ARC-Easy", "test")),
-                ("arc",), ("ARC-Challenge-Test.jsonl", "ARC-Easy-Test.jsonl"), _arc),
-        Adapter("truthfulqa", (("truthfulqa/truthful_qa", "generation", "validation"),), ("truthfulqa",),
-                ("TruthfulQA.jsonl",), _truthfulqa),
-        Adapter("hellaswag", (("Rowan/hellaswag", None, "validation"),), ("hellaswag", "hellaswag_val_sample1000"),
-                ("*.jsonl",), _hellaswag),
-        Adapter("ifeval", (("google/IFEval", None, "train"),), ("ifeval",), ("input_data.jsonl",),
-                _simple(("key",), ("prompt",))),
-        Adapter("bbh", tuple(("lukaemon/bbh", t, "test") for t in BBH_TASKS), ("bbh",), ("bbh.jsonl",), _bbh),
-        Adapter("math", tuple(("EleutherAI/hendrycks_math", s, "test") for s in MATH_SUBJECTS), ("math",),
-                ("test.jsonl",), _simple(("id",), ("problem",))),
-        Adapter("alpaca_eval", (("tatsu-lab/alpaca_eval", "alpaca_eval", "eval"),), ("alpaca_eval",), ("*.jsonl",),
-                _simple(("id",), ("instruction",))),
-        Adapter("mt_bench", (("HuggingFaceH4/mt_bench_prompts", None, "train"),), ("mt_bench",),
-                ("mt_bench_question.jsonl", "question.jsonl"), _turns),
+        Adapter(
+            "mbpp",
+            (("google-research-datasets/mbpp", "full", "test"),),
+            ("mbpp",),
+            ("mbpp.jsonl",),
+            _simple(("task_id",), ("text",)),
+            keep=lambda r: 11 <= int(r.get("task_id", 11)) <= 510,
+        ),
+        Adapter(
+            "arc",
+            (("allenai/ai2_arc", "ARC-Challenge", "test"), ("allenai/ai2_arc", "ARC-Easy", "test")),
+            ("arc",),
+            ("ARC-Challenge-Test.jsonl", "ARC-Easy-Test.jsonl"),
+            _arc,
+        ),
+        Adapter(
+            "truthfulqa",
+            (("truthfulqa/truthful_qa", "generation", "validation"),),
+            ("truthfulqa",),
+            ("TruthfulQA.jsonl",),
+            _truthfulqa,
+        ),
+        Adapter(
+            "hellaswag",
+            (("Rowan/hellaswag", None, "validation"),),
+            ("hellaswag", "hellaswag_val_sample1000"),
+            ("*.jsonl",),
+            _hellaswag,
+        ),
+        Adapter(
+            "ifeval",
+            (("google/IFEval", None, "train"),),
+            ("ifeval",),
+            ("input_data.jsonl",),
+            _simple(("key",), ("prompt",)),
+        ),
+        Adapter(
+            "bbh",
+            tuple(("lukaemon/bbh", t, "test") for t in BBH_TASKS),
+            ("bbh",),
+            ("bbh.jsonl",),
+            _bbh,
+        ),
+        Adapter(
+            "math",
+            tuple(("EleutherAI/hendrycks_math", s, "test") for s in MATH_SUBJECTS),
+            ("math",),
+            ("test.jsonl",),
+            _simple(("id",), ("problem",)),
+        ),
+        Adapter(
+            "alpaca_eval",
+            (("tatsu-lab/alpaca_eval", "alpaca_eval", "eval"),),
+            ("alpaca_eval",),
+            ("*.jsonl",),
+            _simple(("id",), ("instruction",)),
+        ),
+        Adapter(
+            "mt_bench",
+            (("HuggingFaceH4/mt_bench_prompts", None, "train"),),
+            ("mt_bench",),
+            ("mt_bench_question.jsonl", "question.jsonl"),
+            _turns,
+        ),
     )
 }
 
@@ -203,7 +300,9 @@ def _from_rows(adapter: Adapter, rows: Iterator[Row], origin: str) -> Benchmark:
         try:
             item_id, texts, embed = adapter.item(row, i)
         except (KeyError, TypeError, AttributeError) as e:
-            raise InstructkitError(f"{origin}: row {i + 1} does not look like {adapter.name} (missing {e})") from None
+            raise InstructkitError(
+                f"{origin}: row {i + 1} does not look like {adapter.name} (missing {e})"
+            ) from None
         bench.add(item_id, texts, embed)
     return bench
 
@@ -212,7 +311,9 @@ def _from_hub(adapter: Adapter) -> Benchmark:
     try:
         import datasets
     except ImportError:
-        raise MissingDependency("datasets", "hf", f"loading {adapter.name} from the Hugging Face hub") from None
+        raise MissingDependency(
+            "datasets", "hf", f"loading {adapter.name} from the Hugging Face hub"
+        ) from None
 
     def rows() -> Iterator[Row]:
         for repo, config, split in adapter.hub:
@@ -236,12 +337,16 @@ def load_builtin(name: str, bench_dir: Path | None = None) -> Benchmark:
     if bench_dir is not None:
         files = _offline_files(adapter, bench_dir)
         if files:
-            return _from_rows(adapter, (r for f in files for r in read_rows(f)), ", ".join(map(str, files)))
+            return _from_rows(
+                adapter, (r for f in files for r in read_rows(f)), ", ".join(map(str, files))
+            )
     if name == "humaneval" and (pkg := _humaneval_package()) is not None:
         return _from_rows(adapter, read_rows(pkg), str(pkg))
     if bench_dir is not None:
         wanted = " or ".join(f"{bench_dir}/{d}/{'|'.join(adapter.files)}" for d in adapter.folders)
-        raise InstructkitError(f"benchmark '{name}' not found under --benchmark-dir: expected {wanted}")
+        raise InstructkitError(
+            f"benchmark '{name}' not found under --benchmark-dir: expected {wanted}"
+        )
     return _from_hub(adapter)
 
 
@@ -276,14 +381,18 @@ def load_file(spec: str) -> Benchmark:
         if fields:
             missing = [f for f in fields if f not in row]
             if missing:
-                raise InstructkitError(f"{path}: row {i + 1} has no field {', '.join(missing)} (from --benchmark '{spec}')")
+                raise InstructkitError(
+                    f"{path}: row {i + 1} has no field {', '.join(missing)} (from --benchmark '{spec}')"
+                )
             texts = [t for f in fields for t in (row[f] if isinstance(row[f], list) else [row[f]])]
         else:
             texts = [v for k, v in row.items() if isinstance(v, str) and k not in ID_KEYS]
         rid = _first(row, *ID_KEYS)
         bench.add(_s(i + 1 if rid is None else rid), [_s(t) for t in texts])
     if not len(bench):
-        raise InstructkitError(f"benchmark file {path} has no text to check (fields: {', '.join(fields) or 'all strings'})")
+        raise InstructkitError(
+            f"benchmark file {path} has no text to check (fields: {', '.join(fields) or 'all strings'})"
+        )
     return bench
 
 
@@ -292,5 +401,7 @@ def load(spec: str, bench_dir: Path | None = None) -> Benchmark:
     if spec.lower() in ADAPTERS and not Path(spec).exists():
         return load_builtin(spec.lower(), bench_dir)
     if "=" not in spec and ":" not in spec and "/" not in spec and "." not in spec:
-        raise InstructkitError(f"unknown benchmark '{spec}': choose one of {', '.join(ADAPTERS)} or give a file")
+        raise InstructkitError(
+            f"unknown benchmark '{spec}': choose one of {', '.join(ADAPTERS)} or give a file"
+        )
     return load_file(spec)

@@ -26,7 +26,10 @@ T = TypeVar("T")
 
 def default_dir() -> Path:
     """``$INSTRUCTKIT_CACHE`` or ``$XDG_CACHE_HOME/instructkit`` (``~/.cache/instructkit``), then ``decontam``."""
-    base = os.environ.get("INSTRUCTKIT_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "instructkit"
+    base = (
+        os.environ.get("INSTRUCTKIT_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "instructkit"
+    )
     return Path(base) / "decontam"
 
 

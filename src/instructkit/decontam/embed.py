@@ -36,7 +36,9 @@ class EmbeddingIndex:
     def from_arrays(cls, a: dict[str, np.ndarray]) -> EmbeddingIndex:
         return cls(a["vectors"], a["items"])
 
-    def search(self, queries: np.ndarray, floor: float, k: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, floor: float, k: int = 5
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(query row, item, cosine) for each query's top-k items at or above ``floor``."""
         idx, sims = neighbours(queries, self.vectors, k=k, threshold=floor, exact=True)
         q, j = np.nonzero(idx >= 0)  # row-major: each query's neighbours come best first

@@ -54,7 +54,12 @@ class Judge:
         if self._client is None:
             self._client = LLMClient(self.base_url, self.model, cache_path=self.cache_path)
         prompts = [
-            [{"role": "user", "content": PROMPT.format(item=item[:MAX_CHARS], text=text[:MAX_CHARS])}]
+            [
+                {
+                    "role": "user",
+                    "content": PROMPT.format(item=item[:MAX_CHARS], text=text[:MAX_CHARS]),
+                }
+            ]
             for text, item in pairs
         ]
         out: list[bool | None] = []
@@ -70,5 +75,10 @@ class Judge:
 
     def summary(self) -> dict[str, object]:
         usage = self._client.usage.as_dict() if self._client else {}
-        return {"model": self.model, "unclear": self.unclear, "failed": len(self.failures),
-                "first_failure": self.failures[0] if self.failures else None, **usage}
+        return {
+            "model": self.model,
+            "unclear": self.unclear,
+            "failed": len(self.failures),
+            "first_failure": self.failures[0] if self.failures else None,
+            **usage,
+        }

@@ -43,9 +43,15 @@ def tokenize(texts: list[str]) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     flat = lists.flatten()
     if len(flat) == 0:
         return np.zeros(0, np.uint64), offsets, flat
-    enc = pc.dictionary_encode(flat).combine_chunks() if isinstance(flat, pa.ChunkedArray) else pc.dictionary_encode(flat)
+    enc = (
+        pc.dictionary_encode(flat).combine_chunks()
+        if isinstance(flat, pa.ChunkedArray)
+        else pc.dictionary_encode(flat)
+    )
     vocab = enc.dictionary.to_pylist()
-    word_hash = np.fromiter((xxhash.xxh3_64_intdigest(w.encode()) for w in vocab), np.uint64, len(vocab))
+    word_hash = np.fromiter(
+        (xxhash.xxh3_64_intdigest(w.encode()) for w in vocab), np.uint64, len(vocab)
+    )
     return word_hash[enc.indices.to_numpy()], offsets, flat
 
 
@@ -58,7 +64,9 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(31))
 
 
-def grams(words: np.ndarray, offsets: np.ndarray, sizes: Iterable[int]) -> dict[int, tuple[np.ndarray, ...]]:
+def grams(
+    words: np.ndarray, offsets: np.ndarray, sizes: Iterable[int]
+) -> dict[int, tuple[np.ndarray, ...]]:
     """For each m in ``sizes``, the hashes of every m-gram inside one text, with its text and start word.
 
     The polynomial of an (m+1)-gram is the m-gram's times the multiplier plus the
@@ -106,27 +114,42 @@ class NgramIndex:
         # positives at a million n-grams) rejects them with one gather, so only candidates are searched.
         slot = self.hashes >> np.uint64(64 - FILTER_BITS)
         self.bits = np.zeros(1 << (FILTER_BITS - 3), np.uint8)
-        np.bitwise_or.at(self.bits, slot >> np.uint64(3), np.left_shift(1, slot & np.uint64(7)).astype(np.uint8))
+        np.bitwise_or.at(
+            self.bits, slot >> np.uint64(3), np.left_shift(1, slot & np.uint64(7)).astype(np.uint8)
+        )
 
     @property
     def nbytes(self) -> int:
-        return self.hashes.nbytes + self.items.nbytes + self.counts.nbytes + self.short.nbytes + self.bits.nbytes
+        return (
+            self.hashes.nbytes
+            + self.items.nbytes
+            + self.counts.nbytes
+            + self.short.nbytes
+            + self.bits.nbytes
+        )
 
     def candidates(self, h: np.ndarray) -> np.ndarray:
         """Positions in ``h`` that may be in the index (no false negatives)."""
         slot = h >> np.uint64(64 - FILTER_BITS)
-        return np.flatnonzero((self.bits[slot >> np.uint64(3)] >> (slot & np.uint64(7)).astype(np.uint8)) & 1)
+        return np.flatnonzero(
+            (self.bits[slot >> np.uint64(3)] >> (slot & np.uint64(7)).astype(np.uint8)) & 1
+        )
 
     @classmethod
     def build(cls, fields: list[list[str]], n: int = 13) -> NgramIndex:
         """Index each item's text as stored (fields joined) and, for items with options, as usually
         shown ("Q A. x B. y": labels become words after normalisation); short texts whole."""
         multi = [k for k, f in enumerate(fields) if len(f) > 1]
-        labelled = [f"{fields[k][0]}\n" + "\n".join(f"{chr(65 + j % 26)}. {o}" for j, o in enumerate(fields[k][1:]))
-                    for k in multi]
+        labelled = [
+            f"{fields[k][0]}\n"
+            + "\n".join(f"{chr(65 + j % 26)}. {o}" for j, o in enumerate(fields[k][1:]))
+            for k in multi
+        ]
         docs = ["\n".join(f) for f in fields] + labelled + [fields[k][0] for k in multi]
         owner_doc = np.concatenate([np.arange(len(fields)), multi, multi]).astype(np.int32)
-        kind = np.repeat([0, 1, 2], [len(fields), len(multi), len(multi)])  # as stored, labelled, main field
+        kind = np.repeat(
+            [0, 1, 2], [len(fields), len(multi), len(multi)]
+        )  # as stored, labelled, main field
         words, offsets, _ = tokenize(docs)
         lengths = np.diff(offsets)
         whole = (lengths < n) & (lengths > 0) & ((kind < 2) | (lengths >= MIN_WHOLE_WORDS))
@@ -137,17 +160,33 @@ class NgramIndex:
         # Short texts (and short main fields) are hashed whole: only their words are scanned.
         docs_whole = np.flatnonzero(whole)
         sub_offsets = np.concatenate([[0], np.cumsum(lengths[whole])])
-        for m, (h, t, start) in grams(words[np.repeat(whole, lengths)], sub_offsets, short.tolist()).items():
+        for m, (h, t, start) in grams(
+            words[np.repeat(whole, lengths)], sub_offsets, short.tolist()
+        ).items():
             d = docs_whole[t[(start == 0) & (lengths[docs_whole[t]] == m)]]
             parts.append((h[(start == 0) & (lengths[docs_whole[t]] == m)], owner_doc[d], kind[d]))
         hashes, items, kinds = (np.concatenate(c) for c in zip(*parts))
         # The overlap ratio's denominator: distinct n-grams of the text as stored.
-        counts = np.bincount(_distinct(hashes[kinds == 0], items[kinds == 0])[1], minlength=len(fields))
+        counts = np.bincount(
+            _distinct(hashes[kinds == 0], items[kinds == 0])[1], minlength=len(fields)
+        )
         hashes, items = _distinct(hashes, items)
-        return cls(n, hashes, items.astype(np.uint16 if len(fields) < 1 << 16 else np.int32), counts.astype(np.int32), short)
+        return cls(
+            n,
+            hashes,
+            items.astype(np.uint16 if len(fields) < 1 << 16 else np.int32),
+            counts.astype(np.int32),
+            short,
+        )
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"n": np.array([self.n]), "hashes": self.hashes, "items": self.items, "counts": self.counts, "short": self.short}
+        return {
+            "n": np.array([self.n]),
+            "hashes": self.hashes,
+            "items": self.items,
+            "counts": self.counts,
+            "short": self.short,
+        }
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> NgramIndex:
@@ -203,8 +242,15 @@ def match(index: NgramIndex, tg: TextGrams) -> Matches:
         width = (hi - lo)[hit]
         gram = np.repeat(hit, width)  # one row per (gram, item) pair
         pos = np.repeat(lo[hit] - np.cumsum(width) + width, width) + np.arange(width.sum())
-        rows.append((text[gram].astype(np.int64), index.items[pos].astype(np.int64), h[gram], start[gram],
-                     np.full(len(gram), m, np.int64)))
+        rows.append(
+            (
+                text[gram].astype(np.int64),
+                index.items[pos].astype(np.int64),
+                h[gram],
+                start[gram],
+                np.full(len(gram), m, np.int64),
+            )
+        )
     if not rows:
         z = np.zeros(0, np.int64)
         return Matches(z, z, np.zeros(0), z, z)
@@ -217,6 +263,7 @@ def match(index: NgramIndex, tg: TextGrams) -> Matches:
     first = np.ones(len(text), bool)
     first[1:] = (text[1:] != text[:-1]) | (item[1:] != item[:-1])
     n_shared = np.diff(np.append(np.flatnonzero(first), len(text)))
-    ratio = np.minimum(n_shared / np.maximum(index.counts[item[first]], 1), 1.0)  # labelled form may add some
-    return Matches(text[first], item[first], ratio,
-                   start[first].astype(np.int64), size[first])
+    ratio = np.minimum(
+        n_shared / np.maximum(index.counts[item[first]], 1), 1.0
+    )  # labelled form may add some
+    return Matches(text[first], item[first], ratio, start[first].astype(np.int64), size[first])

@@ -36,7 +36,9 @@ def resolve(n: int, pairs: np.ndarray, quality: np.ndarray | None = None) -> Clu
     """Cluster ``n`` records linked by ``pairs`` (``[m, 2]``) and choose each cluster's keeper."""
     if len(pairs) == 0:
         return Clusters(np.arange(n), np.ones(n, dtype=np.int64))
-    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    graph = coo_matrix(
+        (np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n)
+    )
     _, label = connected_components(graph, directed=False)
     q = np.zeros(n) if quality is None else np.where(np.isnan(quality), -np.inf, quality)
     order = np.lexsort((np.arange(n), -q, label))  # by cluster, best quality, first seen

@@ -160,7 +160,9 @@ def candidate_pairs(sig: np.ndarray, usable: np.ndarray, bands: int, rows: int) 
         pos = np.arange(len(sk))
         head = np.maximum.accumulate(np.where(np.r_[True, sk[1:] != sk[:-1]], pos, 0))
         star = np.flatnonzero(head != pos)
-        links = [(head[star], star)]  # every member to its bucket's first: connectivity in any bucket
+        links = [
+            (head[star], star)
+        ]  # every member to its bucket's first: connectivity in any bucket
         for d in range(1, MAX_BUCKET_PAIRS + 1):  # and to its next few: recall in mixed buckets
             same = np.flatnonzero(sk[:-d] == sk[d:])
             if not len(same):

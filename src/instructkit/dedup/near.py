@@ -48,7 +48,17 @@ def near_pairs(
     sig = minhash.signatures(sh, minhash.Permutations.make(num_perm, seed))
     bands, rows = minhash.optimal_bands(threshold, num_perm)
     cand = minhash.candidate_pairs(sig, sh.counts() > 0, bands, rows)
-    sim = minhash.exact_jaccard(sh, cand) if verify == "exact" else minhash.estimated_jaccard(sig, cand)
+    sim = (
+        minhash.exact_jaccard(sh, cand)
+        if verify == "exact"
+        else minhash.estimated_jaccard(sig, cand)
+    )
     ok = sim >= threshold
-    stats = {"bands": bands, "rows": rows, "candidates": len(cand), "verified": int(ok.sum()), "verify": verify}
+    stats = {
+        "bands": bands,
+        "rows": rows,
+        "candidates": len(cand),
+        "verified": int(ok.sum()),
+        "verify": verify,
+    }
     return NearResult(cand[ok], sim[ok], sh, sig, stats)

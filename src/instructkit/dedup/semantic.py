@@ -37,7 +37,10 @@ class SemanticResult:
 
 
 def semantic_pairs(
-    texts: list[str], threshold: float = 0.95, model: str = embeddings.DEFAULT_EMBEDDING_MODEL, k: int = 10
+    texts: list[str],
+    threshold: float = 0.95,
+    model: str = embeddings.DEFAULT_EMBEDDING_MODEL,
+    k: int = 10,
 ) -> SemanticResult:
     """Pairs (i < j) whose embeddings have cosine >= ``threshold``; empty texts never match."""
     t0 = time.perf_counter()
@@ -78,4 +81,3 @@ def semantic_pairs(
         "skipped_non_ascii": skipped,
     }
     return SemanticResult(pairs, sims, vectors, stats)
-

@@ -62,7 +62,11 @@ class Shingles:
         starts, ends = self.offsets[records], self.offsets[records + 1]
         lens = ends - starts
         owner = np.repeat(np.arange(len(records)), lens)
-        pos = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens) + np.repeat(starts, lens)
+        pos = (
+            np.arange(lens.sum())
+            - np.repeat(np.cumsum(lens) - lens, lens)
+            + np.repeat(starts, lens)
+        )
         h = self.hashes[pos]
         order = np.lexsort((h, owner))
         h, owner = h[order], owner[order]
@@ -76,7 +80,9 @@ class Shingles:
 
 def _word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(hash per word, word count per text) for normalised texts (single spaces, no edge spaces)."""
-    counts = np.fromiter((t.count(" ") + 1 if t else 0 for t in texts), dtype=np.int64, count=len(texts))
+    counts = np.fromiter(
+        (t.count(" ") + 1 if t else 0 for t in texts), dtype=np.int64, count=len(texts)
+    )
     joined = " ".join(t for t in texts if t).encode("utf-8", "surrogatepass")
     if not joined:
         return np.zeros(0, dtype=np.uint64), counts

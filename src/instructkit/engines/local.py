@@ -65,7 +65,10 @@ def run(
 ) -> dict[str, Any]:
     """Read ``inputs``, apply ``steps`` in order, write ``output`` and its rejects and summary files."""
     default_rejects, default_summary = sidecar_paths(output)
-    with _gc_paused(), RunLog(rejects or default_rejects, summary or default_summary, strict=strict) as log:
+    with (
+        _gc_paused(),
+        RunLog(rejects or default_rejects, summary or default_summary, strict=strict) as log,
+    ):
         log.extra.update(extra or {})
         with RecordWriter(output, to) as writer:
             for step in steps:
@@ -73,7 +76,11 @@ def run(
                     step.setup()
             # A plain conversion streams records straight through; steps work on Arrow tables.
             stream: Iterator[pa.Table] | Iterator[list[Record]]
-            stream = read_tables(inputs, log, read_options) if steps else read_batches(inputs, log, read_options)
+            stream = (
+                read_tables(inputs, log, read_options)
+                if steps
+                else read_batches(inputs, log, read_options)
+            )
             for step in steps:
                 stream = apply_step(step, stream, log)
             for batch in stream:

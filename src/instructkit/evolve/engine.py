@@ -117,15 +117,26 @@ class Evolver:
             # Outputs by round, then by seed order: stable whatever order the calls finished in.
             kept.sort(key=lambda r: (r.get("lineage") or {}).get("round", 0))
             self.failures.sort(key=lambda f: (f["record"], f["round"], f["phase"]))
-            return Outcome(kept, rejects, generated, dict(sorted(self.rounds.items())), self.failures)
+            return Outcome(
+                kept, rejects, generated, dict(sorted(self.rounds.items())), self.failures
+            )
         finally:
             await self.client.aclose()
 
-    async def _seeds(self, seeds: list[Record], keys: list[str], rejects: list[Reject]) -> list[Record]:
+    async def _seeds(
+        self, seeds: list[Record], keys: list[str], rejects: list[Reject]
+    ) -> list[Record]:
         """The seeds' fate: kept (answered first under ``--respond`` when they have no response) or dropped."""
         if not self.config.keep_seeds:
             for s in seeds:
-                rejects.append(Reject(STEP, "seed_not_kept", "--no-keep-seeds: the seed is not written; its evolutions are", record=s))
+                rejects.append(
+                    Reject(
+                        STEP,
+                        "seed_not_kept",
+                        "--no-keep-seeds: the seed is not written; its evolutions are",
+                        record=s,
+                    )
+                )
             return []
         if not self.config.respond:
             return list(seeds)
@@ -133,7 +144,14 @@ class Evolver:
         out = []
         for seed, (rec, failure) in zip(seeds, answered):
             if failure:
-                rejects.append(Reject(STEP, "llm_failed", f"--respond: answering the instruction failed: {failure}", record=seed))
+                rejects.append(
+                    Reject(
+                        STEP,
+                        "llm_failed",
+                        f"--respond: answering the instruction failed: {failure}",
+                        record=seed,
+                    )
+                )
             else:
                 out.append(rec)
         return out
@@ -164,13 +182,22 @@ class Evolver:
                 head = child
         return kept, dropped
 
-    async def _evolve_once(self, seed_id: str, head: Record, r: int) -> tuple[Record | None, Reject | None]:
+    async def _evolve_once(
+        self, seed_id: str, head: Record, r: int
+    ) -> tuple[Record | None, Reject | None]:
         cfg, stats = self.config, self.rounds[r]
         op = choose_operation(cfg.seed, seed_id, r)
         parent_text = instruction_of(head)
-        sampling = {"temperature": cfg.temperature, "max_tokens": cfg.evolve_max_tokens, "seed": call_seed(cfg.seed, seed_id, r)}
+        sampling = {
+            "temperature": cfg.temperature,
+            "max_tokens": cfg.evolve_max_tokens,
+            "seed": call_seed(cfg.seed, seed_id, r),
+        }
         try:
-            done = await self.client.chat([{"role": "user", "content": self.templates.evolve_prompt(op, parent_text)}], **sampling)
+            done = await self.client.chat(
+                [{"role": "user", "content": self.templates.evolve_prompt(op, parent_text)}],
+                **sampling,
+            )
         except LLMError as e:  # no child was made: the head stays, the failure is on record
             self._fail(seed_id, r, "evolve", e)
             stats.failed_calls += 1
@@ -183,7 +210,12 @@ class Evolver:
             "source": head["source"],
             "messages": [{"role": "user", "content": text}],
             "meta": {"seed_id": seed_id},
-            "lineage": {"parent": head["id"], "round": r, "operation": op, "model": self.client.model},
+            "lineage": {
+                "parent": head["id"],
+                "round": r,
+                "operation": op,
+                "model": self.client.model,
+            },
         }
         where = f"round {r} {op} of {head['id']}"
 
@@ -194,10 +226,15 @@ class Evolver:
         if not text:
             return reject("no_information_gain", "the model returned an empty instruction")
         if leak := elim.template_leak(text):
-            return reject("template_leak", f"the evolved instruction contains the template words '{leak}'")
+            return reject(
+                "template_leak", f"the evolved instruction contains the template words '{leak}'"
+            )
         sim = elim.token_similarity(text, parent_text)
         if sim >= cfg.similarity:
-            return reject("no_information_gain", f"the evolved instruction is {sim:.0%} the same words as its parent (>= {cfg.similarity:.0%})")
+            return reject(
+                "no_information_gain",
+                f"the evolved instruction is {sim:.0%} the same words as its parent (>= {cfg.similarity:.0%})",
+            )
         try:
             answer = await self._respond(text, seed_id, r)
         except LLMError as e:
@@ -207,7 +244,10 @@ class Evolver:
         if elim.stopwords_only(answer):
             return reject("stopword_response", "the response is only punctuation and stop words")
         if phrase := elim.struggled(answer):
-            return reject("model_struggled", f"the short response ({len(answer.split())} words) says '{phrase}'")
+            return reject(
+                "model_struggled",
+                f"the short response ({len(answer.split())} words) says '{phrase}'",
+            )
         try:
             verdict = await self.client.chat(
                 [{"role": "user", "content": self.templates.equality_prompt(parent_text, text)}],
@@ -218,7 +258,10 @@ class Evolver:
             return reject("llm_failed", f"the equality check failed: {e}")
         same = elim.parse_equality(verdict.text)
         if same:
-            return reject("no_information_gain", f"the LLM judged it equal to its parent (answer: {verdict.text.strip()[:40]!r})")
+            return reject(
+                "no_information_gain",
+                f"the LLM judged it equal to its parent (answer: {verdict.text.strip()[:40]!r})",
+            )
         if same is None:  # an unclear verdict is not evidence of equality: keep, and count it
             stats.equality_unclear += 1
         stats.survived += 1
@@ -233,4 +276,6 @@ class Evolver:
         return done.text.strip()
 
     def _fail(self, record_id: str, r: int, phase: str, e: LLMError) -> None:
-        self.failures.append({"record": record_id, "round": r, "phase": phase, "kind": e.kind, "error": str(e)})
+        self.failures.append(
+            {"record": record_id, "round": r, "phase": phase, "kind": e.kind, "error": str(e)}
+        )

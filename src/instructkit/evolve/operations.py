@@ -22,10 +22,18 @@ from pathlib import Path
 from instructkit.errors import InstructkitError
 
 #: The five in-depth operations, then in-breadth (a new, rarer instruction in the same domain).
-IN_DEPTH = ("add_constraints", "deepening", "concretizing", "increase_reasoning", "complicate_input")
+IN_DEPTH = (
+    "add_constraints",
+    "deepening",
+    "concretizing",
+    "increase_reasoning",
+    "complicate_input",
+)
 OPERATIONS = (*IN_DEPTH, "in_breadth")
 EQUALITY = "equality"
-_PLACEHOLDERS = {name: ("{instruction}",) for name in OPERATIONS} | {EQUALITY: ("{first}", "{second}")}
+_PLACEHOLDERS = {name: ("{instruction}",) for name in OPERATIONS} | {
+    EQUALITY: ("{first}", "{second}")
+}
 
 
 @dataclass(frozen=True)
@@ -44,10 +52,15 @@ class Templates:
             if user is not None and user.is_file():
                 text, origin = user.read_text(encoding="utf-8"), str(user)
             else:
-                text, origin = (packaged / f"{name}.txt").read_text(encoding="utf-8"), f"packaged {name}.txt"
+                text, origin = (
+                    (packaged / f"{name}.txt").read_text(encoding="utf-8"),
+                    f"packaged {name}.txt",
+                )
             missing = [p for p in needed if p not in text]
             if missing:
-                raise InstructkitError(f"template {origin} lacks the placeholder(s) {', '.join(missing)}")
+                raise InstructkitError(
+                    f"template {origin} lacks the placeholder(s) {', '.join(missing)}"
+                )
             texts[name] = text
         return cls(texts)
 

@@ -16,7 +16,9 @@ from instructkit.evolve.engine import RoundStats, instruction_of
 from instructkit.schema import Record
 
 
-def complexity_pairs(seeds: list[Record], kept: list[Record]) -> dict[int, tuple[list[str], list[str]]]:
+def complexity_pairs(
+    seeds: list[Record], kept: list[Record]
+) -> dict[int, tuple[list[str], list[str]]]:
     """Per round: (parent instructions, child instructions) of the surviving children."""
     text = {r["id"]: instruction_of(r) for r in seeds} | {r["id"]: instruction_of(r) for r in kept}
     pairs: dict[int, tuple[list[str], list[str]]] = {}
@@ -30,7 +32,9 @@ def complexity_pairs(seeds: list[Record], kept: list[Record]) -> dict[int, tuple
     return pairs
 
 
-def complexity_gain(seeds: list[Record], kept: list[Record]) -> tuple[dict[int, dict[str, float]], str | None]:
+def complexity_gain(
+    seeds: list[Record], kept: list[Record]
+) -> tuple[dict[int, dict[str, float]], str | None]:
     """Mean parent / child complexity and mean gain per round, or ({}, why it is absent)."""
     try:
         from instructkit.score.complexity import ComplexityScorer
@@ -47,7 +51,7 @@ def complexity_gain(seeds: list[Record], kept: list[Record]) -> tuple[dict[int, 
         return {}, f"absent: the complexity metric could not be loaded ({e})"
     out: dict[int, dict[str, float]] = {}
     i = 0
-    for r, (parents, children) in pairs.items():
+    for r, (parents, _children) in pairs.items():
         n = len(parents)
         p, c = scores[i : i + n], scores[i + n : i + 2 * n]
         i += 2 * n
@@ -60,7 +64,9 @@ def complexity_gain(seeds: list[Record], kept: list[Record]) -> tuple[dict[int, 
     return out, None
 
 
-def round_table(rounds: dict[int, RoundStats], gains: dict[int, dict[str, float]], absent: str | None) -> list[dict[str, Any]]:
+def round_table(
+    rounds: dict[int, RoundStats], gains: dict[int, dict[str, float]], absent: str | None
+) -> list[dict[str, Any]]:
     """One row per round for the summary file and the printed table."""
     rows = []
     for r, st in rounds.items():

@@ -43,11 +43,15 @@ def get(name: str) -> Format:
     try:
         return FORMATS[name]
     except KeyError:
-        raise InstructkitError(f"unknown format '{name}': choose one of {', '.join(FORMATS)}") from None
+        raise InstructkitError(
+            f"unknown format '{name}': choose one of {', '.join(FORMATS)}"
+        ) from None
 
 
 def writer(name: str) -> Format:
     fmt = get(name)
     if fmt.emit is None:
-        raise InstructkitError(f"format '{name}' can be read but not written: --to takes {', '.join(WRITABLE)}")
+        raise InstructkitError(
+            f"format '{name}' can be read but not written: --to takes {', '.join(WRITABLE)}"
+        )
     return fmt

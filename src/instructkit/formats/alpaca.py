@@ -49,8 +49,12 @@ def parse(row: Row, source: str) -> list[Record]:
         messages.append({"role": "system", "content": system})
     if row.get("history") is not None:
         for k, pair in enumerate(list_field(row, "history")):
-            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
-                raise RowError("wrong_type", f"history[{k}] is not a [user, assistant] pair of strings")
+            if not (
+                isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
+            ):
+                raise RowError(
+                    "wrong_type", f"history[{k}] is not a [user, assistant] pair of strings"
+                )
             messages.append({"role": "user", "content": pair[0]})
             messages.append({"role": "assistant", "content": pair[1]})
     messages.append({"role": "user", "content": join_input(instruction, inp)})
@@ -109,14 +113,30 @@ def parse_block(data: bytes, source: str, max_chars: int) -> EncodedRecords | No
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         return None
     instructions, inputs, outputs = (list(map(f, rows)) for f in _fields)
-    if not (all(instructions) and all(outputs)) or any(map(str.isspace, instructions)) or any(map(str.isspace, outputs)):
+    if (
+        not (all(instructions) and all(outputs))
+        or any(map(str.isspace, instructions))
+        or any(map(str.isspace, outputs))
+    ):
         return None
-    if rows and max(map(len, instructions)) + max(map(len, inputs)) + 2 + max(map(len, outputs)) > max_chars:
+    if (
+        rows
+        and max(map(len, instructions)) + max(map(len, inputs)) + 2 + max(map(len, outputs))
+        > max_chars
+    ):
         return None  # maybe too large: the row path measures each record
     # join_input without a loop: instruction + ("\n\n" + input) * (input is not blank)
-    users = list(map(add, instructions, map(mul, map("\n\n".__add__, inputs), map(bool, map(str.strip, inputs)))))
+    users = list(
+        map(
+            add,
+            instructions,
+            map(mul, map("\n\n".__add__, inputs), map(bool, map(str.strip, inputs))),
+        )
+    )
     messages = list(map(_encoder.encode, zip(map(_User, users), map(_Assistant, outputs))))
-    ids = list(map(_id_of, map(xxhash.xxh3_128_hexdigest, messages)))  # = content_id, from the same bytes
+    ids = list(
+        map(_id_of, map(xxhash.xxh3_128_hexdigest, messages))
+    )  # = content_id, from the same bytes
     records = map(_Record, ids, repeat(source), map(msgspec.Raw, messages), map(_Meta, inputs))
     return EncodedRecords(ids, _encoder.encode_lines(list(records)))
 

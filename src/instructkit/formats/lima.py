@@ -24,8 +24,12 @@ def parse(row: Row, source: str) -> list[Record]:
     turns = list_field(row, "conversations")
     for i, t in enumerate(turns):
         if not isinstance(t, str):
-            raise RowError("wrong_type", f"conversations[{i}] is {type(t).__name__}, expected a string")
-    messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(turns)]
+            raise RowError(
+                "wrong_type", f"conversations[{i}] is {type(t).__name__}, expected a string"
+            )
+    messages = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(turns)
+    ]
     return [make_record(row, source, messages, CONSUMED)]
 
 

@@ -34,7 +34,12 @@ def parse_text(row: Any, source: str) -> list[Record]:
 
 
 def detect_prompt(row: Any) -> bool:
-    return isinstance(row, dict) and "prompt" in row and isinstance(row["prompt"], str) and "instruction" not in row
+    return (
+        isinstance(row, dict)
+        and "prompt" in row
+        and isinstance(row["prompt"], str)
+        and "instruction" not in row
+    )
 
 
 def parse_prompt(row: Row, source: str) -> list[Record]:
@@ -61,14 +66,19 @@ def parse_self_instruct(row: Row, source: str) -> list[Record]:
     records = []
     for k, inst in enumerate(instances):
         if not isinstance(inst, dict):
-            raise RowError("wrong_type", f"instances[{k}] is {type(inst).__name__}, expected an object")
+            raise RowError(
+                "wrong_type", f"instances[{k}] is {type(inst).__name__}, expected an object"
+            )
         inp = text_field(inst, "input", required=False)
         out = text_field(inst, "output")
         messages = [
             {"role": "user", "content": join_input(instruction, inp)},
             {"role": "assistant", "content": out},
         ]
-        meta_row = {key: v for key, v in row.items() if key != "instances"} | {"input": inp, "instance": k}
+        meta_row = {key: v for key, v in row.items() if key != "instances"} | {
+            "input": inp,
+            "instance": k,
+        }
         rid = base_id if base_id is None or len(instances) == 1 else f"{base_id}/{k}"
         records.append(make_record(meta_row, source, messages, ("instruction",), record_id=rid))
     return records

@@ -19,7 +19,9 @@ MESSAGE_META = ("lang", "review_result", "synthetic", "model_name", "rank", "emo
 
 
 def detect(row: Any) -> bool:
-    return isinstance(row, dict) and "message_tree_id" in row and isinstance(row.get("prompt"), dict)
+    return (
+        isinstance(row, dict) and "message_tree_id" in row and isinstance(row.get("prompt"), dict)
+    )
 
 
 def _threads(node: dict[str, Any], path: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -45,16 +47,23 @@ def parse(row: Row, source: str) -> list[Record]:
         for depth, node in enumerate(path):
             role = ROLES.get(node.get("role", ""))
             if role is None:
-                raise RowError("unknown_role", f"tree {tree_id}: message at depth {depth} has role {node.get('role')!r}")
+                raise RowError(
+                    "unknown_role",
+                    f"tree {tree_id}: message at depth {depth} has role {node.get('role')!r}",
+                )
             if not isinstance(node.get("text"), str):
-                raise RowError("wrong_type", f"tree {tree_id}: message at depth {depth} has no text")
+                raise RowError(
+                    "wrong_type", f"tree {tree_id}: message at depth {depth} has no text"
+                )
             messages.append({"role": role, "content": node["text"]})
         meta_row = {"tree_id": tree_id}
         meta_row.update({k: v for k, v in row.items() if k not in ("prompt", "message_tree_id")})
         meta_row["message_ids"] = [n.get("message_id") for n in path]
         meta_row["messages_meta"] = [{k: n[k] for k in MESSAGE_META if k in n} for n in path]
         leaf_id = path[-1].get("message_id")
-        records.append(make_record(meta_row, source, messages, (), record_id=str(leaf_id) if leaf_id else None))
+        records.append(
+            make_record(meta_row, source, messages, (), record_id=str(leaf_id) if leaf_id else None)
+        )
     if not records:
         raise RowError("empty_conversation", f"tree {tree_id} has no undeleted messages")
     return records

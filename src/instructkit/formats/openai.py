@@ -42,13 +42,17 @@ def parse(row: Row, source: str) -> list[Record]:
     turn_extra: list[dict[str, Any] | None] = []
     for i, msg in enumerate(list_field(row, "messages")):
         if not isinstance(msg, dict):
-            raise RowError("wrong_type", f"messages[{i}] is {type(msg).__name__}, expected an object")
+            raise RowError(
+                "wrong_type", f"messages[{i}] is {type(msg).__name__}, expected an object"
+            )
         label = msg.get("role")
         if not isinstance(label, str):
             raise RowError("missing_field", f"messages[{i}] has no 'role'")
         role = ROLE_ALIASES.get(label, label)
         if role not in ROLES:
-            raise RowError("unknown_role", f"messages[{i}] has role '{label}', expected one of {list(ROLES)}")
+            raise RowError(
+                "unknown_role", f"messages[{i}] has role '{label}', expected one of {list(ROLES)}"
+            )
         content = msg.get("content")
         extra = {k: v for k, v in msg.items() if k not in ("role", "content")}
         if role != label:
@@ -59,10 +63,14 @@ def parse(row: Row, source: str) -> list[Record]:
         elif isinstance(content, str):
             text = content
         elif isinstance(content, list):
-            text = "\n\n".join(_part_text(p, f"messages[{i}].content[{j}]") for j, p in enumerate(content))
+            text = "\n\n".join(
+                _part_text(p, f"messages[{i}].content[{j}]") for j, p in enumerate(content)
+            )
             extra["_parts"] = content
         else:
-            raise RowError("wrong_type", f"messages[{i}].content is {type(content).__name__}, expected text")
+            raise RowError(
+                "wrong_type", f"messages[{i}].content is {type(content).__name__}, expected text"
+            )
         messages.append({"role": role, "content": text})
         turn_extra.append(extra or None)
     hints = {"turn_extra": turn_extra} if any(turn_extra) else None

@@ -28,7 +28,7 @@ def parse(row: Row, source: str) -> list[Record]:
     if not isinstance(meta, dict):
         raise RowError("wrong_type", f"field 'meta' is {type(meta).__name__}, expected an object")
     (rec,) = openai.parse({"messages": row["messages"]}, source)
-    for i, m in enumerate(rec["messages"]):
+    for i in range(len(rec["messages"])):
         if not isinstance(row["messages"][i].get("content"), str):
             raise RowError("wrong_type", f"messages[{i}].content must be text in a record file")
     out: Record = {

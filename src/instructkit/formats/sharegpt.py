@@ -52,14 +52,18 @@ def detect(row: Any) -> bool:
     return isinstance(conv, list) and (not conv or isinstance(conv[0], dict))
 
 
-def parse_turns(turns: list[Any], field: str) -> tuple[list[Message], list[str], list[dict[str, Any] | None]]:
+def parse_turns(
+    turns: list[Any], field: str
+) -> tuple[list[Message], list[str], list[dict[str, Any] | None]]:
     """Turns -> messages, original labels, and any extra keys per turn (kept for export)."""
     messages: list[Message] = []
     labels: list[str] = []
     turn_extra: list[dict[str, Any] | None] = []
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict):
-            raise RowError("wrong_type", f"{field}[{i}] is {type(turn).__name__}, expected an object")
+            raise RowError(
+                "wrong_type", f"{field}[{i}] is {type(turn).__name__}, expected an object"
+            )
         role_key = "from" if "from" in turn else "role"
         text_key = "value" if "value" in turn else "content"
         label = turn.get(role_key)
@@ -67,12 +71,17 @@ def parse_turns(turns: list[Any], field: str) -> tuple[list[Message], list[str],
             raise RowError("missing_field", f"{field}[{i}] has no '{role_key}' role label")
         role = ROLE_ALIASES.get(label.strip().lower())
         if role is None:
-            raise RowError("unknown_role", f"{field}[{i}] has role '{label}', not one of {sorted(ROLE_ALIASES)}")
+            raise RowError(
+                "unknown_role",
+                f"{field}[{i}] has role '{label}', not one of {sorted(ROLE_ALIASES)}",
+            )
         text = turn.get(text_key)
         if text is None:
             text = ""
         if not isinstance(text, str):
-            raise RowError("wrong_type", f"{field}[{i}].{text_key} is {type(text).__name__}, expected a string")
+            raise RowError(
+                "wrong_type", f"{field}[{i}].{text_key} is {type(text).__name__}, expected a string"
+            )
         messages.append({"role": role, "content": text})
         labels.append(label)
         rest = {k: v for k, v in turn.items() if k not in (role_key, text_key)}

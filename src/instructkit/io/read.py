@@ -39,7 +39,9 @@ class ReadOptions:
 Batch = list[Record] | EncodedRecords
 
 
-def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = None) -> Iterator[Batch]:
+def read_batches(
+    inputs: list[str], log: RunLog, options: ReadOptions | None = None
+) -> Iterator[Batch]:
     """Stream every input as batches of records, in input order: lists of at most
     ``batch_size`` records, and the blocks a format's fast path encoded in one go.
 
@@ -68,7 +70,11 @@ def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = N
                 new_ids = block.ids
             else:
                 # The common case inline (a valid row giving one record); everything else in _parse.
-                if parse is not None and raw.error is None and 0 <= raw.size <= options.max_record_chars:
+                if (
+                    parse is not None
+                    and raw.error is None
+                    and 0 <= raw.size <= options.max_record_chars
+                ):
                     try:
                         records = parse(raw.value, source.name)
                     except Exception:
@@ -96,7 +102,9 @@ def read_batches(inputs: list[str], log: RunLog, options: ReadOptions | None = N
         yield pending
 
 
-def read_tables(inputs: list[str], log: RunLog, options: ReadOptions | None = None) -> Iterator[pa.Table]:
+def read_tables(
+    inputs: list[str], log: RunLog, options: ReadOptions | None = None
+) -> Iterator[pa.Table]:
     for batch in read_batches(inputs, log, options):
         yield to_table(batch.records() if isinstance(batch, EncodedRecords) else batch)
 
@@ -120,7 +128,9 @@ def _detect(source: Source) -> Format | None:
         rows.close()  # type: ignore[attr-defined]
 
 
-def _parse(raw: RawRow, fmt: Format | None, source: Source, log: RunLog, options: ReadOptions) -> list[Record]:
+def _parse(
+    raw: RawRow, fmt: Format | None, source: Source, log: RunLog, options: ReadOptions
+) -> list[Record]:
     log.records_in += 1
     if raw.error is not None:
         log.reject(Reject("read", raw.error.reason, raw.error.detail, line=raw.raw))
@@ -128,16 +138,37 @@ def _parse(raw: RawRow, fmt: Format | None, source: Source, log: RunLog, options
     if fmt is None:
         keys = sorted(raw.value)[:8] if isinstance(raw.value, dict) else type(raw.value).__name__
         log.reject(
-            Reject("read", "unknown_format", f"{_where(source, raw)}: no known format matches (fields: {keys}); use --from", record=_jsonable(raw.value))
+            Reject(
+                "read",
+                "unknown_format",
+                f"{_where(source, raw)}: no known format matches (fields: {keys}); use --from",
+                record=_jsonable(raw.value),
+            )
         )
         return []
     try:
         records = fmt.parse(raw.value, source.name)
     except RowError as e:
-        log.reject(Reject("read", e.reason, f"{_where(source, raw)}: {e.detail}", record=_jsonable(raw.value)))
+        log.reject(
+            Reject(
+                "read", e.reason, f"{_where(source, raw)}: {e.detail}", record=_jsonable(raw.value)
+            )
+        )
         return []
-    except (KeyError, TypeError, AttributeError, ValueError) as e:  # a shape the parser did not foresee
-        log.reject(Reject("read", "wrong_type", f"{_where(source, raw)}: unexpected structure ({type(e).__name__}: {e})", record=_jsonable(raw.value)))
+    except (
+        KeyError,
+        TypeError,
+        AttributeError,
+        ValueError,
+    ) as e:  # a shape the parser did not foresee
+        log.reject(
+            Reject(
+                "read",
+                "wrong_type",
+                f"{_where(source, raw)}: unexpected structure ({type(e).__name__}: {e})",
+                record=_jsonable(raw.value),
+            )
+        )
         return []
     # One input row may expand into several records (OASST threads, Self-Instruct instances).
     log.records_in += len(records) - 1
@@ -147,7 +178,14 @@ def _parse(raw: RawRow, fmt: Format | None, source: Source, log: RunLog, options
     for rec in records:
         size = sum(len(m["content"]) for m in rec["messages"])
         if size > options.max_record_chars:
-            log.reject(Reject("read", "too_large", f"{_where(source, raw)}: {size:,} characters of text, over the limit of {options.max_record_chars:,} (--max-record-chars)", record=rec))
+            log.reject(
+                Reject(
+                    "read",
+                    "too_large",
+                    f"{_where(source, raw)}: {size:,} characters of text, over the limit of {options.max_record_chars:,} (--max-record-chars)",
+                    record=rec,
+                )
+            )
         else:
             kept.append(rec)
     return kept

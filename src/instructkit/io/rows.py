@@ -81,7 +81,9 @@ def iter_rows(
             else:
                 yield from _json_rows(fh, source.location)
         except (OSError, EOFError) as e:  # corrupt gzip/zstd stream
-            yield RawRow(f"{source.location}", error=RowError("unreadable", f"stream is corrupt: {e}"))
+            yield RawRow(
+                f"{source.location}", error=RowError("unreadable", f"stream is corrupt: {e}")
+            )
 
 
 #: msgspec decodes JSON lines a little faster than orjson here and, more importantly,
@@ -99,7 +101,10 @@ def decode_line(line: bytes, where: int, location: str) -> RawRow:
         except UnicodeDecodeError as u:
             return RawRow(
                 where,
-                error=RowError("invalid_utf8", f"{location}:{where}: bytes are not valid UTF-8 at offset {u.start}"),
+                error=RowError(
+                    "invalid_utf8",
+                    f"{location}:{where}: bytes are not valid UTF-8 at offset {u.start}",
+                ),
                 raw=line.decode("utf-8", "backslashreplace"),
             )
         return RawRow(where, error=RowError("invalid_json", f"{location}:{where}: {e}"), raw=text)
@@ -152,11 +157,23 @@ def _csv_rows(fh: IO[bytes], location: str) -> Iterator[RawRow]:
         for row in reader:
             where = reader.line_num
             if None in row:
-                yield RawRow(where, error=RowError("wrong_type", f"{location}:{where}: more cells than header columns"), raw=str(row))
+                yield RawRow(
+                    where,
+                    error=RowError(
+                        "wrong_type", f"{location}:{where}: more cells than header columns"
+                    ),
+                    raw=str(row),
+                )
             else:
                 yield RawRow(where, row)
     except UnicodeDecodeError as u:
-        yield RawRow(location, error=RowError("invalid_utf8", f"{location}: invalid UTF-8 after line {reader.line_num}: {u.reason}"))
+        yield RawRow(
+            location,
+            error=RowError(
+                "invalid_utf8",
+                f"{location}: invalid UTF-8 after line {reader.line_num}: {u.reason}",
+            ),
+        )
     except csv.Error as e:
         yield RawRow(location, error=RowError("invalid_csv", f"{location}:{reader.line_num}: {e}"))
 
@@ -215,7 +232,10 @@ def _json_array(text: IO[str], buf: str, location: str) -> Iterator[RawRow]:
             if eof:
                 yield RawRow(
                     f"{location}:{line}",
-                    error=RowError("truncated", f"{location}:{line}: the file ends before the array is closed (after element {index})"),
+                    error=RowError(
+                        "truncated",
+                        f"{location}:{line}: the file ends before the array is closed (after element {index})",
+                    ),
                 )
                 return
             refill()
@@ -235,7 +255,9 @@ def _json_array(text: IO[str], buf: str, location: str) -> Iterator[RawRow]:
                 if cut_off
                 else f"{location}:{line + buf.count(chr(10), pos, e.pos)}: element {index}: {e.msg}; the rest of the array cannot be read"
             )
-            yield RawRow(f"{location}:{line}", error=RowError(reason, detail), raw=buf[pos : pos + 2000])
+            yield RawRow(
+                f"{location}:{line}", error=RowError(reason, detail), raw=buf[pos : pos + 2000]
+            )
             return
         if end >= len(buf) and not eof:  # a bare number may continue in the next chunk
             refill()
@@ -271,7 +293,9 @@ def _hf_rows(source: Source) -> Iterator[RawRow]:
 
     split = source.compression or "train"
     try:
-        if (Path(source.location) / "dataset_info.json").exists() or (Path(source.location) / "dataset_dict.json").exists():
+        if (Path(source.location) / "dataset_info.json").exists() or (
+            Path(source.location) / "dataset_dict.json"
+        ).exists():
             ds = datasets.load_from_disk(source.location)
             if isinstance(ds, datasets.DatasetDict):
                 ds = ds[split]

@@ -36,9 +36,13 @@ class RecordWriter:
         self.path = path
         self.kind, self.compression, _ = split_suffixes(path)
         if self.kind not in (".jsonl", ".json", ".parquet"):
-            raise InstructkitError(f"{path}: output must end in .jsonl, .json or .parquet (optionally .gz/.zst for JSON)")
+            raise InstructkitError(
+                f"{path}: output must end in .jsonl, .json or .parquet (optionally .gz/.zst for JSON)"
+            )
         if self.kind == ".parquet" and self.compression:
-            raise InstructkitError(f"{path}: Parquet is compressed internally; drop the {self.compression}")
+            raise InstructkitError(
+                f"{path}: Parquet is compressed internally; drop the {self.compression}"
+            )
         self.emit = formats.writer(to).emit if to and to != "records" else None
         self.tmp = temp_path(path)
         self.count = 0
@@ -58,7 +62,9 @@ class RecordWriter:
         if n == 0:
             return 0
         if isinstance(batch, EncodedRecords):
-            if self.kind == ".jsonl" and self.emit is None:  # already the lines this writer would write
+            if (
+                self.kind == ".jsonl" and self.emit is None
+            ):  # already the lines this writer would write
                 assert self._fh is not None
                 self._fh.write(batch.lines)
                 self.count += n
@@ -90,7 +96,9 @@ class RecordWriter:
                 try:
                     out = out.select(self._pq_schema.names).cast(self._pq_schema)
                 except (pa.ArrowInvalid, KeyError, pa.ArrowNotImplementedError) as e:
-                    raise InstructkitError(f"{self.path}: rows do not share one Parquet schema ({e}); write .jsonl instead") from None
+                    raise InstructkitError(
+                        f"{self.path}: rows do not share one Parquet schema ({e}); write .jsonl instead"
+                    ) from None
         if self._pq is None:
             self._pq_schema = out.schema
             self._pq = pq.ParquetWriter(self.tmp, out.schema, compression="zstd")

@@ -45,7 +45,9 @@ class CachedAnswer:
 
 def request_key(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> str:
     """The cache key of one chat request: stable across runs, processes and dict orders."""
-    payload = orjson.dumps({"model": model, "messages": messages, "params": params}, option=orjson.OPT_SORT_KEYS)
+    payload = orjson.dumps(
+        {"model": model, "messages": messages, "params": params}, option=orjson.OPT_SORT_KEYS
+    )
     return hashlib.sha256(payload).hexdigest()
 
 
@@ -56,7 +58,9 @@ class CompletionCache:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=30
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
@@ -67,7 +71,8 @@ class CompletionCache:
     def get(self, key: str) -> CachedAnswer | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT text, prompt_tokens, completion_tokens FROM completions WHERE key = ?", (key,)
+                "SELECT text, prompt_tokens, completion_tokens FROM completions WHERE key = ?",
+                (key,),
             ).fetchone()
         return CachedAnswer(*row) if row else None
 

@@ -126,7 +126,15 @@ def _kind(exc: BaseException) -> str:
 
 
 def _retryable(exc: BaseException) -> bool:
-    return _kind(exc) in {"timeout", "connection", "rate_limited", "server_error", "malformed", "http_408", "http_409"}
+    return _kind(exc) in {
+        "timeout",
+        "connection",
+        "rate_limited",
+        "server_error",
+        "malformed",
+        "http_408",
+        "http_409",
+    }
 
 
 def retry_after(exc: BaseException) -> float | None:
@@ -156,7 +164,11 @@ def retry_after(exc: BaseException) -> float | None:
 
 def api_key_from_env() -> str:
     """The key for the server; local servers need none, so a placeholder is sent."""
-    return os.environ.get("INSTRUCTKIT_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or "not-needed"
+    return (
+        os.environ.get("INSTRUCTKIT_LLM_API_KEY")
+        or os.environ.get("OPENAI_API_KEY")
+        or "not-needed"
+    )
 
 
 @dataclass
@@ -206,7 +218,9 @@ class LLMClient:
         try:
             httpx.get(f"{self.base_url.rstrip('/')}/models", timeout=timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as e:
-            raise InstructkitError(f"cannot reach the LLM server at {self.base_url}: {_short(e)}") from None
+            raise InstructkitError(
+                f"cannot reach the LLM server at {self.base_url}: {_short(e)}"
+            ) from None
         except httpx.HTTPError:
             pass
 
@@ -239,15 +253,23 @@ class LLMClient:
         state = self._state()
         async with state.semaphore:
             answer = await self._with_retries(state.sdk, msgs, sampling)
-        if self._cache is not None:  # committed before returning; in a thread so other calls go on meanwhile
-            await asyncio.to_thread(self._cache.put, key, self.model, {"messages": msgs, "params": sampling}, answer)
+        if (
+            self._cache is not None
+        ):  # committed before returning; in a thread so other calls go on meanwhile
+            await asyncio.to_thread(
+                self._cache.put, key, self.model, {"messages": msgs, "params": sampling}, answer
+            )
         return Completion(answer.text, answer.prompt_tokens, answer.completion_tokens, cached=False)
 
-    async def _with_retries(self, sdk: Any, msgs: list[dict[str, str]], sampling: dict[str, Any]) -> CachedAnswer:
+    async def _with_retries(
+        self, sdk: Any, msgs: list[dict[str, str]], sampling: dict[str, Any]
+    ) -> CachedAnswer:
         import openai
         import tenacity
 
-        backoff = tenacity.wait_random_exponential(multiplier=self.backoff_initial, max=self.backoff_max)
+        backoff = tenacity.wait_random_exponential(
+            multiplier=self.backoff_initial, max=self.backoff_max
+        )
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -270,17 +292,25 @@ class LLMClient:
                     attempts += 1
                     self.usage.calls += 1
                     return await self._once(sdk, msgs, sampling)
-        except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
+        except (
+            openai.AuthenticationError,
+            openai.PermissionDeniedError,
+            openai.NotFoundError,
+        ) as e:
             raise InstructkitError(
                 f"the LLM server at {self.base_url} refused the request ({_kind(e)}): check --model "
                 f"'{self.model}' and the API key (INSTRUCTKIT_LLM_API_KEY or OPENAI_API_KEY)"
             ) from None
         except Exception as e:
             self.usage.failures += 1
-            raise LLMError(_kind(e), f"{_kind(e)} after {attempts} attempt(s): {_short(e)}", attempts) from e
+            raise LLMError(
+                _kind(e), f"{_kind(e)} after {attempts} attempt(s): {_short(e)}", attempts
+            ) from e
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    async def _once(self, sdk: Any, msgs: list[dict[str, str]], sampling: dict[str, Any]) -> CachedAnswer:
+    async def _once(
+        self, sdk: Any, msgs: list[dict[str, str]], sampling: dict[str, Any]
+    ) -> CachedAnswer:
         try:
             resp = await sdk.chat.completions.create(model=self.model, messages=msgs, **sampling)
         except json.JSONDecodeError as e:
@@ -299,7 +329,9 @@ class LLMClient:
         self.usage.completion_tokens += c
         return CachedAnswer(text, p, c)
 
-    async def achat_many(self, batch: Sequence[Messages], **sampling: Any) -> list[Completion | CallFailure]:
+    async def achat_many(
+        self, batch: Sequence[Messages], **sampling: Any
+    ) -> list[Completion | CallFailure]:
         """Many chats at once (bounded by ``concurrency``), results in input order."""
 
         async def one(msgs: Messages) -> Completion | CallFailure:
@@ -310,7 +342,9 @@ class LLMClient:
 
         return list(await asyncio.gather(*(one(m) for m in batch)))
 
-    def chat_many(self, batch: Sequence[Messages], **sampling: Any) -> list[Completion | CallFailure]:
+    def chat_many(
+        self, batch: Sequence[Messages], **sampling: Any
+    ) -> list[Completion | CallFailure]:
         """Synchronous :meth:`achat_many` for code that is not async."""
 
         async def run() -> list[Completion | CallFailure]:

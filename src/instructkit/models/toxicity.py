@@ -49,7 +49,9 @@ def _profanity_check() -> Callable[[list[str]], np.ndarray]:
     try:
         from profanity_check import predict_prob
     except ImportError:
-        raise MissingDependency("alt-profanity-check", "toxicity", "the offline toxicity model") from None
+        raise MissingDependency(
+            "alt-profanity-check", "toxicity", "the offline toxicity model"
+        ) from None
     return lambda texts: predict_prob(texts)
 
 
@@ -57,11 +59,15 @@ def _detoxify() -> Callable[[list[str]], np.ndarray]:
     try:
         from detoxify import Detoxify
     except ImportError:
-        raise InstructkitError("toxicity model 'detoxify' needs the 'detoxify' package: pip install detoxify") from None
+        raise InstructkitError(
+            "toxicity model 'detoxify' needs the 'detoxify' package: pip install detoxify"
+        ) from None
     try:
         model = Detoxify("original", device="cpu")
     except Exception as e:  # noqa: BLE001 - its checkpoint download fails offline with many exception types
-        raise InstructkitError(f"cannot load Detoxify (it downloads its checkpoint; offline? use 'profanity-check'): {e}") from None
+        raise InstructkitError(
+            f"cannot load Detoxify (it downloads its checkpoint; offline? use 'profanity-check'): {e}"
+        ) from None
     return lambda texts: np.asarray(model.predict(texts)["toxicity"])
 
 
@@ -69,11 +75,15 @@ def _hf_pipeline(name: str) -> Callable[[list[str]], np.ndarray]:
     try:
         from transformers import pipeline
     except ImportError:
-        raise InstructkitError(f"toxicity model '{name}' needs transformers: pip install transformers") from None
+        raise InstructkitError(
+            f"toxicity model '{name}' needs transformers: pip install transformers"
+        ) from None
     try:
         clf = pipeline("text-classification", model=name, device=-1, top_k=None, truncation=True)
     except OSError as e:
-        hint = " (no network here? use 'profanity-check')" if os.environ.get("HF_HUB_OFFLINE") else ""
+        hint = (
+            " (no network here? use 'profanity-check')" if os.environ.get("HF_HUB_OFFLINE") else ""
+        )
         raise InstructkitError(f"cannot load toxicity model '{name}': {e}{hint}") from None
 
     def predict(texts: list[str]) -> np.ndarray:
@@ -82,7 +92,9 @@ def _hf_pipeline(name: str) -> Callable[[list[str]], np.ndarray]:
             by_label = {d["label"].lower(): d["score"] for d in labels}
             toxic = [by_label[k] for k in TOXIC_LABELS if k in by_label]
             if not toxic:
-                raise InstructkitError(f"toxicity model '{name}' has no toxic label among {sorted(by_label)}")
+                raise InstructkitError(
+                    f"toxicity model '{name}' has no toxic label among {sorted(by_label)}"
+                )
             out.append(max(toxic))
         return np.asarray(out)
 

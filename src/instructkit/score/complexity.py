@@ -23,7 +23,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from spacy.tokens import Doc
 from spacy.attrs import (
     DEP,
     HEAD,
@@ -37,6 +36,7 @@ from spacy.attrs import (
     SENT_START,
     TAG,
 )
+from spacy.tokens import Doc
 
 from instructkit.models.spacy_model import DEFAULT_SPACY_MODEL, load_spacy
 
@@ -52,7 +52,32 @@ BE_FORMS = ("be", "am", "is", "are", "was", "were", "been", "being", "'s", "'re"
 #: Dependency labels that head a clause (besides each sentence's root).
 CLAUSE_DEPS = ("ccomp", "xcomp", "advcl", "acl", "relcl", "csubj", "csubjpass", "parataxis")
 QUESTION_WORDS = frozenset(
-    ["what", "why", "how", "when", "where", "which", "who", "whom", "whose", "is", "are", "was", "were", "do", "does", "did", "can", "could", "should", "would", "will", "shall", "may", "might"]
+    [
+        "what",
+        "why",
+        "how",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "shall",
+        "may",
+        "might",
+    ]
 )
 
 #: Explicit constraints in the Evol-Instruct sense ("add constraints or requirements").
@@ -161,15 +186,30 @@ class ComplexityScorer:
         clipped = [t[: self.max_chars] for t in texts]
         with self._nlp.select_pipes(disable=self._skip):
             docs = list(self._nlp.pipe(clipped, batch_size=self.batch_size))
-        attrs = [HEAD, DEP, POS, TAG, LEMMA, SENT_START, IS_PUNCT, IS_SPACE, LOWER, IS_ALPHA, LENGTH]
+        attrs = [
+            HEAD,
+            DEP,
+            POS,
+            TAG,
+            LEMMA,
+            SENT_START,
+            IS_PUNCT,
+            IS_SPACE,
+            LOWER,
+            IS_ALPHA,
+            LENGTH,
+        ]
         arrays = [d.to_array(attrs) for d in docs if len(d)]
         lengths = np.array([len(d) for d in docs], dtype=np.int64)
         out = self._features(arrays, lengths)
         out["constraints"] = np.array(
-            [len(CONSTRAINT_RE.findall(t)) + len(NUMBER_CONSTRAINT_RE.findall(t)) for t in clipped], dtype=float
+            [len(CONSTRAINT_RE.findall(t)) + len(NUMBER_CONSTRAINT_RE.findall(t)) for t in clipped],
+            dtype=float,
         )
         # Question (second part): the text ends with a question mark.
-        out["question"] = np.where([t.rstrip().endswith("?") for t in clipped], 1.0, out["question"])
+        out["question"] = np.where(
+            [t.rstrip().endswith("?") for t in clipped], 1.0, out["question"]
+        )
         out["complexity"] = combine(out)
         empty = out["tokens"] == 0  # nothing to measure: absent, not a fake low score
         for v in out.values():
@@ -205,16 +245,26 @@ class ComplexityScorer:
         out["sentence_len_mean"] = _ratio(n_tok, n_sent)
         out["dep_depth_max"] = np.zeros(n_docs)
         np.maximum.at(out["dep_depth_max"], sent_doc, sent_depth)
-        out["dep_depth_mean"] = _ratio(np.bincount(sent_doc, weights=sent_depth, minlength=n_docs), n_sent)
+        out["dep_depth_mean"] = _ratio(
+            np.bincount(sent_doc, weights=sent_depth, minlength=n_docs), n_sent
+        )
 
         alpha = a[:, 9] == 1
         length = a[:, 10].astype(float)
         n_alpha = np.bincount(doc[alpha], minlength=n_docs).astype(float)
-        out["word_len_mean"] = _ratio(np.bincount(doc[alpha], weights=length[alpha], minlength=n_docs), n_alpha)
-        out["long_words"] = np.bincount(doc[alpha & (length >= LONG_WORD)], minlength=n_docs).astype(float)
+        out["word_len_mean"] = _ratio(
+            np.bincount(doc[alpha], weights=length[alpha], minlength=n_docs), n_alpha
+        )
+        out["long_words"] = np.bincount(
+            doc[alpha & (length >= LONG_WORD)], minlength=n_docs
+        ).astype(float)
 
         if self._skip:  # coarse POS and lemmas were skipped: verbs from the fine tags
-            verb = np.isin(tag, ids["verb_tags"]) & ~np.isin(dep, ids["aux_deps"]) & ~np.isin(lower, ids["be"])
+            verb = (
+                np.isin(tag, ids["verb_tags"])
+                & ~np.isin(dep, ids["aux_deps"])
+                & ~np.isin(lower, ids["be"])
+            )
             lemma = lemma.copy()
             lemma[verb] = self._lemmas(lower[verb], tag[verb])
         else:
@@ -235,13 +285,14 @@ class ComplexityScorer:
 
         # Imperative: the first sentence's root is a base-form verb with no subject.
         first_sent_root = is_root & (sent == np.repeat(sent[starts], lengths[nz]))
-        subj = np.isin(dep, np.array([ids["nsubj"], ids["nsubjpass"], ids["expl"]], dtype=np.uint64))
+        subj = np.isin(
+            dep, np.array([ids["nsubj"], ids["nsubjpass"], ids["expl"]], dtype=np.uint64)
+        )
         root_has_subj = np.zeros(len(a), dtype=bool)
         root_has_subj[head[subj]] = True
         imper = first_sent_root & (tag == ids["VB"]) & ~root_has_subj
         out["imperative"] = (np.bincount(doc[imper], minlength=n_docs) > 0).astype(float)
         return out
-
 
     def _lemmas(self, forms: np.ndarray, tags: np.ndarray) -> np.ndarray:
         """Verb lemmas by spaCy's own rule lemmatizer, once per distinct (form, tag): verbs
@@ -269,7 +320,9 @@ def _depths(head: np.ndarray) -> np.ndarray:
     depth = (head != np.arange(len(head))).astype(np.int64)
     anc = head.copy()
     while not (anc[anc] == anc).all():
-        depth = depth + depth[anc]  # a root has depth 0 and is its own ancestor: adding it is harmless
+        depth = (
+            depth + depth[anc]
+        )  # a root has depth 0 and is its own ancestor: adding it is harmless
         anc = anc[anc]
     return depth
 

@@ -77,9 +77,14 @@ def read_passages(path: Path) -> tuple[list[str], list[str]]:
                     raise InstructkitError(f"--reference {path}:{n}: invalid JSON ({e})") from None
     ids, texts = [], []
     for n, row in enumerate(rows, 1):
-        text = next((row[f] for f in TEXT_FIELDS if isinstance(row, dict) and isinstance(row.get(f), str)), None)
+        text = next(
+            (row[f] for f in TEXT_FIELDS if isinstance(row, dict) and isinstance(row.get(f), str)),
+            None,
+        )
         if text is None:
-            raise InstructkitError(f"--reference {path}: passage {n} has none of the text fields {', '.join(TEXT_FIELDS)}")
+            raise InstructkitError(
+                f"--reference {path}: passage {n} has none of the text fields {', '.join(TEXT_FIELDS)}"
+            )
         title = row.get("title")
         ids.append(str(row.get("id", n)))
         texts.append(f"{title}. {text}" if isinstance(title, str) and title else text)
@@ -104,12 +109,16 @@ class ReferenceIndex:
         self._stem = _stemmer()
         self.ids, self.texts = read_passages(self.path)
         digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:20]
-        where = self.cache_dir / f"{digest}-{'stem' if self._stem else 'nostem'}-v{bm25s.__version__}"
+        where = (
+            self.cache_dir / f"{digest}-{'stem' if self._stem else 'nostem'}-v{bm25s.__version__}"
+        )
         self.cache_hit = (where / "params.index.json").is_file()
         if self.cache_hit:
             self._index = bm25s.BM25.load(str(where), show_progress=False)
         else:
-            tokens = bm25s.tokenize(self.texts, stopwords="en", stemmer=self._stem, show_progress=False)
+            tokens = bm25s.tokenize(
+                self.texts, stopwords="en", stemmer=self._stem, show_progress=False
+            )
             self._index = bm25s.BM25()
             self._index.index(tokens, show_progress=False)
             where.mkdir(parents=True, exist_ok=True)
@@ -118,7 +127,9 @@ class ReferenceIndex:
     def search(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """(passage indices, BM25 scores), both (len(queries), k), best first."""
         k = min(k, len(self.texts))
-        q = self._bm25s.tokenize(queries, stopwords="en", stemmer=self._stem, return_ids=False, show_progress=False)
+        q = self._bm25s.tokenize(
+            queries, stopwords="en", stemmer=self._stem, return_ids=False, show_progress=False
+        )
         docs, scores = self._index.retrieve(q, k=k, show_progress=False, n_threads=1)
         return np.asarray(docs), np.asarray(scores)
 
@@ -157,7 +168,9 @@ class NLIJudge:
             self._entail = next(i for lab, i in labels.items() if lab.startswith("entail"))
             self._contra = next(i for lab, i in labels.items() if lab.startswith("contradict"))
         except StopIteration:
-            raise InstructkitError(f"'{self.model}' is not an NLI model: its labels are {sorted(labels)}") from None
+            raise InstructkitError(
+                f"'{self.model}' is not an NLI model: its labels are {sorted(labels)}"
+            ) from None
 
     def judge(self, pairs: list[tuple[str, list[str]]]) -> list[str]:
         import torch
@@ -167,7 +180,13 @@ class NLIJudge:
         flat = [(ev, claim) for claim, evs in pairs for ev in evs]
         probs = np.zeros((0, 3))
         if flat:
-            enc = self._tok([p for p, _ in flat], [h for _, h in flat], truncation=True, padding=True, return_tensors="pt")
+            enc = self._tok(
+                [p for p, _ in flat],
+                [h for _, h in flat],
+                truncation=True,
+                padding=True,
+                return_tensors="pt",
+            )
             with torch.inference_mode():
                 probs = torch.softmax(self._model(**enc).logits.float(), dim=-1).numpy()
         out, at = [], 0
@@ -194,12 +213,20 @@ According to the evidence, is the claim true or false?"""
 #: (no passage shares a word with the claim).
 RESPONSE_FORMAT = {
     "type": "json_object",
-    "schema": {"type": "object", "properties": {"verdict": {"type": "string", "enum": ["true", "false"]}},
-               "required": ["verdict"]},
+    "schema": {
+        "type": "object",
+        "properties": {"verdict": {"type": "string", "enum": ["true", "false"]}},
+        "required": ["verdict"],
+    },
 }
 _ANSWER = re.compile(r"\b(true|false|unknown|supported|contradicted)\b", re.IGNORECASE)
-_VERDICT = {"true": "supported", "supported": "supported", "false": "contradicted", "contradicted": "contradicted",
-            "unknown": "unverifiable"}
+_VERDICT = {
+    "true": "supported",
+    "supported": "supported",
+    "false": "contradicted",
+    "contradicted": "contradicted",
+    "unknown": "unverifiable",
+}
 
 
 @dataclass
@@ -219,7 +246,9 @@ class LLMJudge:
     def setup(self) -> None:
         from instructkit.llm.client import LLMClient
 
-        self._client = LLMClient(self.base_url, self.model, cache_path=self.cache_path, concurrency=4)
+        self._client = LLMClient(
+            self.base_url, self.model, cache_path=self.cache_path, concurrency=4
+        )
 
     def judge(self, pairs: list[tuple[str, list[str]]]) -> list[str]:
         from instructkit.llm.client import CallFailure
@@ -227,16 +256,28 @@ class LLMJudge:
         if not hasattr(self, "_client"):
             self.setup()
         batch = [
-            [{"role": "user", "content": JUDGE_PROMPT.format(
-                evidence=evs[0] if len(evs) == 1 else "\n" + "\n".join(f"[{i + 1}] {e}" for i, e in enumerate(evs)),
-                claim=claim)}]
+            [
+                {
+                    "role": "user",
+                    "content": JUDGE_PROMPT.format(
+                        evidence=evs[0]
+                        if len(evs) == 1
+                        else "\n" + "\n".join(f"[{i + 1}] {e}" for i, e in enumerate(evs)),
+                        claim=claim,
+                    ),
+                }
+            ]
             for claim, evs in pairs
         ]
         extra = {"response_format": RESPONSE_FORMAT} if self.structured else {}
         out = []
-        for answer in self._client.chat_many(batch, temperature=0.0, max_tokens=16, seed=0, **extra):
+        for answer in self._client.chat_many(
+            batch, temperature=0.0, max_tokens=16, seed=0, **extra
+        ):
             if isinstance(answer, CallFailure):
-                raise InstructkitError(f"LLM judge at {self.base_url} failed ({answer.kind}): {answer.error}")
+                raise InstructkitError(
+                    f"LLM judge at {self.base_url} failed ({answer.kind}): {answer.error}"
+                )
             m = _ANSWER.search(answer.text)
             out.append(_VERDICT[m.group(1).lower()] if m else "unparsed")
         return out
@@ -258,26 +299,37 @@ class FactualScorer:
         if hasattr(self.judge, "setup"):
             self.judge.setup()
 
-    def score(self, responses: list[str]) -> tuple[dict[str, np.ndarray], list[list[dict[str, Any]] | None]]:
+    def score(
+        self, responses: list[str]
+    ) -> tuple[dict[str, np.ndarray], list[list[dict[str, Any]] | None]]:
         n = len(responses)
         claims = [split_claims(r) for r in responses]
         flat = [(i, c) for i, cs in enumerate(claims) for c in cs]
-        out = {f"factual.{v}": np.full(n, np.nan) for v in VERDICTS} | {"factual.claims": np.full(n, np.nan)}
+        out = {f"factual.{v}": np.full(n, np.nan) for v in VERDICTS} | {
+            "factual.claims": np.full(n, np.nan)
+        }
         evidence: list[list[dict[str, Any]] | None] = [None] * n
         if not flat:
             return out, evidence
         docs, bm = self.index.search([c for _, c in flat], self.k)
         verdicts = ["unverifiable"] * len(flat)
         ask = [j for j in range(len(flat)) if bm[j, 0] > 0]
-        pairs = [(flat[j][1], [self.index.texts[d] for d, s in zip(docs[j], bm[j]) if s > 0]) for j in ask]
+        pairs = [
+            (flat[j][1], [self.index.texts[d] for d, s in zip(docs[j], bm[j]) if s > 0])
+            for j in ask
+        ]
         for j, v in zip(ask, self.judge.judge(pairs)):
             verdicts[j] = v
         for j, (i, claim) in enumerate(flat):
             ids = [self.index.ids[d] for d, s in zip(docs[j], bm[j]) if s > 0]
-            evidence[i] = (evidence[i] or []) + [{"claim": claim, "verdict": verdicts[j], "evidence": ids}]
+            evidence[i] = (evidence[i] or []) + [
+                {"claim": claim, "verdict": verdicts[j], "evidence": ids}
+            ]
         for i, items in enumerate(evidence):
             judged = [e["verdict"] for e in items or () if e["verdict"] in VERDICTS]
-            if judged:  # shares over claims with a verdict; an unparsable judge answer is kept in meta only
+            if (
+                judged
+            ):  # shares over claims with a verdict; an unparsable judge answer is kept in meta only
                 for v in VERDICTS:
                     out[f"factual.{v}"][i] = judged.count(v) / len(judged)
                 out["factual.claims"][i] = len(judged)
@@ -286,8 +338,12 @@ class FactualScorer:
 
 def describe(scorer: FactualScorer) -> dict[str, Any]:
     """Summary-file figures: corpus, cache, judge and its usage."""
-    info: dict[str, Any] = {"reference": str(scorer.index.path), "passages": len(scorer.index.texts),
-                            "index_cache_hit": scorer.index.cache_hit, "judge": scorer.judge.name}
+    info: dict[str, Any] = {
+        "reference": str(scorer.index.path),
+        "passages": len(scorer.index.texts),
+        "index_cache_hit": scorer.index.cache_hit,
+        "judge": scorer.judge.name,
+    }
     usage = getattr(scorer.judge, "usage", None)
     if callable(usage):
         info["judge_usage"] = json.loads(json.dumps(usage(), default=str))

@@ -27,7 +27,18 @@ INLINE_CODE = re.compile(r"(?<!`)`[^`\n]+`(?!`)")
 def score_format(texts: list[str]) -> tuple[dict[str, np.ndarray], list[str | None]]:
     """Per text: ``format.*`` counts (NaN for an empty text) and the language code (None when unsure)."""
     n = len(texts)
-    names = ("tokens", "chars", "lines", "code_blocks", "inline_code", "headers", "list_items", "table_rows", "bold", "links")
+    names = (
+        "tokens",
+        "chars",
+        "lines",
+        "code_blocks",
+        "inline_code",
+        "headers",
+        "list_items",
+        "table_rows",
+        "bold",
+        "links",
+    )
     out = {f"format.{k}": np.full(n, np.nan) for k in names}
     lang_prob = np.full(n, np.nan)
     langs: list[str | None] = [None] * n
@@ -37,7 +48,9 @@ def score_format(texts: list[str]) -> tuple[dict[str, np.ndarray], list[str | No
         out["format.tokens"][i] = len(t.split())
         out["format.chars"][i] = len(t)
         out["format.lines"][i] = t.count("\n") + 1
-        out["format.code_blocks"][i] = (len(CODE_BLOCK.findall(t)) + 1) // 2  # an unclosed fence still opens a block
+        out["format.code_blocks"][i] = (
+            len(CODE_BLOCK.findall(t)) + 1
+        ) // 2  # an unclosed fence still opens a block
         out["format.inline_code"][i] = len(INLINE_CODE.findall(t))
         out["format.headers"][i] = len(HEADER.findall(t))
         out["format.list_items"][i] = len(LIST_ITEM.findall(t))

@@ -64,7 +64,9 @@ class LlamaCppBackend:
 
             vocab = self._llm
             self._format = Jinja2ChatFormatter(
-                template, vocab.detokenize([vocab.token_eos()]).decode(), vocab.detokenize([vocab.token_bos()]).decode()
+                template,
+                vocab.detokenize([vocab.token_eos()]).decode(),
+                vocab.detokenize([vocab.token_bos()]).decode(),
             )
 
     def _prefix(self, instruction: str | None) -> list[int]:
@@ -81,7 +83,9 @@ class LlamaCppBackend:
             self.setup()
         llm = self._llm
         # special=False: a response that contains "<|im_end|>" is scored as text, not as a control token.
-        resp = llm.tokenize(response.encode(), add_bos=False, special=False)[: self.max_response_tokens]
+        resp = llm.tokenize(response.encode(), add_bos=False, special=False)[
+            : self.max_response_tokens
+        ]
         prefix = self._prefix(instruction)
         room = self.n_ctx - len(resp)
         if len(prefix) > room:  # keep the end of a long instruction: it sits next to the answer
@@ -111,7 +115,9 @@ class HFBackend:
             messages = [{"role": "user", "content": instruction}] if instruction is not None else []
             text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
             return tok(text, add_special_tokens=False)["input_ids"]
-        ids = tok(f"{instruction}\n\n" if instruction is not None else "", add_special_tokens=False)["input_ids"]
+        ids = tok(
+            f"{instruction}\n\n" if instruction is not None else "", add_special_tokens=False
+        )["input_ids"]
         return ([tok.bos_token_id] if tok.bos_token_id is not None else []) + ids
 
     def response_logprobs(self, instruction: str | None, response: str) -> np.ndarray:
@@ -119,11 +125,15 @@ class HFBackend:
 
         if not hasattr(self, "_model"):
             self.setup()
-        resp = self._tok(response, add_special_tokens=False)["input_ids"][: self.max_response_tokens]
+        resp = self._tok(response, add_special_tokens=False)["input_ids"][
+            : self.max_response_tokens
+        ]
         prefix = self._prefix(instruction)
         prefix = prefix[max(0, len(prefix) - (self.max_length - len(resp))) :]
         if not prefix:
-            raise InstructkitError(f"model '{self.model}' has no BOS token and no template: cannot score a response alone")
+            raise InstructkitError(
+                f"model '{self.model}' has no BOS token and no template: cannot score a response alone"
+            )
         ids = torch.tensor([prefix + resp])
         with torch.inference_mode():
             logits = self._model(ids).logits[0, len(prefix) - 1 : -1].float().numpy()
@@ -150,17 +160,30 @@ class OpenAIBackend:
             self.setup()
         prefix = f"{instruction}\n\n" if instruction is not None else ""
         out = self._client.completions.create(
-            model=self.model, prompt=prefix + response, echo=True, logprobs=1, max_tokens=1, temperature=0.0
+            model=self.model,
+            prompt=prefix + response,
+            echo=True,
+            logprobs=1,
+            max_tokens=1,
+            temperature=0.0,
         )
         lp = out.choices[0].logprobs
         if lp is None or not lp.token_logprobs or lp.text_offset is None:
-            raise InstructkitError(f"{self.base_url} returned no echoed log-probabilities: it cannot score perplexity")
+            raise InstructkitError(
+                f"{self.base_url} returned no echoed log-probabilities: it cannot score perplexity"
+            )
         end = len(prefix) + len(response)
-        vals = [v for off, v in zip(lp.text_offset, lp.token_logprobs) if len(prefix) <= off < end and v is not None]
+        vals = [
+            v
+            for off, v in zip(lp.text_offset, lp.token_logprobs)
+            if len(prefix) <= off < end and v is not None
+        ]
         return np.asarray(vals, dtype=np.float64)
 
 
-def make_backend(model: str = DEFAULT_LM, base_url: str | None = None, **kwargs: Any) -> LogprobBackend:
+def make_backend(
+    model: str = DEFAULT_LM, base_url: str | None = None, **kwargs: Any
+) -> LogprobBackend:
     """``base_url`` -> endpoint; a GGUF (or the default) -> llama.cpp; anything else -> transformers."""
     if base_url:
         return OpenAIBackend(base_url=base_url, model=model)
@@ -178,7 +201,10 @@ class PerplexityScorer:
 
     def score(self, instructions: list[str], responses: list[str]) -> dict[str, np.ndarray]:
         n = len(responses)
-        out = {k: np.full(n, np.nan) for k in ("perplexity", "perplexity.tokens", "perplexity.unconditional", "ifd")}
+        out = {
+            k: np.full(n, np.nan)
+            for k in ("perplexity", "perplexity.tokens", "perplexity.unconditional", "ifd")
+        }
         for i, (instr, resp) in enumerate(zip(instructions, responses)):
             if not resp.strip():
                 continue  # no response: nothing to score, the metric stays absent

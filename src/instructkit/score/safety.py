@@ -20,7 +20,9 @@ def score_safety(table: pa.Table, model: str = DEFAULT_TOXICITY_MODEL) -> dict[s
     texts, rows, roles = turn_texts(table)
     n = table.num_rows
     out = {"toxicity.user": np.full(n, np.nan), "toxicity.assistant": np.full(n, np.nan)}
-    keep = [i for i, (t, r) in enumerate(zip(texts, roles)) if r in ("user", "assistant") and t.strip()]
+    keep = [
+        i for i, (t, r) in enumerate(zip(texts, roles)) if r in ("user", "assistant") and t.strip()
+    ]
     if keep:
         probs = load_toxicity(model).score([texts[i] for i in keep])
         for role in ("user", "assistant"):

@@ -25,7 +25,9 @@ def get_step(name: str) -> type[Step]:
     try:
         module, _, cls = REGISTRY[name].partition(":")
     except KeyError:
-        raise InstructkitError(f"unknown step '{name}': choose one of {', '.join(sorted(REGISTRY))}") from None
+        raise InstructkitError(
+            f"unknown step '{name}': choose one of {', '.join(sorted(REGISTRY))}"
+        ) from None
     return getattr(importlib.import_module(module), cls)
 
 

@@ -42,7 +42,7 @@ class Step(ABC):
     #: True when the step must see all records at once (deduplication).
     needs_all: ClassVar[bool] = False
 
-    def setup(self) -> None:
+    def setup(self) -> None:  # noqa: B027 (optional hook)
         """Load models and indexes.  Called once, before the first batch."""
 
     @abstractmethod

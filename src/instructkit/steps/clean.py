@@ -30,8 +30,16 @@ GPTISM_CATEGORIES = ("ai_self_reference", "apology", "hedging", "opener", "close
 class CleanStep(Step):
     name: ClassVar[str] = STEP
     reads: ClassVar[tuple[str, ...]] = ("messages", "meta")
-    writes: ClassVar[tuple[str, ...]] = ("messages", "meta", "scores.refusal", "scores.gptism", "scores.pii.count",
-                                          "scores.toxicity.user", "scores.toxicity.assistant", "scores.lang.*")
+    writes: ClassVar[tuple[str, ...]] = (
+        "messages",
+        "meta",
+        "scores.refusal",
+        "scores.gptism",
+        "scores.pii.count",
+        "scores.toxicity.user",
+        "scores.toxicity.assistant",
+        "scores.lang.*",
+    )
 
     def __init__(self, config: CleanConfig | None = None) -> None:
         self.config = config or CleanConfig()
@@ -48,7 +56,9 @@ class CleanStep(Step):
         if c.pii != "off":
             from instructkit.clean.pii import PiiConfig, cached_detector
 
-            self._pii = cached_detector(PiiConfig(names=c.pii_names, allow=c.pii_allow, threshold=c.pii_threshold))
+            self._pii = cached_detector(
+                PiiConfig(names=c.pii_names, allow=c.pii_allow, threshold=c.pii_threshold)
+            )
         if c.models:
             from instructkit.clean.language import identify
             from instructkit.models.toxicity import load_toxicity
@@ -105,7 +115,10 @@ class CleanStep(Step):
                 rejects.append(Reject(STEP, v.reason, v.detail, record=orig))
                 continue
             if self.config.mode == "flag":
-                rec = orig | {"scores": rec["scores"], "meta": _flagged(orig["meta"], rec["meta"], fl)}
+                rec = orig | {
+                    "scores": rec["scores"],
+                    "meta": _flagged(orig["meta"], rec["meta"], fl),
+                }
             kept.append(rec)
         return StepResult(to_table(kept) if kept else table.slice(0, 0), rejects)
 
@@ -135,7 +148,9 @@ class CleanStep(Step):
             if m["role"] != "assistant":
                 continue
             for h in self._patterns.find(m["content"]):
-                where = f"rule {h.rule} ({h.category}) in turn {i} (assistant): {h.text.strip()[:80]!r}"
+                where = (
+                    f"rule {h.rule} ({h.category}) in turn {i} (assistant): {h.text.strip()[:80]!r}"
+                )
                 if h.category == "refusal":
                     refusal = refusal or Finding("refusal", h.rule, i, where)
                 elif h.category in GPTISM_CATEGORIES:
@@ -147,11 +162,14 @@ class CleanStep(Step):
                 if stripped:
                     m["content"] = text
                     n_gptisms += len(stripped)
-                    rec["scores"]["gptism.stripped"] = rec["scores"].get("gptism.stripped", 0.0) + len(stripped)
+                    rec["scores"]["gptism.stripped"] = rec["scores"].get(
+                        "gptism.stripped", 0.0
+                    ) + len(stripped)
                     for h in stripped:
                         self.counts[f"strip:{h.rule}"] += 1
                     rec["meta"].setdefault("clean_edits", []).extend(
-                        {"rule": h.rule, "turns": [i], "removed": h.text.strip()[:80]} for h in stripped
+                        {"rule": h.rule, "turns": [i], "removed": h.text.strip()[:80]}
+                        for h in stripped
                     )
         rec["scores"]["refusal"] = 1.0 if refusal else 0.0
         rec["scores"]["gptism"] = float(n_gptisms)
@@ -166,7 +184,10 @@ class CleanStep(Step):
         from instructkit.clean.language import identify
 
         c = self.config
-        texts = ["\n".join(m["content"] for m in r["messages"] if m["role"] in ("user", "assistant")) for r in recs]
+        texts = [
+            "\n".join(m["content"] for m in r["messages"] if m["role"] in ("user", "assistant"))
+            for r in recs
+        ]
         out: list[Finding | None] = []
         for rec, found in zip(recs, identify(texts)):
             if found is None:
@@ -175,8 +196,14 @@ class CleanStep(Step):
             lang, prob = found
             rec["scores"][f"lang.{lang}"] = round(prob, 4)
             if c.lang and lang not in c.lang and prob >= c.lang_min_prob:
-                out.append(Finding("language", "lang_not_allowed", None,
-                                   f"language '{lang}' (p={prob:.2f}, py3langid on the user and assistant turns); --lang allows {','.join(c.lang)}"))
+                out.append(
+                    Finding(
+                        "language",
+                        "lang_not_allowed",
+                        None,
+                        f"language '{lang}' (p={prob:.2f}, py3langid on the user and assistant turns); --lang allows {','.join(c.lang)}",
+                    )
+                )
             else:
                 out.append(None)
         return out
@@ -202,8 +229,14 @@ class CleanStep(Step):
                 p, i = worst.get((j, role), (0.0, -1))
                 r["scores"][f"toxicity.{role}"] = round(p, 4)
                 if p >= c.toxicity_threshold and (role == "assistant" or c.toxic_user == "drop"):
-                    found.append(Finding("toxic", f"toxic_{role}", i,
-                                         f"turn {i} ({role}) scores {p:.2f} toxicity with {self._toxicity.name}, at or above --toxicity-threshold {c.toxicity_threshold}"))
+                    found.append(
+                        Finding(
+                            "toxic",
+                            f"toxic_{role}",
+                            i,
+                            f"turn {i} ({role}) scores {p:.2f} toxicity with {self._toxicity.name}, at or above --toxicity-threshold {c.toxicity_threshold}",
+                        )
+                    )
             out.append(found)
         return out
 
@@ -215,7 +248,11 @@ class CleanStep(Step):
         rec["scores"]["pii.count"] = float(n)
         if not hits:
             return None
-        trail = [{"turn": i, "type": e.type, "rule": e.rule, "score": e.score} for i, es in hits for e in es]
+        trail = [
+            {"turn": i, "type": e.type, "rule": e.rule, "score": e.score}
+            for i, es in hits
+            for e in es
+        ]
         for t in trail:
             self.counts[f"pii:{t['type']}"] += 1
         if self.config.mode == "flag" or self.config.pii == "flag":
@@ -228,8 +265,12 @@ class CleanStep(Step):
             return None
         first_turn, es = hits[0]
         kinds = ", ".join(sorted({f"{e.type} ({e.rule})" for _, es2 in hits for e in es2}))
-        return Finding("pii", es[0].rule, first_turn,
-                       f"{n} PII span(s) in turns {sorted({i for i, _ in hits})}: {kinds}; --pii drop rejects the record")
+        return Finding(
+            "pii",
+            es[0].rule,
+            first_turn,
+            f"{n} PII span(s) in turns {sorted({i for i, _ in hits})}: {kinds}; --pii drop rejects the record",
+        )
 
     def summary(self) -> dict[str, Any]:
         c = self.config
@@ -246,7 +287,9 @@ def _flagged(orig: dict[str, Any], worked: dict[str, Any], flags: list[Finding])
     """The untouched meta plus what flag mode reports: the decisions and the PII trail."""
     out = dict(orig)
     if flags:
-        out["clean_flags"] = [{"reason": f.reason, "rule": f.rule, "turn": f.turn, "detail": f.detail} for f in flags]
+        out["clean_flags"] = [
+            {"reason": f.reason, "rule": f.rule, "turn": f.turn, "detail": f.detail} for f in flags
+        ]
     if "pii_found" in worked:
         out["pii_found"] = worked["pii_found"]
     return out

@@ -71,7 +71,9 @@ class Decontaminate(Step):
 
     def __post_init__(self) -> None:
         if not self.benchmarks:
-            raise InstructkitError("decontaminate needs at least one --benchmark (a built-in name or a file)")
+            raise InstructkitError(
+                "decontaminate needs at least one --benchmark (a built-in name or a file)"
+            )
         if self.mode not in ("filter", "flag"):
             raise InstructkitError(f"--mode must be filter or flag, not '{self.mode}'")
         if self.n < 1:
@@ -79,7 +81,9 @@ class Decontaminate(Step):
         if not 0.0 <= self.min_overlap <= 1.0:
             raise InstructkitError("--min-overlap is a ratio between 0 and 1")
         if self.band is not None and self.band > self.threshold:
-            raise InstructkitError(f"--suspicious-band ({self.band}) must be below --embedding-threshold ({self.threshold})")
+            raise InstructkitError(
+                f"--suspicious-band ({self.band}) must be below --embedding-threshold ({self.threshold})"
+            )
         if bool(self.judge_url) != bool(self.judge_model):
             raise InstructkitError("--judge-url and --judge-model go together")
         self._loaded: list[_Loaded] = []
@@ -99,18 +103,25 @@ class Decontaminate(Step):
         for spec in dict.fromkeys(self.benchmarks):
             bench = bm.load(spec, self.benchmark_dir)
             if any(b.bench.name == bench.name for b in self._loaded):
-                raise InstructkitError(f"two benchmarks are named '{bench.name}': name one with NAME=PATH")
+                raise InstructkitError(
+                    f"two benchmarks are named '{bench.name}': name one with NAME=PATH"
+                )
             ng, hit = cache.cached(
-                self.cache_dir, cache.key(bench, "ngram", self.n), partial(NgramIndex.build, bench.fields, self.n),
-                NgramIndex.arrays, NgramIndex.from_arrays,
+                self.cache_dir,
+                cache.key(bench, "ngram", self.n),
+                partial(NgramIndex.build, bench.fields, self.n),
+                NgramIndex.arrays,
+                NgramIndex.from_arrays,
             )
             self._cache_hits += [f"{bench.name}:ngram"] if hit else []
             emb = None
             if self.embedding_model:
                 emb, hit = cache.cached(
-                    self.cache_dir, cache.key(bench, "embed", self.embedding_model),
+                    self.cache_dir,
+                    cache.key(bench, "embed", self.embedding_model),
                     partial(EmbeddingIndex.build, bench.embed, self.embedding_model),
-                    EmbeddingIndex.arrays, EmbeddingIndex.from_arrays,
+                    EmbeddingIndex.arrays,
+                    EmbeddingIndex.from_arrays,
                 )
                 self._cache_hits += [f"{bench.name}:embed"] if hit else []
             self._loaded.append(_Loaded(bench, ng, emb))
@@ -136,8 +147,15 @@ class Decontaminate(Step):
         table = with_scores(table, {"decontam.ngram_overlap": overlap, "decontam.cosine": cosine})
         return self._decide(table, ids, hits)
 
-    def _ngram_hits(self, texts: list[str], rows: np.ndarray, turn: np.ndarray, ids: list[str],
-                    hits: list[dict[str, Any]], overlap: np.ndarray) -> None:
+    def _ngram_hits(
+        self,
+        texts: list[str],
+        rows: np.ndarray,
+        turn: np.ndarray,
+        ids: list[str],
+        hits: list[dict[str, Any]],
+        overlap: np.ndarray,
+    ) -> None:
         sizes = {self.n} | {int(m) for b in self._loaded for m in b.ngram.short}
         grams = TextGrams.of(texts, sizes)
         for b in self._loaded:
@@ -146,16 +164,43 @@ class Decontaminate(Step):
             # A template sentence shared by many items (BBH task preambles) would give a hit per item:
             # keep the MAX_HITS best items per turn and benchmark (ties: the item sharing most n-grams).
             order = np.lexsort((-m.ratios * b.ngram.counts[m.items], -m.ratios, m.texts))
-            rank = np.arange(len(order)) - np.searchsorted(m.texts[order], m.texts[order], side="left")
+            rank = np.arange(len(order)) - np.searchsorted(
+                m.texts[order], m.texts[order], side="left"
+            )
             for k in order[rank < MAX_HITS]:
-                t, i, ratio, start, size = m.texts[k], m.items[k], m.ratios[k], m.starts[k], m.sizes[k]
+                t, i, ratio, start, size = (
+                    m.texts[k],
+                    m.items[k],
+                    m.ratios[k],
+                    m.starts[k],
+                    m.sizes[k],
+                )
                 r = int(rows[t])
                 if ratio + 1e-12 >= self.min_overlap:
-                    hits.append(self._hit(ids[r], r, int(turn[t]), b.bench, int(i), "ngram", float(ratio),
-                                          grams.span(int(t), int(start), int(size)), "contaminated"))
+                    hits.append(
+                        self._hit(
+                            ids[r],
+                            r,
+                            int(turn[t]),
+                            b.bench,
+                            int(i),
+                            "ngram",
+                            float(ratio),
+                            grams.span(int(t), int(start), int(size)),
+                            "contaminated",
+                        )
+                    )
 
-    def _embedding_hits(self, texts: list[str], rows: np.ndarray, turn: np.ndarray, roles: list[str],
-                        ids: list[str], hits: list[dict[str, Any]], cosine: np.ndarray) -> None:
+    def _embedding_hits(
+        self,
+        texts: list[str],
+        rows: np.ndarray,
+        turn: np.ndarray,
+        roles: list[str],
+        ids: list[str],
+        hits: list[dict[str, Any]],
+        cosine: np.ndarray,
+    ) -> None:
         model = self.embedding_model or embeddings.DEFAULT_EMBEDDING_MODEL
         user = [k for k, role in enumerate(roles) if role == "user" and texts[k].strip()]
         # Turns the model cannot compare would match anything in their script: n-gram tier only.
@@ -186,14 +231,26 @@ class Decontaminate(Step):
                 evidence = "\n".join(b.bench.embed[int(i)])
                 for k in owners[int(j)]:
                     r = int(rows[k])
-                    hit = self._hit(ids[r], r, int(turn[k]), b.bench, int(i), "embedding", float(s), evidence, verdict)
+                    hit = self._hit(
+                        ids[r],
+                        r,
+                        int(turn[k]),
+                        b.bench,
+                        int(i),
+                        "embedding",
+                        float(s),
+                        evidence,
+                        verdict,
+                    )
                     hits.append(hit)
                     if verdict == "suspicious" and self._judge is not None:
                         judged.append((hit, texts[k]))
         if judged:
             self._ask_judge(judged, hits)
 
-    def _ask_judge(self, judged: list[tuple[dict[str, Any], str]], hits: list[dict[str, Any]]) -> None:
+    def _ask_judge(
+        self, judged: list[tuple[dict[str, Any], str]], hits: list[dict[str, Any]]
+    ) -> None:
         assert self._judge is not None
         t0 = time.perf_counter()
         answers = self._judge.decide([(text, hit["evidence"]) for hit, text in judged])
@@ -201,15 +258,38 @@ class Decontaminate(Step):
         for (hit, _), yes in zip(judged, answers, strict=True):
             if yes is None:
                 continue
-            hits.append(hit | {"method": "llm", "verdict": "contaminated" if yes else "cleared",
-                               "judge_model": self.judge_model})
+            hits.append(
+                hit
+                | {
+                    "method": "llm",
+                    "verdict": "contaminated" if yes else "cleared",
+                    "judge_model": self.judge_model,
+                }
+            )
 
     @staticmethod
-    def _hit(rid: str, row: int, turn: int, bench: bm.Benchmark, item: int, method: str, score: float,
-             evidence: str, verdict: str) -> dict[str, Any]:
-        return {"id": rid, "benchmark": bench.name, "benchmark_id": bench.ids[item], "method": method,
-                "score": round(score, 4), "evidence": evidence[:EVIDENCE_CHARS], "turn": turn,
-                "verdict": verdict, "_row": row}
+    def _hit(
+        rid: str,
+        row: int,
+        turn: int,
+        bench: bm.Benchmark,
+        item: int,
+        method: str,
+        score: float,
+        evidence: str,
+        verdict: str,
+    ) -> dict[str, Any]:
+        return {
+            "id": rid,
+            "benchmark": bench.name,
+            "benchmark_id": bench.ids[item],
+            "method": method,
+            "score": round(score, 4),
+            "evidence": evidence[:EVIDENCE_CHARS],
+            "turn": turn,
+            "verdict": verdict,
+            "_row": row,
+        }
 
     def _decide(self, table: pa.Table, ids: list[str], hits: list[dict[str, Any]]) -> StepResult:
         best: dict[int, dict[str, Any]] = {}
@@ -224,21 +304,34 @@ class Decontaminate(Step):
         if self.hits_path is not None and hits:
             with open(self.hits_path, "ab") as fh:
                 for h in hits:
-                    fh.write(orjson.dumps({k: v for k, v in h.items() if k != "_row"}, option=orjson.OPT_APPEND_NEWLINE))
+                    fh.write(
+                        orjson.dumps(
+                            {k: v for k, v in h.items() if k != "_row"},
+                            option=orjson.OPT_APPEND_NEWLINE,
+                        )
+                    )
         self._counts["records_contaminated"] += len(best)
         keep = np.ones(table.num_rows, bool)
         if self.mode == "filter":
             keep[list(best)] = False
         details = [None] * table.num_rows
         for r, h in best.items():
-            details[r] = (f"turn {h['turn']} matches {h['benchmark']} item '{h['benchmark_id']}' by {h['method']} "
-                          f"(score {h['score']:.3f}): {h['evidence'][:120]!r}")
+            details[r] = (
+                f"turn {h['turn']} matches {h['benchmark']} item '{h['benchmark_id']}' by {h['method']} "
+                f"(score {h['score']:.3f}): {h['evidence'][:120]!r}"
+            )
         return split(table, keep, self.name, "contaminated", details)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "benchmarks": {b.bench.name: {"items": len(b.bench), "origin": b.bench.origin,
-                                          "ngram_index_bytes": b.ngram.nbytes} for b in self._loaded},
+            "benchmarks": {
+                b.bench.name: {
+                    "items": len(b.bench),
+                    "origin": b.bench.origin,
+                    "ngram_index_bytes": b.ngram.nbytes,
+                }
+                for b in self._loaded
+            },
             "hits": dict(sorted(self._counts.items())),
             "cache_hits": self._cache_hits,
             "seconds": {k: round(v, 3) for k, v in self._seconds.items()},
@@ -247,8 +340,12 @@ class Decontaminate(Step):
             "min_overlap": self.min_overlap,
         }
         if self.embedding_model:
-            out |= {"embedding_model": self.embedding_model, "threshold": self.threshold, "band": self.band,
-                    "embedding_skipped_non_ascii": self._skipped_non_ascii}
+            out |= {
+                "embedding_model": self.embedding_model,
+                "threshold": self.threshold,
+                "band": self.band,
+                "embedding_skipped_non_ascii": self._skipped_non_ascii,
+            }
         if self._judge is not None:
             out["judge"] = self._judge.summary()
         return out

@@ -55,13 +55,19 @@ class Dedup(Step):
             methods = [m.strip() for m in methods.split(",") if m.strip()]
         bad = [m for m in methods if m not in METHODS]
         if bad or not methods:
-            raise InstructkitError(f"--method takes a comma list of {', '.join(METHODS)}; got '{','.join(methods)}'")
+            raise InstructkitError(
+                f"--method takes a comma list of {', '.join(METHODS)}; got '{','.join(methods)}'"
+            )
         if fields not in FIELDS:
             raise InstructkitError(f"--fields must be one of {', '.join(FIELDS)}, not '{fields}'")
         if not 0.0 < threshold <= 1.0 or not -1.0 <= semantic_threshold <= 1.0:
-            raise InstructkitError("--threshold must be in (0, 1] and --semantic-threshold in [-1, 1]")
+            raise InstructkitError(
+                "--threshold must be in (0, 1] and --semantic-threshold in [-1, 1]"
+            )
         if cluster not in CLUSTERING:
-            raise InstructkitError(f"--cluster must be one of {', '.join(CLUSTERING)}, not '{cluster}'")
+            raise InstructkitError(
+                f"--cluster must be one of {', '.join(CLUSTERING)}, not '{cluster}'"
+            )
         if num_perm < 2 or ngram < 1:
             raise InstructkitError("--num-perm must be >= 2 and --ngram >= 1")
         self.methods = [m for m in METHODS if m in methods]
@@ -69,7 +75,9 @@ class Dedup(Step):
         self.semantic_threshold, self.embedding_model = semantic_threshold, embedding_model
         self.keep_best, self.cluster, self.seed = keep_best, cluster, seed
         self._summary: dict[str, Any] = {
-            "fields": fields, "cluster": cluster, "keep": f"best {keep_best}" if keep_best else "first seen",
+            "fields": fields,
+            "cluster": cluster,
+            "keep": f"best {keep_best}" if keep_best else "first seen",
         }
 
     def setup(self) -> None:
@@ -89,14 +97,22 @@ class Dedup(Step):
         for method in self.methods:
             t0 = time.perf_counter()
             pairs, similarity, info = self._run(method, alive, texts, normalized)
-            clusters = CLUSTERING[self.cluster](len(alive), pairs, None if quality is None else quality[alive])
+            clusters = CLUSTERING[self.cluster](
+                len(alive), pairs, None if quality is None else quality[alive]
+            )
             drop = clusters.dropped
             kept = clusters.keeper[drop]
             sims = similarity(drop, kept)
             for d, k, s in zip(drop, kept, sims):
                 reasons[alive[d]] = "duplicate"
-                details[alive[d]] = _detail(method, ids[alive[k]], int(alive[k]), float(s), int(clusters.size[d]), self)
-            info |= {"dropped": len(drop), "clusters": clusters.clusters, "seconds": round(time.perf_counter() - t0, 3)}
+                details[alive[d]] = _detail(
+                    method, ids[alive[k]], int(alive[k]), float(s), int(clusters.size[d]), self
+                )
+            info |= {
+                "dropped": len(drop),
+                "clusters": clusters.clusters,
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
             self._summary[method] = info
             alive = np.delete(alive, drop)
         keep = np.zeros(table.num_rows, dtype=bool)
@@ -112,12 +128,18 @@ class Dedup(Step):
         if method == "near":
             from instructkit.dedup.near import near_pairs
 
-            near = near_pairs([normalized[i] for i in alive], self.threshold, self.num_perm, self.ngram, self.seed)
-            info = dict(near.stats, threshold=self.threshold, num_perm=self.num_perm, ngram=self.ngram)
+            near = near_pairs(
+                [normalized[i] for i in alive], self.threshold, self.num_perm, self.ngram, self.seed
+            )
+            info = dict(
+                near.stats, threshold=self.threshold, num_perm=self.num_perm, ngram=self.ngram
+            )
             return near.pairs, near.jaccard, info
         from instructkit.dedup.semantic import semantic_pairs
 
-        sem = semantic_pairs([texts[i] for i in alive], self.semantic_threshold, self.embedding_model)
+        sem = semantic_pairs(
+            [texts[i] for i in alive], self.semantic_threshold, self.embedding_model
+        )
         return sem.pairs, sem.cosine, dict(sem.stats, threshold=self.semantic_threshold)
 
     def _quality(self, table: pa.Table) -> np.ndarray | None:
@@ -126,7 +148,9 @@ class Dedup(Step):
         frame = scores_frame(table)
         if self.keep_best not in frame:
             known = ", ".join(sorted(frame)) or "none"
-            raise InstructkitError(f"--keep-best {self.keep_best}: no record has this score (scores present: {known})")
+            raise InstructkitError(
+                f"--keep-best {self.keep_best}: no record has this score (scores present: {known})"
+            )
         return frame[self.keep_best]
 
     def summary(self) -> dict[str, Any]:

@@ -50,7 +50,9 @@ class EvolveStep(Step):
     ) -> None:
         """``client_options`` go to :class:`LLMClient` as they are (backoff, prices, ...)."""
         if base_url and not model:
-            raise InstructkitError("--model is required with --base-url (the name the server knows the model by)")
+            raise InstructkitError(
+                "--model is required with --base-url (the name the server knows the model by)"
+            )
         self.base_url = base_url
         self.model = model
         self.config = config or EvolveConfig()
@@ -82,7 +84,9 @@ class EvolveStep(Step):
     def process(self, table: pa.Table) -> StepResult:
         seeds = to_records(table)
         with self._endpoint() as (base_url, model):
-            concurrency = self.concurrency if self.base_url else min(self.concurrency, LOCAL_CONCURRENCY)
+            concurrency = (
+                self.concurrency if self.base_url else min(self.concurrency, LOCAL_CONCURRENCY)
+            )
             client = LLMClient(
                 base_url, model, concurrency=concurrency, timeout=self.timeout,
                 max_retries=self.max_retries, cache_path=self.cache, **self.client_options,
@@ -92,7 +96,11 @@ class EvolveStep(Step):
                 outcome = Evolver(client, self.templates, self.config).run(seeds)
             finally:
                 client.close()
-        gains, absent = complexity_gain(seeds, outcome.kept) if self.complexity else ({}, "absent: not requested")
+        gains, absent = (
+            complexity_gain(seeds, outcome.kept)
+            if self.complexity
+            else ({}, "absent: not requested")
+        )
         self._report = {
             "model": model,
             "server": "local llama.cpp (offline default)" if not self.base_url else base_url,

@@ -47,22 +47,38 @@ class ScoreConfig:
     def __post_init__(self) -> None:
         unknown = [m for m in self.metrics if m not in METRICS]
         if unknown or not self.metrics:
-            raise InstructkitError(f"unknown metric(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(METRICS)}")
+            raise InstructkitError(
+                f"unknown metric(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(METRICS)}"
+            )
         if "factual" in self.metrics:
             if self.reference is None:
-                raise InstructkitError("the factual metric needs --reference PATH (JSONL or Parquet passages)")
+                raise InstructkitError(
+                    "the factual metric needs --reference PATH (JSONL or Parquet passages)"
+                )
             if bool(self.nli_model) == bool(self.judge_url):
-                raise InstructkitError("the factual metric needs exactly one judge: --nli-model ID, or --judge-url URL with --judge-model M")
+                raise InstructkitError(
+                    "the factual metric needs exactly one judge: --nli-model ID, or --judge-url URL with --judge-model M"
+                )
             if self.judge_url and not self.judge_model:
-                raise InstructkitError("--judge-url needs --judge-model (the model name the server serves)")
+                raise InstructkitError(
+                    "--judge-url needs --judge-model (the model name the server serves)"
+                )
 
 
 @dataclass
 class ScoreStep(Step):
     name: ClassVar[str] = "score"
     reads: ClassVar[tuple[str, ...]] = ("messages",)
-    writes: ClassVar[tuple[str, ...]] = ("scores.complexity*", "scores.perplexity*", "scores.ifd", "scores.factual.*",
-                                         "scores.toxicity*", "scores.format.*", "meta.factual", "meta.language")
+    writes: ClassVar[tuple[str, ...]] = (
+        "scores.complexity*",
+        "scores.perplexity*",
+        "scores.ifd",
+        "scores.factual.*",
+        "scores.toxicity*",
+        "scores.format.*",
+        "meta.factual",
+        "meta.language",
+    )
     config: ScoreConfig = field(default_factory=ScoreConfig)
     _scored: dict[str, int] = field(default_factory=dict)
 
@@ -84,8 +100,14 @@ class ScoreStep(Step):
         if "factual" in c.metrics:
             from instructkit.score.factual import FactualScorer, LLMJudge, NLIJudge, ReferenceIndex
 
-            judge: Any = NLIJudge(c.nli_model) if c.nli_model else LLMJudge(c.judge_url or "", c.judge_model or "", c.judge_cache)
-            self._factual = FactualScorer(ReferenceIndex(Path(c.reference or "")), judge, k=c.evidence_k)
+            judge: Any = (
+                NLIJudge(c.nli_model)
+                if c.nli_model
+                else LLMJudge(c.judge_url or "", c.judge_model or "", c.judge_cache)
+            )
+            self._factual = FactualScorer(
+                ReferenceIndex(Path(c.reference or "")), judge, k=c.evidence_k
+            )
             self._factual.setup()
         if "safety" in c.metrics:
             from instructkit.models.toxicity import load_toxicity
@@ -101,7 +123,10 @@ class ScoreStep(Step):
         meta_updates: dict[str, list[Any]] = {}
         if self._complexity is not None:
             feats = self._complexity.score(instr)
-            new |= {("complexity" if k == "complexity" else f"complexity.{k}"): v for k, v in feats.items()}
+            new |= {
+                ("complexity" if k == "complexity" else f"complexity.{k}"): v
+                for k, v in feats.items()
+            }
         if self._perplexity is not None:
             new |= self._perplexity.score(instr, resp)
         if self._factual is not None:
@@ -119,14 +144,19 @@ class ScoreStep(Step):
             new |= scores
             meta_updates["language"] = langs
         for name, values in new.items():
-            self._scored[name] = self._scored.get(name, 0) + int(np.count_nonzero(~np.isnan(values)))
+            self._scored[name] = self._scored.get(name, 0) + int(
+                np.count_nonzero(~np.isnan(values))
+            )
         table = with_scores(table, new)
         if meta_updates:
             table = _update_meta(table, meta_updates)
         return StepResult(table)
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"metrics": list(self.config.metrics), "rows_with_score": dict(sorted(self._scored.items()))}
+        out: dict[str, Any] = {
+            "metrics": list(self.config.metrics),
+            "rows_with_score": dict(sorted(self._scored.items())),
+        }
         if getattr(self, "_factual", None) is not None:
             from instructkit.score.factual import describe
 
