@@ -2,7 +2,8 @@
 
 It spreads the picks over the embedding space (the 2-approximation of the
 minimax radius) and ignores the score except for the first pick, the best
-scoring record.  Equal distances go to the earlier record in the input.
+scoring record.  Equal distances go to the earlier record in the input; rows
+without a vector (zero: texts the encoder cannot compare) come last.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from instructkit.select.pool import Budget, Picks, Pool
 def kcenter(pool: Pool, budget: Budget) -> Picks:
     vectors = pool.vectors
     n = len(pool)
-    best_sim = np.full(n, -np.inf, np.float32)
+    # Rows without a vector (texts the encoder cannot compare) count as covered: picked last.
+    best_sim = np.where(np.abs(vectors).sum(axis=1) > 0, -np.inf, 1.0).astype(np.float32)
     closed = np.zeros(n, bool)  # picked, or refused by a budget (permanently: budgets only fill)
     picks: list[int] = []
     details: dict[int, str] = {}
