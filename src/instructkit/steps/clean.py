@@ -135,8 +135,10 @@ class CleanStep(Step):
 
     config: CleanConfig
 
-    def __init__(self, config: CleanConfig | None = None, *, output: Path | None = None) -> None:
-        super().__init__(config, output=output)
+    def __init__(
+        self, config: CleanConfig | None = None, *, output: Path | None = None, **options: Any
+    ) -> None:
+        super().__init__(config, output=output, **options)
         self.counts: Counter[str] = Counter()
         self._patterns: Any = None
         self._pii: Any = None

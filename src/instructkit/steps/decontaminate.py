@@ -127,9 +127,13 @@ class Decontaminate(Step):
     sidecars: ClassVar[tuple[str, ...]] = ("hits",)
 
     def __init__(
-        self, config: DecontaminateConfig | None = None, *, output: Path | None = None
+        self,
+        config: DecontaminateConfig | None = None,
+        *,
+        output: Path | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(config, output=output)
+        super().__init__(config, output=output, **options)
         c = self.config
         self.n, self.min_overlap, self.embedding_model = c.ngram, c.min_overlap, c.model
         self.threshold, self.band, self.cache_dir = (

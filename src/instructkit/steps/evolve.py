@@ -97,9 +97,10 @@ class EvolveStep(Step):
         *,
         output: Path | None = None,
         client_options: dict[str, Any] | None = None,
+        **options: Any,
     ) -> None:
         """``client_options`` go to :class:`LLMClient` as they are (backoff, prices, ...)."""
-        super().__init__(config, output=output)
+        super().__init__(config, output=output, **options)
         self.client_options = client_options or {}
 
     def setup(self) -> None:
