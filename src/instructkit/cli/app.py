@@ -23,6 +23,7 @@ COMMANDS = [
     "convert",
     "stats",
     "steps",  # one command per registered step: clean, dedup, decontaminate, score, evolve, ...
+    "run",
 ]
 
 for _name in COMMANDS:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from instructkit.accounting import Reject
 from instructkit.clean import structure
@@ -101,6 +101,12 @@ class CleanConfig(StepConfig):
         "flag",
         description="A toxic user turn: drop the record, or flag it (the answer may be a fine refusal).",
     )
+
+    @field_validator("pii", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: object) -> object:
+        """YAML reads a bare ``pii: off`` as false."""
+        return "off" if v is False else v
 
     @property
     def models(self) -> bool:
