@@ -115,11 +115,11 @@ def test_nli_model_that_cannot_load_says_what_to_do(monkeypatch: pytest.MonkeyPa
 def test_llm_judge_end_to_end_offline(tmp_path: Path) -> None:
     """A real llama.cpp server, the real client, the planted corpus (a subset, to keep the test short)."""
     from instructkit.llm.server import LocalServer
-    from instructkit.score.factual import LLMJudge
+    from instructkit.score.factual import llm_judge
 
     rows = CLAIMS[:8]
     with LocalServer() as srv:
-        judge = LLMJudge(srv.base_url, srv.model, cache_path=tmp_path / "judge.sqlite")
+        judge = llm_judge(srv.base_url, srv.model, cache_path=tmp_path / "judge.sqlite")
         scorer = FactualScorer(ReferenceIndex(REFERENCE, cache_dir=tmp_path), judge, k=1)
         scorer.setup()
         scores, evidence = scorer.score([r["output"] for r in rows])
