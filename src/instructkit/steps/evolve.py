@@ -18,7 +18,7 @@ import pyarrow as pa
 from instructkit.errors import InstructkitError
 from instructkit.evolve.engine import EvolveConfig, Evolver
 from instructkit.evolve.operations import Templates
-from instructkit.evolve.report import complexity_gain, round_table
+from instructkit.evolve.rounds import complexity_gain, round_table
 from instructkit.llm.client import LLMClient
 from instructkit.schema import empty_table, to_records, to_table
 from instructkit.steps.base import Step, StepResult
