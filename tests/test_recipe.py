@@ -255,3 +255,24 @@ def test_every_registered_step_has_a_config_whose_defaults_round_trip() -> None:
         if all(not info.is_required() for info in config_cls.model_fields.values()):
             config = config_cls()
             assert config_cls.from_config(config.to_mapping()) == config
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("dedup: {method: exact}", "dedup: {method: near, fields: instruction, threshold: 0.5}"),
+        ("clean: {profile: fast, pii: off}", "clean: {profile: fast, refusals: false, min-response-words: 5}"),
+        ("decontaminate: {benchmark: [BENCH], embedding-model: none}",
+         "decontaminate: {benchmark: [BENCH], embedding-model: none, mode: flag}"),
+        ("score: {metrics: [format]}", "score: {metrics: [safety]}"),
+    ],
+)  # fmt: skip
+def test_the_same_step_twice_keeps_both_summaries(tmp_path: Path, first: str, second: str) -> None:
+    steps = f"  - {first}\n  - {second}\n".replace("BENCH", "bench=BENCH:question")
+    funnel = run_recipe(load(make_recipe(tmp_path, steps=steps)))
+    a, b = funnel["steps"][1], funnel["steps"][2]
+    assert a["step"] == b["step"] and a["config"] != b["config"]
+    assert a["records_out"] == b["records_in"] and funnel["balanced"]
+    for entry in (a, b):
+        summary = (tmp_path / "run" / entry["folder"] / "data.summary.json").read_text()
+        assert f'"{entry["step"]}"' in summary

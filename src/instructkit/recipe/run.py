@@ -24,7 +24,7 @@ import orjson
 import yaml
 
 from instructkit import __version__
-from instructkit.accounting import atomic_open
+from instructkit.accounting import atomic_open, sidecar_paths
 from instructkit.engines import local
 from instructkit.io.read import ReadOptions
 from instructkit.recipe.load import Recipe
@@ -138,8 +138,19 @@ def run_recipe(
     final_name, to = FINAL[recipe.format]
     final = out / final_name
     if final != previous:
-        runner([str(previous)], final, [], to=to, read_options=ReadOptions(fmt="records"),
-               rejects=out / "export.rejects.jsonl", summary=out / "export.summary.json")  # fmt: skip
+        export = (
+            out / "export.jsonl"
+        )  # its rejects and summary: export.rejects.jsonl, export.summary.json
+        rejects, summary = sidecar_paths(export)
+        runner(
+            [str(previous)],
+            final,
+            [],
+            to=to,
+            read_options=ReadOptions(fmt="records"),
+            rejects=rejects,
+            summary=summary,
+        )
     funnel = _funnel(recipe, entries, time.perf_counter() - started)
     with atomic_open(out / "summary.json") as fh:
         fh.write(orjson.dumps(funnel, option=orjson.OPT_INDENT_2))
@@ -173,7 +184,7 @@ def _run_one(recipe: Recipe, p: Planned, previous: Path | None, runner: Runner) 
 
 def _entry(p: Planned) -> dict[str, Any]:
     """The folder's line in the funnel, from the summary its step wrote."""
-    summary = orjson.loads((p.folder / "data.summary.json").read_bytes())
+    summary = orjson.loads(sidecar_paths(p.folder / DATA)[1].read_bytes())
     name = CONVERT if p.step is None else p.step.name
     step = summary.get("steps", {}).get(name, {})
     return {
