@@ -16,6 +16,7 @@ import hashlib
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,10 +112,16 @@ def describe_plan(recipe: Recipe) -> list[str]:
 
 
 Runner = Callable[..., dict[str, Any]]
+#: Given a folder name, a context yielding the function the engine calls with records read so far.
+StepProgress = Callable[[str], AbstractContextManager[Callable[[int], None] | None]]
 
 
 def run_recipe(
-    recipe: Recipe, *, progress: Callable[[str], None] | None = None, runner: Runner = local.run
+    recipe: Recipe,
+    *,
+    progress: Callable[[str], None] | None = None,
+    step_progress: StepProgress | None = None,
+    runner: Runner = local.run,
 ) -> dict[str, Any]:
     """Run (or resume) the recipe; returns the funnel written to ``OUT/summary.json``."""
     out = recipe.output
@@ -131,7 +138,8 @@ def run_recipe(
         else:
             if progress:
                 progress(f"{p.folder.name}: running")
-            _run_one(recipe, p, previous, runner)
+            with step_progress(p.folder.name) if step_progress else nullcontext(None) as tick:
+                _run_one(recipe, p, previous, runner, tick)
         entries.append(_entry(p))
         previous = p.folder / DATA
     assert previous is not None
@@ -157,7 +165,13 @@ def run_recipe(
     return funnel
 
 
-def _run_one(recipe: Recipe, p: Planned, previous: Path | None, runner: Runner) -> None:
+def _run_one(
+    recipe: Recipe,
+    p: Planned,
+    previous: Path | None,
+    runner: Runner,
+    tick: Callable[[int], None] | None,
+) -> None:
     """Run one step into a clean folder; the ``.done`` marker is the last file written."""
     if p.folder.exists():
         shutil.rmtree(p.folder)
@@ -177,7 +191,7 @@ def _run_one(recipe: Recipe, p: Planned, previous: Path | None, runner: Runner) 
             [p.step],
         )
         p.step.output = p.folder / DATA
-    runner(inputs, p.folder / DATA, steps, read_options=options)
+    runner(inputs, p.folder / DATA, steps, read_options=options, progress=tick)
     with atomic_open(p.folder / DONE) as fh:
         fh.write(p.key.encode())
 
