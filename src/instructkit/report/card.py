@@ -47,14 +47,14 @@ def conflicts(by_source: dict[str, str | None]) -> list[str]:
     )
     if nc and sa:
         out.append(
-            f"License conflict: {', '.join(f'{s} ({by_source[s]})' for s in nc)} forbid commercial use, "
-            f"while {', '.join(f'{s} ({by_source[s]})' for s in sa)} require derivatives to be shared "
+            f"License conflict: {', '.join(f'{s} ({by_source[s]})' for s in nc)}: no commercial use; "
+            f"{', '.join(f'{s} ({by_source[s]})' for s in sa)}: derivatives must be shared "
             "under the same license. A mix of both cannot be shared under either license alone; "
             "use it for non-commercial research only, or split it by source."
         )
     elif nc:
         out.append(
-            f"Non-commercial: {', '.join(f'{s} ({by_source[s]})' for s in nc)} forbid commercial "
+            f"Non-commercial: {', '.join(f'{s} ({by_source[s]})' for s in nc)}: no commercial "
             "use, and the mix inherits that."
         )
     unknown = sorted(s for s, lic in by_source.items() if not lic)
@@ -99,12 +99,9 @@ def header(run: RunData, fig: Figures, data_file: str | None) -> dict[str, Any]:
 
 
 def _source_dataset(inp: dict[str, Any]) -> str:
+    """A hub id for ``hf:`` inputs; local files are "original" (the body's table names them)."""
     path = str(inp.get("path", ""))
-    return (
-        path.removeprefix("hf:").split(":")[0]
-        if path.startswith("hf:")
-        else str(inp.get("source") or path.rsplit("/", 1)[-1])
-    )
+    return path.removeprefix("hf:").split(":")[0] if path.startswith("hf:") else "original"
 
 
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:

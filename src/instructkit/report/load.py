@@ -91,7 +91,7 @@ def load(paths: list[Path], name: str | None = None, inputs: list[dict] | None =
         run = _load_outputs(paths)
     if name:
         run.name = name
-    if inputs is not None:
+    if inputs:  # the recipe runner's inputs; else the recipe.yaml's
         run.inputs = [dict(i) for i in inputs]
     return run
 
