@@ -24,6 +24,7 @@ COMMANDS = [
     "stats",
     "report",
     "steps",  # one command per registered step: clean, dedup, decontaminate, score, evolve, ...
+    "run",
 ]
 
 for _name in COMMANDS:

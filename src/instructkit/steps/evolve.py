@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from instructkit.accounting import sidecar
 from instructkit.evolve.engine import Evolver
 from instructkit.evolve.operations import Templates
-from instructkit.evolve.report import complexity_sums, round_rows, round_stats
+from instructkit.evolve.rounds import complexity_sums, round_rows, round_stats
 from instructkit.llm.client import LLMClient
 from instructkit.schema import empty_table, to_records, to_table
 from instructkit.steps.base import Step, StepResult
@@ -97,9 +97,10 @@ class EvolveStep(Step):
         *,
         output: Path | None = None,
         client_options: dict[str, Any] | None = None,
+        **options: Any,
     ) -> None:
         """``client_options`` go to :class:`LLMClient` as they are (backoff, prices, ...)."""
-        super().__init__(config, output=output)
+        super().__init__(config, output=output, **options)
         self.client_options = client_options or {}
 
     def setup(self) -> None:

@@ -116,19 +116,20 @@ class ScoreStep(Step):
             self._complexity = ComplexityScorer(model=c.spacy_model)
             self._complexity.setup()
         if "perplexity" in c.metrics:
-            from instructkit.score.perplexity import PerplexityScorer, make_backend
+            from instructkit.models.logprobs import make_backend
+            from instructkit.score.perplexity import PerplexityScorer
 
             kwargs = {} if c.lm_url else {"max_response_tokens": c.max_response_tokens}
             backend = make_backend(c.lm, c.lm_url, **kwargs)
             backend.setup()
             self._perplexity = PerplexityScorer(backend, ifd=c.ifd)
         if "factual" in c.metrics:
-            from instructkit.score.factual import FactualScorer, LLMJudge, NLIJudge, ReferenceIndex
+            from instructkit.score.factual import FactualScorer, NLIJudge, ReferenceIndex, llm_judge
 
             judge: Any = (
                 NLIJudge(c.nli_model)
                 if c.nli_model
-                else LLMJudge(c.judge_url or "", c.judge_model or "", c.judge_cache)
+                else llm_judge(c.judge_url or "", c.judge_model or "", c.judge_cache)
             )
             self._factual = FactualScorer(
                 ReferenceIndex(Path(c.reference or "")), judge, k=c.evidence_k
