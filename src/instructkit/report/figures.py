@@ -74,6 +74,8 @@ def compute(run: RunData) -> Figures:
     licenses = {
         str(i.get("source") or _stem(i.get("path", ""))): i.get("license") for i in run.inputs
     }
+    if len(run.inputs) == 1:  # one input (a folder, say): its license covers every source in it
+        licenses[""] = run.inputs[0].get("license")
     score_names = sorted(scores)
     headline = sorted(score_names, key=lambda s: ("." in s, s))[:HEADLINE_SCORES]
     generated = ~np.asarray(table.column("lineage").is_null(), dtype=bool)
@@ -236,7 +238,7 @@ def _source_rows(
                 "instruction_tokens": _mean(by["instruction tokens"][mask]),
                 "response_tokens": _mean(by["response tokens"][mask]),
                 "scores": {k: _mean(v[mask]) for k, v in sorted(scores.items())},
-                "license": licenses.get(str(src)),
+                "license": licenses.get(str(src), licenses.get("")),
             }
         )
     return rows
