@@ -276,3 +276,16 @@ def test_the_same_step_twice_keeps_both_summaries(tmp_path: Path, first: str, se
     for entry in (a, b):
         summary = (tmp_path / "run" / entry["folder"] / "data.summary.json").read_text()
         assert f'"{entry["step"]}"' in summary
+
+
+def test_report_step_writes_the_page_and_card_last(tmp_path: Path) -> None:
+    recipe = make_recipe(tmp_path, steps="  - dedup: {method: exact}\n  - report: {}\n")
+    funnel = run_recipe(load(recipe))
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "<html" in page and str(funnel["records_out"]) in page
+    assert "cc-by-4.0" in (tmp_path / "run" / "README.md").read_text()
+    bad = make_recipe(tmp_path, steps="  - report: {}\n  - dedup: {}\n", name="bad.yaml")
+    with pytest.raises(
+        InstructkitError, match="bad.yaml:7: 'report' reads the finished run: put it last"
+    ):
+        load(bad)

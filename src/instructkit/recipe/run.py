@@ -108,6 +108,9 @@ def describe_plan(recipe: Recipe) -> list[str]:
         lines.append(f"  {p.folder.name:<20} {what}{options}")
     final, to = FINAL[recipe.format]
     lines.append(f"  {final:<20} {'write' if to is None else f'write as {to}'}")
+    if recipe.report is not None:
+        card = f" and {recipe.report.card}" if recipe.report.card else ""
+        lines.append(f"  {recipe.report.html:<20} write{card}")
     return lines
 
 
@@ -162,6 +165,15 @@ def run_recipe(
     funnel = _funnel(recipe, entries, time.perf_counter() - started)
     with atomic_open(out / "summary.json") as fh:
         fh.write(orjson.dumps(funnel, option=orjson.OPT_INDENT_2))
+    if recipe.report is not None:
+        from instructkit.report import write_report
+
+        if progress:
+            progress(f"report: writing {recipe.report.html}")
+        card = out / recipe.report.card if recipe.report.card else None
+        write_report(
+            out, out / recipe.report.html, card, recipe.name, [i.as_dict() for i in recipe.inputs]
+        )
     return funnel
 
 
