@@ -11,6 +11,7 @@ batch, never the whole dataset.
 from __future__ import annotations
 
 import gc
+import resource
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -192,4 +193,6 @@ def run(
             sl.step.name: sl.summary(log.seconds.get(sl.step.name, 0.0)) for sl in logs
         }
         log.extra["output"] = str(output)
+        # The process's high-water mark so far: in a recipe, where a step raised it shows.
+        log.extra["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return log.summary()
