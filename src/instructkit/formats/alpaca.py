@@ -3,7 +3,8 @@
 ``history`` (LLaMA-Factory, LIMA exports) is a list of ``[user, assistant]``
 pairs that come before the instruction.  The input is appended to the
 instruction as the model sees it, and kept under ``meta["input"]`` so the row
-can be split back on export.
+can be split back on export.  A row with no or an empty ``output`` is an
+instruction-only (user-only) record, written back the same way.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from instructkit.formats.base import (
     EncodedRecords,
     Format,
     Row,
+    exchanges,
     extras,
+    hints_of,
+    history_messages,
     join_input,
-    list_field,
     make_record,
-    pairs,
+    response_field,
+    restore_response,
     split_input,
     text_field,
 )
@@ -34,7 +38,7 @@ CONSUMED = ("instruction", "output", "system", "history")
 
 
 def detect(row: Any) -> bool:
-    return isinstance(row, dict) and "instruction" in row and ("output" in row or "input" in row)
+    return isinstance(row, dict) and "instruction" in row
 
 
 def parse(row: Row, source: str) -> list[Record]:
@@ -42,26 +46,16 @@ def parse(row: Row, source: str) -> list[Record]:
         raise RowError("wrong_type", f"expected a JSON object, got {type(row).__name__}")
     instruction = text_field(row, "instruction")
     inp = text_field(row, "input", required=False)
-    output = text_field(row, "output")
-    messages: list[Message] = []
-    system = text_field(row, "system", required=False)
-    if system.strip():
-        messages.append({"role": "system", "content": system})
-    if row.get("history") is not None:
-        for k, pair in enumerate(list_field(row, "history")):
-            if not (
-                isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
-            ):
-                raise RowError(
-                    "wrong_type", f"history[{k}] is not a [user, assistant] pair of strings"
-                )
-            messages.append({"role": "user", "content": pair[0]})
-            messages.append({"role": "assistant", "content": pair[1]})
+    output, hints = response_field(row, "output")
+    if hints and "input" not in row:
+        hints["input"] = "absent"
+    messages: list[Message] = history_messages(row)
     messages.append({"role": "user", "content": join_input(instruction, inp)})
-    messages.append({"role": "assistant", "content": output})
+    if output:  # "" or no field: an instruction-only record
+        messages.append({"role": "assistant", "content": output})
     meta_row = dict(row)
     meta_row.setdefault("input", "")
-    return [make_record(meta_row, source, messages, CONSUMED)]
+    return [make_record(meta_row, source, messages, CONSUMED, hints or None)]
 
 
 class _Plain(msgspec.Struct, forbid_unknown_fields=True):
@@ -142,17 +136,19 @@ def parse_block(data: bytes, source: str, max_chars: int) -> EncodedRecords | No
 
 
 def emit(record: Record) -> Row:
-    system, history, last = pairs(record["messages"])
-    user = last[0]["content"] if last and last[0]["role"] == "user" else ""
-    output = next((m["content"] for m in last[1:] if m["role"] == "assistant"), "")
+    system, history, user, answer = exchanges(record["messages"], "alpaca")
     meta = record["meta"]
     key = "input" if "input" in meta else "context"
     instruction, inp = split_input(user, meta, key)
-    out: dict[str, Any] = {"instruction": instruction, "input": inp, "output": output}
+    out: dict[str, Any] = {"instruction": instruction, "input": inp, "output": answer or ""}
     if system:
         out["system"] = system
     if history:
         out["history"] = history
+    hints = hints_of(record)
+    restore_response(out, "output", hints)
+    if hints.get("input") == "absent" and out["input"] == "":
+        del out["input"]
     out.update(extras(record, CONSUMED + ("input", "context")))
     return out
 

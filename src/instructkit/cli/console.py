@@ -1,0 +1,61 @@
+"""Plain text for the terminal: every value that comes from data, paths or error messages
+passes through :func:`plain` (or :func:`text`) before rich sees it.
+
+Dataset text is data, never markup and never terminal commands: ``[/]`` in a category
+would make rich raise, ``[bold]`` would be swallowed, and an ESC sequence in a file
+name could clear the screen or retitle the window.  So markup brackets are escaped and
+every C0/C1 control character (ESC, BEL, CSI, ...) is shown as a visible ``\\xNN``
+escape; newlines and tabs too, so one value stays on one line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+#: C0 controls, DEL and C1 controls: none may reach a terminal raw.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
+
+
+def strip_controls(value: object) -> str:
+    """``str(value)`` with every control character replaced by its visible ``\\xNN`` escape."""
+    return _CONTROL.sub(_visible, str(value))
+
+
+def plain(value: object) -> str:
+    """``value`` as a markup-safe, control-free string, for f-strings printed with markup."""
+    return escape(strip_controls(value))
+
+
+def text(value: object, style: str = "") -> Text:
+    """``value`` as a rich :class:`Text` (never parsed as markup), control characters escaped."""
+    return Text(strip_controls(value), style=style)
+
+
+#: Width of a console that does not write to a terminal: wide enough that no table cell is
+#: cut with "…" (rich tables are only as wide as their content, so this pads nothing).
+WIDE = 10_000
+
+
+def _console(stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    tty = stream.isatty()
+    return Console(stderr=stderr, width=None if tty or os.environ.get("COLUMNS") else WIDE)
+
+
+def plain_help() -> bool:
+    """Help goes to stdout; off a terminal it is click's plain text (wrapped, never cut)."""
+    return not sys.stdout.isatty()
+
+
+err = _console(stderr=True)
+out = _console(stderr=False)
