@@ -5,13 +5,15 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from instructkit.accounting import RunLog, sidecar_paths
+from instructkit.accounting import RunLog, check_paths, output_lock, sidecar_paths
 from instructkit.io.read import ReadOptions, read_batches, read_tables
+from instructkit.io.sources import resolve
 from instructkit.io.write import RecordWriter
 from instructkit.schema import Record
 from instructkit.steps.base import Step
@@ -65,12 +67,18 @@ def run(
 ) -> dict[str, Any]:
     """Read ``inputs``, apply ``steps`` in order, write ``output`` and its rejects and summary files."""
     default_rejects, default_summary = sidecar_paths(output)
+    rejects, summary = rejects or default_rejects, summary or default_summary
+    files = [s.path for s in resolve(inputs) if s.kind != "hf"]
+    check_paths(output, rejects, summary, files)
+    # A folder input holding OUTPUT (a rerun of `convert DIR -o DIR/all.jsonl`) must not read it back.
+    read_options = replace(read_options or ReadOptions(), exclude=(output, rejects, summary))
     with (
+        output_lock(output),
         _gc_paused(),
-        RunLog(rejects or default_rejects, summary or default_summary, strict=strict) as log,
+        RunLog(rejects, summary, strict=strict) as log,
     ):
         log.extra.update(extra or {})
-        with RecordWriter(output, to) as writer:
+        with RecordWriter(output, to, on_reject=log.reject) as writer:
             for step in steps:
                 with log.timed(step.name):
                     step.setup()
