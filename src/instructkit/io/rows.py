@@ -392,7 +392,7 @@ def _json_array(text: IO[str], buf: str, location: str) -> Iterator[RawRow]:
                     "too_deep" if deep else "invalid_json",
                     f"{location}:{at}: element {index}: {why}{after}",
                 ),
-                raw=_as_text(buf[pos : pos + 2000]),
+                raw=_as_text(buf[pos : min(len(buf) if resume is None else resume, pos + 2000)]),
             )
             if resume is None:
                 return
