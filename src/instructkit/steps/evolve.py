@@ -19,7 +19,7 @@ from instructkit.errors import InstructkitError
 from instructkit.evolve.engine import EvolveConfig, Evolver
 from instructkit.evolve.operations import Templates
 from instructkit.evolve.report import complexity_gain, round_table
-from instructkit.llm.client import LLMClient
+from instructkit.llm.client import LLMClient, safe_url
 from instructkit.schema import empty_table, to_records, to_table
 from instructkit.steps.base import Step, StepResult
 
@@ -96,6 +96,11 @@ class EvolveStep(Step):
                 outcome = Evolver(client, self.templates, self.config).run(seeds)
             finally:
                 client.close()
+        if outcome.failures and not (client.usage.answered or client.usage.cached):
+            raise InstructkitError(
+                f"every LLM call failed ({len(outcome.failures)}; first: "
+                f"{outcome.failures[0]['error']}); nothing was evolved"
+            )
         gains, absent = (
             complexity_gain(seeds, outcome.kept)
             if self.complexity
@@ -103,7 +108,9 @@ class EvolveStep(Step):
         )
         self._report = {
             "model": model,
-            "server": "local llama.cpp (offline default)" if not self.base_url else base_url,
+            "server": "local llama.cpp (offline default)"
+            if not self.base_url
+            else safe_url(base_url),
             "config": asdict(self.config),
             "rounds": round_table(outcome.rounds, gains, absent),
             "llm": client.usage.as_dict(),
