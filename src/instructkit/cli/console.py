@@ -59,3 +59,13 @@ def plain_help() -> bool:
 
 err = _console(stderr=True)
 out = _console(stderr=False)
+
+
+_warned: set[str] = set()
+
+
+def warn_once(key: str, message: str) -> None:
+    """One line on stderr, once per run for each ``key``: a caveat the summary file repeats."""
+    if key not in _warned:
+        _warned.add(key)
+        err.print(text("warning: ", "yellow") + text(message), highlight=False, soft_wrap=True)
