@@ -81,6 +81,7 @@ class ScoreStep(Step):
     )
     config: ScoreConfig = field(default_factory=ScoreConfig)
     _scored: dict[str, int] = field(default_factory=dict)
+    _no_response: int = 0
 
     def setup(self) -> None:
         c = self.config
@@ -119,10 +120,20 @@ class ScoreStep(Step):
         if not hasattr(self, "_complexity"):
             self.setup()
         instr, resp = instructions(table), responses(table)
+        self._no_response += sum(not r.strip() for r in resp)
         new: dict[str, np.ndarray] = {}
         meta_updates: dict[str, list[Any]] = {}
         if self._complexity is not None:
+            before = self._complexity.skipped_script
             feats = self._complexity.score(instr)
+            if self._complexity.skipped_script > before:
+                from instructkit.cli.console import warn_once
+
+                warn_once(
+                    "complexity_script",
+                    "complexity is English-only: instructions in Chinese, Japanese or Thai "
+                    "are left without complexity scores (counted in the summary)",
+                )
             new |= {
                 ("complexity" if k == "complexity" else f"complexity.{k}"): v
                 for k, v in feats.items()
@@ -157,6 +168,21 @@ class ScoreStep(Step):
             "metrics": list(self.config.metrics),
             "rows_with_score": dict(sorted(self._scored.items())),
         }
+        skipped: dict[str, Any] = {}
+        if self._no_response:
+            skipped["no_response"] = {
+                "records": self._no_response,
+                "why": "instruction-only records: the response metrics are absent for them",
+            }
+        script = getattr(getattr(self, "_complexity", None), "skipped_script", 0)
+        if script:
+            skipped["complexity_script"] = {
+                "records": script,
+                "why": "complexity is English-only; instructions in Chinese, Japanese or Thai "
+                "have no complexity scores",
+            }
+        if skipped:
+            out["skipped"] = skipped
         if getattr(self, "_factual", None) is not None:
             from instructkit.score.factual import describe
 
