@@ -14,8 +14,10 @@ from types import FrameType
 import typer
 from typer import _click as click  # typer vendors its own click: its exceptions are these
 
-from instructkit.cli.console import err, plain_help, text
+from instructkit.cli.console import err, one_line, plain_help, quiet_libraries, text
 from instructkit.errors import InstructkitError
+
+quiet_libraries()  # before any command module can import transformers or the hub client
 
 app = typer.Typer(
     name="instructkit",
@@ -52,7 +54,7 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 
 
 def _fail(label: str, message: object, code: int) -> None:
-    err.print(text(f"{label}: ", "red") + text(message), highlight=False, soft_wrap=True)
+    err.print(text(f"{label}: ", "red") + text(one_line(message)), highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

@@ -69,3 +69,27 @@ def warn_once(key: str, message: str) -> None:
     if key not in _warned:
         _warned.add(key)
         err.print(text("warning: ", "yellow") + text(message), highlight=False, soft_wrap=True)
+
+
+#: Environment that keeps third-party progress bars and retry chatter off stderr.
+QUIET_ENV = {
+    "TQDM_DISABLE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "HF_HUB_VERBOSITY": "error",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+}
+
+
+def quiet_libraries() -> None:
+    """Silence the libraries' own progress bars and logs (a variable the user set wins):
+    stderr carries our one-line errors, our summary and, on a terminal, our progress."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def one_line(message: object) -> str:
+    """A multi-line message (a YAML error, an SDK error) folded onto one line."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())

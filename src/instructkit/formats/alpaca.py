@@ -18,6 +18,7 @@ import xxhash
 
 from instructkit.errors import RowError
 from instructkit.formats.base import (
+    INVISIBLE,
     EncodedRecords,
     Format,
     Row,
@@ -102,6 +103,9 @@ def parse_block(data: bytes, source: str, max_chars: int) -> EncodedRecords | No
     Per-row work runs as ``map`` over C functions, not as a Python loop: at ~1 µs per
     interpreted step a loop would cost more than parsing the JSON.
     """
+    raw = data if isinstance(data, bytes) else bytes(data)
+    if any(c.encode() in raw for c in INVISIBLE):  # maybe a turn of zero-width characters only
+        return None
     try:
         rows = _decode_plain_lines(data)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):

@@ -26,6 +26,14 @@ Row = dict[str, Any]
 ID_FIELDS = ("id", "idx", "conversation_id", "uuid", "message_id", "key")
 
 FORMAT_HINTS = "_format"
+#: Characters that show nothing: a turn made only of these (and white space) is empty.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+_DROP_INVISIBLE = str.maketrans("", "", INVISIBLE)
+
+
+def is_blank(text: str) -> bool:
+    """No visible text: empty, white space, or zero-width characters only."""
+    return not text or text.isspace() or not text.translate(_DROP_INVISIBLE).strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +130,7 @@ def make_record(
     if not messages:
         raise RowError("empty_conversation", "the conversation has no turns")
     for i, m in enumerate(messages):
-        if not m["content"] or m["content"].isspace():
+        if is_blank(m["content"]):
             if not (hints and _turn_has_payload(hints, i)):
                 raise RowError("empty_turn", f"turn {i + 1} ({m['role']}) has no text")
     meta = {k: v for k, v in row.items() if k not in consumed}
