@@ -115,24 +115,36 @@ def check_paths(output: Path, rejects: Path, summary: Path, inputs: list[Path]) 
 @contextmanager
 def output_lock(output: Path) -> Iterator[None]:
     """One run at a time per OUTPUT: a second run writing the same files would mix its
-    sidecars with the first's.  The lock is ``.NAME.lock`` beside OUTPUT (flock: released
-    by the kernel if the process dies).  The empty lock file stays: removing it would let a
-    run that opened it just before the removal lock a file no later run sees."""
+    sidecars with the first's.  The lock is ``.NAME.lock`` beside OUTPUT (flock: released by
+    the kernel if the process dies), removed at the end while still held; a run that locked
+    a file removed meanwhile sees the inode differ from the path's and tries again."""
     lock = output.with_name(f".{output.name}.lock")
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(lock, "a+b")
-    except OSError as e:
-        raise InstructkitError(f"{output}: cannot write here ({e.strerror})") from None
-    try:
+    for _ in range(10):
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(lock, "a+b")
+        except OSError as e:
+            raise InstructkitError(f"{output}: cannot write here ({e.strerror})") from None
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            fh.close()
             raise InstructkitError(
                 f"{output}: another instructkit run is writing this output; wait for it or choose another -o"
             ) from None
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fh.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        fh.close()
+    else:
+        raise InstructkitError(f"{output}: could not lock the output; try again")
+    try:
         yield
     finally:
+        lock.unlink(missing_ok=True)
         fh.close()
 
 

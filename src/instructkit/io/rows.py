@@ -306,16 +306,16 @@ _NEXT_ELEMENT = re.compile(r",\s*(?=[\[{\"\d\-tfn])")
 _AFTER_ELEMENT = re.compile(r"\s*[,\]]")
 
 
-def _resync(decoder: json.JSONDecoder, buf: str, start: int) -> int | None:
-    """The start of the first later element that decodes and is followed by ``,`` or ``]``:
-    where reading goes on after a malformed element (None: nowhere)."""
+def _resync(decoder: json.JSONDecoder, buf: str, start: int) -> tuple[int, int] | None:
+    """(end of the bad span, start of the first later element that decodes and is followed by
+    ``,`` or ``]``): where reading goes on after a malformed element (None: nowhere)."""
     for m in _NEXT_ELEMENT.finditer(buf, start):
         try:
             _, end = decoder.raw_decode(buf, m.end())
         except (json.JSONDecodeError, RecursionError):
             continue
         if _AFTER_ELEMENT.match(buf, end):
-            return m.end()
+            return m.start(), m.end()
     return None
 
 
@@ -378,7 +378,8 @@ def _json_array(text: IO[str], buf: str, location: str) -> Iterator[RawRow]:
                 return
             if not eof:  # malformed: find where the next element starts in the rest of the file
                 buf, pos, eof = buf[pos:] + text.read(), 0, True
-            resume = _resync(decoder, buf, pos)
+            found = _resync(decoder, buf, pos)
+            bad_end, resume = found if found is not None else (len(buf), None)
             why = "nested too deeply to read" if deep else e.msg  # type: ignore[union-attr]
             at = line + buf.count("\n", pos, getattr(e, "pos", pos))
             after = (
@@ -392,7 +393,7 @@ def _json_array(text: IO[str], buf: str, location: str) -> Iterator[RawRow]:
                     "too_deep" if deep else "invalid_json",
                     f"{location}:{at}: element {index}: {why}{after}",
                 ),
-                raw=_as_text(buf[pos : min(len(buf) if resume is None else resume, pos + 2000)]),
+                raw=_as_text(buf[pos : min(bad_end, pos + 2000)]),
             )
             if resume is None:
                 return
