@@ -62,7 +62,9 @@ def rejects_of(path: Path) -> list[dict[str, Any]]:
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT)}
+    """The subprocess runs the same instructkit as this test process."""
+    src = Path(instructkit.__file__).resolve().parents[1]
+    return {**os.environ, "PYTHONPATH": str(src) + os.pathsep + str(ROOT)}
 
 
 # --- D1: Ctrl-C ---------------------------------------------------------------------------
