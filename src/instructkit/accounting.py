@@ -55,13 +55,18 @@ def _as_text(value: object) -> str:
         return f"<{type(value).__name__} nested too deeply to show>"
 
 
+def sidecar(output: Path, kind: str, ext: str = ".jsonl") -> Path:
+    """``out/data.jsonl`` -> ``out/data.KIND.jsonl``: the one rule for every file beside an output."""
+    stem = output.name
+    for compression in (".gz", ".zst"):
+        stem = stem.removesuffix(compression)
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    return output.with_name(f"{stem}.{kind}{ext}")
+
+
 def sidecar_paths(output: Path) -> tuple[Path, Path]:
     """``out/data.jsonl`` -> (``out/data.rejects.jsonl``, ``out/data.summary.json``), as the spec says."""
-    stem = output.name
-    for ext in (".gz", ".zst"):
-        stem = stem.removesuffix(ext)
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-    return output.with_name(f"{stem}.rejects.jsonl"), output.with_name(f"{stem}.summary.json")
+    return sidecar(output, "rejects"), sidecar(output, "summary", ".json")
 
 
 def temp_path(path: Path) -> Path:
@@ -90,7 +95,13 @@ def open_temp(path: Path) -> tuple[Path, IO[bytes]]:
         raise InstructkitError(f"{path}: cannot write here ({e.strerror})") from None
 
 
-def check_paths(output: Path, rejects: Path, summary: Path, inputs: list[Path]) -> None:
+def check_paths(
+    output: Path,
+    rejects: Path,
+    summary: Path,
+    inputs: list[Path],
+    extra: dict[str, Path] | None = None,
+) -> None:
     """Refuse, before anything is written, a run whose files would overwrite each other or an
     input (``--rejects data.jsonl`` would replace the data with its rejects)."""
     if output.is_dir():
@@ -98,6 +109,7 @@ def check_paths(output: Path, rejects: Path, summary: Path, inputs: list[Path]) 
             f"{output}: is a folder; -o takes a file path such as {output}/data.jsonl"
         )
     named = {"OUTPUT (-o)": output, "--rejects": rejects, "--summary": summary}
+    named |= {f"the {kind} file": path for kind, path in (extra or {}).items()}
     seen: dict[Path, str] = {}
     for label, path in named.items():
         real = path.resolve()
@@ -185,24 +197,44 @@ class RunLog:
     rejected: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Evidence files beside the output by kind (``hits`` -> ``STEM.hits.jsonl``), written like the rejects.
+    sidecar_paths: dict[str, Path] = field(default_factory=dict)
     _fh: IO[bytes] | None = None
     _tmp: Path | None = None
+    _sidecars: dict[str, tuple[Path, IO[bytes]]] = field(default_factory=dict)
     _started: float = field(default_factory=time.perf_counter)
 
     def __enter__(self) -> RunLog:
         if self.rejects_path is not None:
             self._tmp, self._fh = open_temp(self.rejects_path)
+        for kind, path in self.sidecar_paths.items():
+            self._sidecars[kind] = open_temp(path)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._fh is not None and self._tmp is not None and self.rejects_path is not None:
             self._fh.close()
+        committed = [(self._tmp, self.rejects_path)] if self.rejects_path is not None else []
+        for kind, (tmp, fh) in self._sidecars.items():
+            fh.close()
+            committed.append((tmp, self.sidecar_paths[kind]))
+        for tmp, path in committed:
+            if tmp is None:
+                continue
             if exc_type is None:
-                os.replace(self._tmp, self.rejects_path)
+                os.replace(tmp, path)
             else:  # a failed run keeps the previous run's files, not a mix of the two
-                self._tmp.unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
         if exc_type is None and self.summary_path is not None:
             self.write_summary()
+
+    def write_sidecar(self, kind: str, rows: list[dict[str, Any]]) -> None:
+        """Append evidence rows (hits, selections) to the ``kind`` file declared when the log opened."""
+        _, fh = self._sidecars[kind]
+        for row in rows:
+            fh.write(
+                orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
+            )
 
     def reject(self, rej: Reject) -> None:
         if self.strict:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from instructkit import describe as core
+from instructkit import stats_table as core
 from instructkit.accounting import RunLog
 from instructkit.cli.common import Debug, From, Inputs
 from instructkit.cli.console import err, out, text

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import orjson
@@ -42,6 +42,9 @@ class ReadOptions:
     max_record_chars: int = DEFAULT_MAX_RECORD_CHARS
     #: Files a folder scan skips: the run's own output and sidecars.
     exclude: tuple[Path, ...] = ()
+    #: Per INPUT argument: the source name to give its records, and its format (recipes' inputs).
+    sources: dict[str, str] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
 
 
 class UniqueIds:
@@ -79,6 +82,17 @@ class UniqueIds:
         return f"{base}~{k}"
 
 
+def _sources(inputs: list[str], options: ReadOptions) -> Iterator[tuple[Source, str]]:
+    """Every source of every input with the format to read it as, named as the input says."""
+    for spec in inputs:
+        for source in resolve([spec], options.exclude):
+            name = options.sources.get(spec)
+            yield (
+                (replace(source, name=name) if name else source),
+                options.formats.get(spec, options.fmt),
+            )
+
+
 Batch = list[Record] | EncodedRecords
 
 
@@ -94,14 +108,13 @@ def read_batches(
     ``read`` step.
     """
     options = options or ReadOptions()
-    forced = None if options.fmt == "auto" else formats.get(options.fmt)
     pending: list[Record] = []
     ids = UniqueIds()
     detected: dict[str, str] = {}
     clock = time.perf_counter
     started = clock()
-    for source in resolve(inputs, options.exclude):
-        fmt = forced or _detect(source)
+    for source, fmt_name in _sources(inputs, options):
+        fmt = formats.get(fmt_name) if fmt_name != "auto" else _detect(source)
         detected[source.location] = fmt.name if fmt else "unknown"
         parse = fmt.parse if fmt else None
         for raw in iter_rows(source, fmt.parse_block if fmt else None, options.max_record_chars):
