@@ -9,8 +9,8 @@ instruction-only (user-only) record, written back the same way.
 
 from __future__ import annotations
 
-from itertools import repeat
-from operator import add, attrgetter, itemgetter, mul
+from itertools import filterfalse, repeat
+from operator import add, attrgetter, itemgetter, methodcaller, mul
 from typing import Any
 
 import msgspec
@@ -89,6 +89,9 @@ class _Record(msgspec.Struct):
 
 
 _decode_plain_lines = msgspec.json.Decoder(_Plain).decode_lines
+#: Every white-space and zero-width character: a text stripped of them and empty shows nothing.
+_BLANKS = INVISIBLE + "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+_strip_blank = methodcaller("strip", _BLANKS)
 _encoder = msgspec.json.Encoder()
 _fields = (attrgetter("instruction"), attrgetter("input"), attrgetter("output"))
 _id_of = itemgetter(slice(None, ID_HEX))
@@ -103,9 +106,6 @@ def parse_block(data: bytes, source: str, max_chars: int) -> EncodedRecords | No
     Per-row work runs as ``map`` over C functions, not as a Python loop: at ~1 µs per
     interpreted step a loop would cost more than parsing the JSON.
     """
-    raw = data if isinstance(data, bytes) else bytes(data)
-    if any(c.encode() in raw for c in INVISIBLE):  # maybe a turn of zero-width characters only
-        return None
     try:
         rows = _decode_plain_lines(data)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
@@ -115,8 +115,11 @@ def parse_block(data: bytes, source: str, max_chars: int) -> EncodedRecords | No
         not (all(instructions) and all(outputs))
         or any(map(str.isspace, instructions))
         or any(map(str.isspace, outputs))
+        # zero-width-only turns: only a non-ASCII text can be one (isascii is a flag test)
+        or not all(map(_strip_blank, filterfalse(str.isascii, instructions)))
+        or not all(map(_strip_blank, filterfalse(str.isascii, outputs)))
     ):
-        return None
+        return None  # an empty, white-space or zero-width-only turn: the row path rejects it
     if (
         rows
         and max(map(len, instructions)) + max(map(len, inputs)) + 2 + max(map(len, outputs))

@@ -57,9 +57,14 @@ class UniqueIds:
 
     def fits(self, ids: list[str]) -> bool:
         """True (and the ids taken) when a block's ids are all new and distinct: the fast path."""
-        if self.taken.isdisjoint(ids) and len(set(ids)) == len(ids):
-            self.taken.update(ids)
+        taken = self.taken
+        if not taken.isdisjoint(ids):
+            return False
+        before = len(taken)
+        taken.update(ids)
+        if len(taken) - before == len(ids):
             return True
+        taken.difference_update(ids)  # a repeat inside the block: all were new, so undo exactly
         return False
 
     def assign(self, records: list[Record]) -> None:
