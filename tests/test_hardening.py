@@ -684,3 +684,27 @@ def test_truncation_rule_still_catches_cut_prose() -> None:
     assert (
         is_truncated("Then you add the flour and slowly stir the mixture until") == "mid_sentence"
     )
+
+
+def test_d25_an_unreachable_server_leaves_no_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeds = write_jsonl(tmp_path / "seeds.jsonl", [alpaca(1)])
+    code, _, err = ik(
+        capsys, "evolve", seeds, "-o", tmp_path / "e.jsonl", "--base-url",
+        "http://user:hunter2@127.0.0.1:9/v1", "--model", "m",
+    )  # fmt: skip
+    assert code == 2 and "cannot reach" in err and "hunter2" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seeds.jsonl"]
+
+
+@pytest.mark.slow
+def test_d22_no_third_party_progress_bars_when_a_model_loads(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "a.jsonl", [alpaca(1), alpaca(2)])
+    proc = subprocess.run(
+        [sys.executable, "-m", "instructkit", "dedup", src, "-o", tmp_path / "d.jsonl",
+         "--method", "semantic"],
+        capture_output=True, text=True, env=env(), timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Loading weights" not in proc.stderr and "it/s" not in proc.stderr

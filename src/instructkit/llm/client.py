@@ -239,8 +239,6 @@ class LLMClient:
         if self.concurrency < 1:
             raise InstructkitError("--concurrency must be at least 1")
         self.usage = Usage(price_per_mtok=self.price_per_mtok)
-        if self.cache_path is not None:
-            self._cache = CompletionCache(self.cache_path)
 
     def preflight(self, timeout: float = 5.0) -> None:
         """Fail fast, with one line, when nothing listens at ``base_url`` (a typo, a server not started).
@@ -282,6 +280,9 @@ class LLMClient:
         """
         msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
         key = request_key(self.model, msgs, sampling)
+        if self._cache is None and self.cache_path is not None:
+            # Opened at the first call, not before: a run that fails its preflight leaves no file.
+            self._cache = CompletionCache(self.cache_path)
         if self._cache is not None and (hit := self._cache.get(key)) is not None:
             self.usage.cached += 1
             return Completion(hit.text, hit.prompt_tokens, hit.completion_tokens, cached=True)
