@@ -708,3 +708,23 @@ def test_d22_no_third_party_progress_bars_when_a_model_loads(tmp_path: Path) -> 
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "Loading weights" not in proc.stderr and "it/s" not in proc.stderr
+
+
+def test_evolve_takes_a_txt_prompt_list(tmp_path: Path) -> None:
+    """Seed prompts as a plain .txt: instruction-only records evolve (and get answered)."""
+    pytest.importorskip("openai")
+    from instructkit.engines.local import run
+    from instructkit.steps.evolve import EvolveStep
+    from tests.evolve_fakes import SEEDS, evolve_responder
+    from tests.fake_llm_server import FakeLLMServer
+
+    (tmp_path / "seeds.txt").write_text("\n".join(SEEDS[:3]) + "\n")
+    with FakeLLMServer(responder=evolve_responder) as srv:
+        step = EvolveStep(
+            base_url=srv.base_url, model="fake", timeout=5.0, rounds=1, seed=0, complexity=False,
+            cache=tmp_path / "c.sqlite", client_options={"backoff_initial": 0.01, "backoff_max": 0.05},
+        )  # fmt: skip
+        summary = run([str(tmp_path / "seeds.txt")], tmp_path / "e.jsonl", [step])
+    assert summary["records_in"] == 3 and summary["balanced"]
+    children = [r for r in read_jsonl(tmp_path / "e.jsonl") if r.get("lineage")]
+    assert children and all(r["messages"][-1]["role"] == "assistant" for r in children)
