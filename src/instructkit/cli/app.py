@@ -33,6 +33,7 @@ app = typer.Typer(
 COMMANDS = [
     "convert",
     "stats",
+    "report",
     "steps",  # one command per registered step: clean, dedup, decontaminate, score, evolve, ...
     "run",
 ]

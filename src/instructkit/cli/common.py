@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -14,7 +15,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from instructkit.cli.console import err, text
+from instructkit.cli.console import err, plain, text
 from instructkit.engines import local
 from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS, ReadOptions
 from instructkit.steps.base import Step
@@ -138,6 +139,26 @@ def run_steps(
     options = ReadOptions(
         fmt=common.fmt, batch_size=common.batch_size, max_record_chars=common.max_record_chars
     )
+    with record_progress(", ".join(s.name for s in steps) or "convert") as tick:
+        result = local.run(
+            inputs,
+            output,
+            steps,
+            to=to,
+            read_options=options,
+            rejects=common.rejects,
+            summary=common.summary,
+            strict=common.strict,
+            progress=tick,
+            extra=extra,
+        )
+    print_summary(result)
+    return result
+
+
+@contextmanager
+def record_progress(description: str) -> Iterator[Callable[[int], None]]:
+    """A records-so-far display on stderr, on a terminal only; yields the function that updates it."""
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -148,21 +169,8 @@ def run_steps(
         transient=True,
         disable=not err.is_terminal,
     ) as bar:
-        task = bar.add_task(", ".join(s.name for s in steps) or "convert", total=None)
-        result = local.run(
-            inputs,
-            output,
-            steps,
-            to=to,
-            read_options=options,
-            rejects=common.rejects,
-            summary=common.summary,
-            strict=common.strict,
-            progress=lambda n: bar.update(task, completed=n),
-            extra=extra,
-        )
-    print_summary(result)
-    return result
+        task = bar.add_task(plain(description), total=None)
+        yield lambda n: bar.update(task, completed=n)
 
 
 def print_summary(summary: dict[str, Any]) -> None:

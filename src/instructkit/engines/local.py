@@ -62,8 +62,11 @@ class StepLog:
 
     def summary(self, seconds: float) -> dict[str, Any]:
         """The step's entry in a summary: config, funnel, its statistics and facts."""
+        # The funnel's own fields come last: a step's statistic never overwrites them.
         return (
-            {
+            self.step.describe(self.stats)
+            | self.step.info()
+            | {
                 "step": self.step.name,
                 "config": self.step.config.to_mapping(),
                 "records_in": self.records_in,
@@ -72,8 +75,6 @@ class StepLog:
                 "rejected": dict(sorted(self.rejected.items())),
                 "seconds": round(seconds, 4),
             }
-            | self.step.describe(self.stats)
-            | self.step.info()
         )
 
 

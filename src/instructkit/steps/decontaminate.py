@@ -389,7 +389,7 @@ class Decontaminate(Step):
     def _stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "hits": dict(sorted(self._counts.items())),
-            "seconds": {k: round(v, 3) for k, v in self._seconds.items()},
+            "tier_seconds": {k: round(v, 3) for k, v in self._seconds.items()},
         }
         if self.embedding_model:
             out["embedding_skipped_non_ascii"] = self._skipped_non_ascii
