@@ -374,3 +374,28 @@ def test_real_encoders_select_across_topics(model: str, monkeypatch: pytest.Monk
     result = run(records, n=3, embedding_model=model, threshold=0.8, fields="instruction")
     assert picked(result) == ["r0", "r2", "r3"]
     assert "to r0, which scored higher" in details(result)["r1"]
+
+
+def test_recipe_step_select(tmp_path: Path) -> None:
+    from instructkit.recipe import load, run_recipe
+
+    (tmp_path / "in").mkdir()
+    write_jsonl(
+        tmp_path / "in" / "a.jsonl",
+        [
+            {"instruction": f"{t} question {k}", "output": "answer " * (k + 1)}
+            for t in TOPICS
+            for k in range(3)
+        ],
+    )
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "name: t\ninputs:\n  - path: in\n    license: cc-by-4.0\noutput: run\nsteps:\n"
+        "  - score: {metrics: [format]}\n  - select: {n: 5, by: 'format.tokens'}\n"
+    )
+    funnel = run_recipe(load(recipe))
+    assert funnel["balanced"] and funnel["steps"][-1]["step"] == "select"
+    rows = read_jsonl(tmp_path / "run" / "02-select" / "data.selection.jsonl")
+    assert len(rows) == 5 and {r["id"] for r in rows} == {
+        r["id"] for r in read_jsonl(tmp_path / "run" / "data.jsonl")
+    }
