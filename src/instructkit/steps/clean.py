@@ -18,6 +18,8 @@ import pyarrow as pa
 from instructkit.accounting import Reject
 from instructkit.clean import structure
 from instructkit.clean.config import CleanConfig
+from instructkit.clean.refusal_judge import default_judge, first_refusal
+from instructkit.clean.refusals import Hit, strip_ai_opener
 from instructkit.clean.structure import Finding
 from instructkit.schema import Record, to_records, to_table
 from instructkit.steps.base import Step, StepResult
@@ -47,12 +49,14 @@ class CleanStep(Step):
         self._patterns: Any = None
         self._pii: Any = None
         self._toxicity: Any = None
+        self._judge: Any = None
 
     def setup(self) -> None:
         from instructkit.clean.refusals import PatternLibrary
 
         c = self.config
         self._patterns = PatternLibrary.load(c.patterns, c.head_chars)
+        self._judge = default_judge()
         if c.pii != "off":
             from instructkit.clean.pii import PiiConfig, cached_detector
 
@@ -147,30 +151,17 @@ class CleanStep(Step):
         for i, m in enumerate(rec["messages"]):
             if m["role"] != "assistant":
                 continue
-            for h in self._patterns.find(m["content"]):
-                where = (
-                    f"rule {h.rule} ({h.category}) in turn {i} (assistant): {h.text.strip()[:80]!r}"
-                )
-                if h.category == "refusal":
-                    refusal = refusal or Finding("refusal", h.rule, i, where)
-                elif h.category in GPTISM_CATEGORIES:
-                    n_gptisms += 1
-                    if h.category == "ai_self_reference":
-                        gptism = gptism or Finding("gptism", h.rule, i, where)
+            hits = self._patterns.find(m["content"])
+            opener = first_refusal(hits)
+            gpt_hits = [h for h in hits if h.category in GPTISM_CATEGORIES]
+            ai_hits = [h for h in gpt_hits if h.category == "ai_self_reference"]
+            n_gptisms += len(gpt_hits)
+            if opener is not None and refusal is None:
+                refusal = self._judge_refusal(m["content"], opener, i)
+            if ai_hits and gptism is None:
+                gptism = self._gptism(rec, i, ai_hits)
             if c.strip_fillers and c.mode == "filter":
-                text, stripped = self._patterns.strip(m["content"])
-                if stripped:
-                    m["content"] = text
-                    n_gptisms += len(stripped)
-                    rec["scores"]["gptism.stripped"] = rec["scores"].get(
-                        "gptism.stripped", 0.0
-                    ) + len(stripped)
-                    for h in stripped:
-                        self.counts[f"strip:{h.rule}"] += 1
-                    rec["meta"].setdefault("clean_edits", []).extend(
-                        {"rule": h.rule, "turns": [i], "removed": h.text.strip()[:80]}
-                        for h in stripped
-                    )
+                n_gptisms += self._strip_fillers(rec, i, m)
         rec["scores"]["refusal"] = 1.0 if refusal else 0.0
         rec["scores"]["gptism"] = float(n_gptisms)
         out = []
@@ -179,6 +170,54 @@ class CleanStep(Step):
         if gptism and c.gptisms == "drop":
             out.append(gptism)
         return out
+
+    def _judge_refusal(self, text: str, hit: Hit, turn: int) -> Finding | None:
+        """A refusal opener counts only when the judge finds nothing delivered after it."""
+        j = self._judge.judge(text, hit.end)
+        if not j.refusal:
+            self.counts[f"refusal_delivered:{hit.rule}"] += 1
+            return None
+        return Finding(
+            "refusal",
+            hit.rule,
+            turn,
+            f"rule {hit.rule} (refusal) in turn {turn} (assistant): {hit.text.strip()[:80]!r}; "
+            f"nothing delivered after it ({j.content_chars} chars of content"
+            f"{', asks back' if j.asks_back else ''}; judge p={j.probability:.2f})",
+        )
+
+    def _gptism(self, rec: Record, turn: int, hits: list[Hit]) -> Finding | None:
+        """AI self-reference: a finding to drop or flag, or (``strip``) the opening sentence cut out."""
+        h = hits[0]
+        where = (
+            f"rule {h.rule} (ai_self_reference) in turn {turn} (assistant): {h.text.strip()[:80]!r}"
+        )
+        if self.config.gptisms == "strip" and self.config.mode == "filter":
+            m = rec["messages"][turn]
+            text, removed = strip_ai_opener(m["content"], hits)
+            if removed:
+                m["content"] = text
+                self.counts[f"strip:{h.rule}"] += 1
+                rec["scores"]["gptism.stripped"] = rec["scores"].get("gptism.stripped", 0.0) + 1
+                rec["meta"].setdefault("clean_edits", []).append(
+                    {"rule": h.rule, "turns": [turn], "removed": removed[:80]}
+                )
+                return None
+        return Finding("gptism", h.rule, turn, where)
+
+    def _strip_fillers(self, rec: Record, i: int, m: dict[str, Any]) -> int:
+        """Cut filler openers/closers out of one turn; returns how many."""
+        text, stripped = self._patterns.strip(m["content"])
+        if not stripped:
+            return 0
+        m["content"] = text
+        rec["scores"]["gptism.stripped"] = rec["scores"].get("gptism.stripped", 0.0) + len(stripped)
+        for h in stripped:
+            self.counts[f"strip:{h.rule}"] += 1
+        rec["meta"].setdefault("clean_edits", []).extend(
+            {"rule": h.rule, "turns": [i], "removed": h.text.strip()[:80]} for h in stripped
+        )
+        return len(stripped)
 
     def _language(self, recs: list[Record]) -> list[Finding | None]:
         from instructkit.clean.language import identify
