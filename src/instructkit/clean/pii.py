@@ -178,7 +178,6 @@ def _engine(config: PiiConfig) -> Any:
         from presidio_analyzer.predefined_recognizers import (
             IbanRecognizer,
             IpRecognizer,
-            PhoneRecognizer,
             SpacyRecognizer,
             UsSsnRecognizer,
         )
@@ -186,6 +185,7 @@ def _engine(config: PiiConfig) -> Any:
         from instructkit.clean.pii_names import PersonContextRecognizer
         from instructkit.clean.pii_recognizers import (
             CardRecognizer,
+            LinePhoneRecognizer,
             OfflineEmailRecognizer,
             SecretRecognizer,
             StreetAddressRecognizer,
@@ -195,7 +195,7 @@ def _engine(config: PiiConfig) -> Any:
         raise MissingDependency("presidio-analyzer", "clean", "PII detection") from None
     recognizers = [
         OfflineEmailRecognizer(),
-        PhoneRecognizer(supported_regions=list(config.phone_regions)),
+        LinePhoneRecognizer(supported_regions=list(config.phone_regions)),
         CardRecognizer(),
         IbanRecognizer(),
         IpRecognizer(),
