@@ -29,7 +29,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from instructkit.clean.config import CleanConfig
 from instructkit.engines.local import run
 from instructkit.io.read import ReadOptions
 from instructkit.steps.clean import CleanStep
@@ -89,7 +88,7 @@ def take(inp: Path, skip: int, limit: int, out_dir: Path) -> Path:
 
 def run_profile(inp: Path, profile: str, out_dir: Path, tag: str = "") -> dict:
     out = out_dir / f"clean_{profile}{tag}.jsonl"
-    step = CleanStep(CleanConfig(profile=profile))
+    step = CleanStep(profile=profile)
     t0, c0 = time.perf_counter(), time.process_time()
     summary = run([str(inp)], out, [step], read_options=ReadOptions(batch_size=1000))
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
