@@ -46,7 +46,7 @@ Cluster = Annotated[
     str,
     typer.Option(
         "--cluster",
-        help="components: one record per connected cluster (union-find); star: drop only records similar to a kept one.",
+        help="star (default): drop only records similar to a kept one; components: one record per connected cluster (union-find, chains).",
     ),
 ]
 KeepBest = Annotated[
@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
         embedding_model: Model = DEFAULT_EMBEDDING_MODEL,
         fields: Fields = "all",
         keep_best: KeepBest = None,
-        cluster: Cluster = "components",
+        cluster: Cluster = "star",
         *,
         common: Common,
     ) -> None:
