@@ -27,9 +27,9 @@ from instructkit.steps.base import Step, StepResult, split
 from instructkit.text import normalize
 
 METHODS = ("exact", "near", "semantic")
-#: components: union-find, one survivor per connected cluster (chains A~B~C drop C for A);
-#: star: greedy, a record is dropped only for a kept record it is itself similar to.
-CLUSTERING = {"components": resolve, "star": resolve_star}
+#: star (default): greedy, a record is dropped only for a kept record it is itself similar to;
+#: components: union-find, one survivor per connected cluster (chains A~B~C drop C for A).
+CLUSTERING = {"star": resolve_star, "components": resolve}
 
 
 class Dedup(Step):
@@ -48,7 +48,7 @@ class Dedup(Step):
         semantic_threshold: float = 0.95,
         embedding_model: str = DEFAULT_EMBEDDING_MODEL,
         keep_best: str | None = None,
-        cluster: str = "components",
+        cluster: str = "star",
         seed: int = 1,
     ) -> None:
         if isinstance(methods, str):  # "exact,near" as the command line and recipes write it
@@ -97,9 +97,9 @@ class Dedup(Step):
         for method in self.methods:
             t0 = time.perf_counter()
             pairs, similarity, info = self._run(method, alive, texts, normalized)
-            clusters = CLUSTERING[self.cluster](
-                len(alive), pairs, None if quality is None else quality[alive]
-            )
+            # Equality is transitive, so exact clusters are components whatever --cluster says.
+            how = resolve if method == "exact" else CLUSTERING[self.cluster]
+            clusters = how(len(alive), pairs, None if quality is None else quality[alive])
             drop = clusters.dropped
             kept = clusters.keeper[drop]
             sims = similarity(drop, kept)
