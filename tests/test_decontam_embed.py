@@ -117,10 +117,16 @@ def test_rephrasing_is_caught_by_embeddings_not_ngrams(bench_file: Path, tmp_pat
     ]
     assert hits[0]["score"] >= s.threshold and hits[0]["evidence"].startswith("Natalia sold clips")
     kept = to_records(result.kept)[0]["scores"]
-    assert kept["decontam.cosine"] < s.band and kept["decontam.ngram_overlap"] == 0.0
+    # "clean" shares no rare word with the item: never a candidate, so no cosine (absent, not 0)
+    assert "decontam.cosine" not in kept and kept["decontam.ngram_overlap"] == 0.0
+    assert s.summary()["hits"]["embedding_benchmark_texts_encoded"] == 1  # the candidate only
     s2 = Decontaminate([f"{bench_file}:question"], cache_dir=tmp_path / "c")
     s2.setup()
-    assert s2._cache_hits == ["b:ngram", "b:embed"]
+    assert s2._cache_hits == ["b:ngram", "b:lexical", "b:vectors:1"]
+    full = Decontaminate([f"{bench_file}:question"], cache_dir=tmp_path / "c", search="full")
+    full.setup()
+    kept = to_records(full.process(to_table(records())).kept)[0]["scores"]
+    assert kept["decontam.cosine"] < full.band
 
 
 @pytest.mark.slow
@@ -138,6 +144,7 @@ def test_judge_decides_the_suspicious_band(bench_file: Path, tmp_path: Path) -> 
             judge_url=srv.base_url,
             judge_model="fake",
             cache_dir=None,
+            search="full",  # every item is compared, so "clean" reaches the judge too
             hits_path=tmp_path / "hits.jsonl",
         )
         s.setup()
