@@ -119,10 +119,11 @@ def test_rephrasing_is_caught_by_embeddings_not_ngrams(bench_file: Path, tmp_pat
     kept = to_records(result.kept)[0]["scores"]
     # "clean" shares no rare word with the item: never a candidate, so no cosine (absent, not 0)
     assert "decontam.cosine" not in kept and kept["decontam.ngram_overlap"] == 0.0
-    assert s.summary()["hits"]["embedding_benchmark_texts_encoded"] == 1  # the candidate only
+    encoded = s.summary()["hits"]["embedding_benchmark_texts_encoded"]
+    assert 1 <= encoded <= len(BENCH)  # candidates of "reph" only
     s2 = Decontaminate([f"{bench_file}:question"], cache_dir=tmp_path / "c")
     s2.setup()
-    assert s2._cache_hits == ["b:ngram", "b:lexical", "b:vectors:1"]
+    assert s2._cache_hits == ["b:ngram", "b:lexical", f"b:vectors:{encoded}"]
     full = Decontaminate([f"{bench_file}:question"], cache_dir=tmp_path / "c", search="full")
     full.setup()
     kept = to_records(full.process(to_table(records())).kept)[0]["scores"]
