@@ -48,8 +48,8 @@ CANDIDATES = 5
 LEXICAL_FLOOR = 0.3
 #: A rephrasing keeps the item's rare words and numbers: below the cosine threshold, a pair is still
 #: contaminated when the cosine is at least COMBINED_COSINE and the containment at least COMBINED_LEXICAL.
-COMBINED_COSINE = 0.7
-COMBINED_LEXICAL = 0.6
+COMBINED_COSINE = 0.75
+COMBINED_LEXICAL = 0.7
 SEARCHES = ("lexical", "full")
 EVIDENCE_CHARS = 300
 #: Hits kept per turn and benchmark and method (the best ones); the decision needs only the best.
