@@ -281,12 +281,12 @@ def semantic_section(args: argparse.Namespace, results: dict) -> None:
     table = pa.concat_tables([read("alpaca_sample_2k"), read("alpaca_sample_1k")]).slice(
         0, args.semantic_records
     )
-    step = Dedup(["semantic"], fields=args.semantic_fields)
+    step = Dedup(method=["semantic"], fields=args.semantic_fields)
     step.setup()
     t0 = time.perf_counter()
     result = step.process(table)
     total = time.perf_counter() - t0
-    s = step.summary()["semantic"]
+    s = result.stats["semantic"]
     share = s["encode_seconds"] / total
     print(
         f"\nsemantic dedup ({s['model']}, cosine >= {s['threshold']}, --fields {args.semantic_fields}), "
@@ -505,7 +505,7 @@ def real_section(args: argparse.Namespace, results: dict) -> None:
             f"precision (removed record >= {args.threshold} to its kept record) {precision:.4f}; "
             f"planted-pair recall {recall:.4f}; removals below the threshold once boilerplate lines "
             f"(in >= {BOILERPLATE_RECORDS} records) are dropped: {len(boiler):,} {dict(by_source)}; "
-            f"summary near: { {k: v for k, v in step.summary()['near'].items() if k != 'stage_seconds'} }"
+            f"summary near: { {k: v for k, v in res.stats['near'].items() if k != 'stage_seconds'} }"
         )
         results["real"][cluster] = {
             "seconds": secs,

@@ -354,19 +354,14 @@ def run_step(
     src = tmp / "in.jsonl"
     src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
     step = Decontaminate(
-        names,
-        benchmark_dir=bench_dir,
-        mode="flag",
-        cache_dir=cache_dir,
-        hits_path=tmp / "hits.jsonl",
-        **kw,
+        benchmark=names, benchmark_dir=bench_dir, mode="flag", cache_dir=cache_dir, **kw
     )
     summary = run([str(src)], tmp / "out.jsonl", [step])
     cos = {}
     for line in (tmp / "out.jsonl").read_bytes().splitlines():
         r = orjson.loads(line)
         cos[r["id"]] = (r.get("scores") or {}).get("decontam.cosine", float("nan"))
-    return flags(tmp / "hits.jsonl"), cos, summary
+    return flags(tmp / "out.hits.jsonl"), cos, summary
 
 
 def pct(a: int, b: int) -> str:
@@ -472,13 +467,13 @@ def main() -> None:
     result: dict = {"split": args.split, "planted": len(planted), "negatives": len(negatives)}
     for label, kw in runs.items():
         t0 = time.perf_counter()
-        kw = kw | ({"band": args.band} if args.band is not None else {})
+        kw = kw | ({"suspicious_band": args.band} if args.band is not None else {})
         with tempfile.TemporaryDirectory() as tmp:
             got[label], _, summary = run_step(
                 negatives + planted, names, bench_dir, cache_dir, Path(tmp), **kw
             )
             if args.keep_hits and label == "lexical":
-                args.keep_hits.write_bytes((Path(tmp) / "hits.jsonl").read_bytes())
+                args.keep_hits.write_bytes((Path(tmp) / "out.hits.jsonl").read_bytes())
                 (args.keep_hits.with_suffix(".truth.json")).write_text(json.dumps(truth))
         result[f"{label}_seconds"] = time.perf_counter() - t0
         result[f"{label}_summary"] = summary["steps"]["decontaminate"]

@@ -41,13 +41,18 @@ class Reject:
         return orjson.dumps(d, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
 
 
+def sidecar(output: Path, kind: str, ext: str = ".jsonl") -> Path:
+    """``out/data.jsonl`` -> ``out/data.KIND.jsonl``: the one rule for every file beside an output."""
+    stem = output.name
+    for compression in (".gz", ".zst"):
+        stem = stem.removesuffix(compression)
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    return output.with_name(f"{stem}.{kind}{ext}")
+
+
 def sidecar_paths(output: Path) -> tuple[Path, Path]:
     """``out/data.jsonl`` -> (``out/data.rejects.jsonl``, ``out/data.summary.json``), as the spec says."""
-    stem = output.name
-    for ext in (".gz", ".zst"):
-        stem = stem.removesuffix(ext)
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-    return output.with_name(f"{stem}.rejects.jsonl"), output.with_name(f"{stem}.summary.json")
+    return sidecar(output, "rejects"), sidecar(output, "summary", ".json")
 
 
 def temp_path(path: Path) -> Path:
@@ -101,14 +106,20 @@ class RunLog:
     rejected: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Evidence files beside the output by kind (``hits`` -> ``STEM.hits.jsonl``), written like the rejects.
+    sidecar_paths: dict[str, Path] = field(default_factory=dict)
     _fh: IO[bytes] | None = None
     _tmp: Path | None = None
+    _sidecars: dict[str, tuple[Path, IO[bytes]]] = field(default_factory=dict)
     _started: float = field(default_factory=time.perf_counter)
 
     def __enter__(self) -> RunLog:
         if self.rejects_path is not None:
             self._tmp = temp_path(self.rejects_path)
             self._fh = open(self._tmp, "wb")
+        for kind, path in self.sidecar_paths.items():
+            tmp = temp_path(path)
+            self._sidecars[kind] = (tmp, open(tmp, "wb"))
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -116,8 +127,19 @@ class RunLog:
             self._fh.close()
             # Rejects are evidence: keep them even when the run failed half-way.
             os.replace(self._tmp, self.rejects_path)
+        for kind, (tmp, fh) in self._sidecars.items():
+            fh.close()
+            os.replace(tmp, self.sidecar_paths[kind])
         if exc_type is None and self.summary_path is not None:
             self.write_summary()
+
+    def write_sidecar(self, kind: str, rows: list[dict[str, Any]]) -> None:
+        """Append evidence rows (hits, selections) to the ``kind`` file declared when the log opened."""
+        _, fh = self._sidecars[kind]
+        for row in rows:
+            fh.write(
+                orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
+            )
 
     def reject(self, rej: Reject) -> None:
         if self.strict:

@@ -20,13 +20,11 @@ app = typer.Typer(
 
 #: One module per command under instructkit.cli; each defines register(app).
 COMMANDS = [
-    "evolve",
     "convert",
     "stats",
-    "dedup",
-    "decontaminate",
-    "clean",
-    "score",
+    "report",
+    "steps",  # one command per registered step: clean, dedup, decontaminate, score, evolve, ...
+    "run",
 ]
 
 for _name in COMMANDS:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -140,6 +142,26 @@ def run_steps(
     options = ReadOptions(
         fmt=common.fmt, batch_size=common.batch_size, max_record_chars=common.max_record_chars
     )
+    with record_progress(", ".join(s.name for s in steps) or "convert") as tick:
+        result = local.run(
+            inputs,
+            output,
+            steps,
+            to=to,
+            read_options=options,
+            rejects=common.rejects,
+            summary=common.summary,
+            strict=common.strict,
+            progress=tick,
+            extra=extra,
+        )
+    print_summary(result)
+    return result
+
+
+@contextmanager
+def record_progress(description: str) -> Iterator[Callable[[int], None]]:
+    """A records-so-far display on stderr, on a terminal only; yields the function that updates it."""
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -150,21 +172,8 @@ def run_steps(
         transient=True,
         disable=not err.is_terminal,
     ) as bar:
-        task = bar.add_task(", ".join(s.name for s in steps) or "convert", total=None)
-        result = local.run(
-            inputs,
-            output,
-            steps,
-            to=to,
-            read_options=options,
-            rejects=common.rejects,
-            summary=common.summary,
-            strict=common.strict,
-            progress=lambda n: bar.update(task, completed=n),
-            extra=extra,
-        )
-    print_summary(result)
-    return result
+        task = bar.add_task(escape(description), total=None)
+        yield lambda n: bar.update(task, completed=n)
 
 
 def print_summary(summary: dict[str, Any]) -> None:

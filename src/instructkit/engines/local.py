@@ -1,39 +1,131 @@
-"""Run steps over record batches on this machine, streaming wherever the steps allow."""
+"""Run steps over record batches on this machine, streaming wherever the steps allow.
+
+Per-batch steps stream: each batch goes through every step in turn.  A
+:class:`~instructkit.steps.base.GlobalStep` splits the stream: its input is
+observed batch by batch while it is spilled to a temporary Parquet file
+beside the output, the step decides once over the small features, and the
+spill is streamed back through ``apply``.  Memory holds the features and one
+batch, never the whole dataset.
+"""
 
 from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from instructkit.accounting import RunLog, sidecar_paths
+from instructkit.accounting import RunLog, sidecar, sidecar_paths, temp_path
 from instructkit.io.read import ReadOptions, read_batches, read_tables
 from instructkit.io.write import RecordWriter
-from instructkit.schema import Record
-from instructkit.steps.base import Step
+from instructkit.schema import Record, conform
+from instructkit.steps.base import GlobalStep, Step, StepResult, merge_stats
 
 Progress = Callable[[int], None]
 
 
-def apply_step(step: Step, batches: Iterator[pa.Table], log: RunLog) -> Iterator[pa.Table]:
-    """Feed batches through one step, logging its rejects; a ``needs_all`` step sees one table."""
-    if step.needs_all:
-        tables = list(batches)
-        if not tables:
-            return
-        batches = iter([pa.concat_tables(tables)])
-    for table in batches:
-        with log.timed(step.name):
-            result = step.process(table)
+@dataclass
+class StepLog:
+    """One step's share of a run: its own funnel and its statistics, merged over batches."""
+
+    step: Step
+    batch_size: int = 5000
+    records_in: int = 0
+    records_out: int = 0
+    generated: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, result: StepResult, log: RunLog) -> None:
+        self.records_out += result.kept.num_rows
+        self.generated += result.generated
         log.generated += result.generated
         for rej in result.rejects:
             log.reject(rej)
+            self.rejected[rej.reason] = self.rejected.get(rej.reason, 0) + 1
+        for kind, rows in result.sidecars.items():
+            log.write_sidecar(kind, rows)
+        self.stats = merge_stats(self.stats, result.stats)
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        """The step's entry in a summary: config, funnel, its statistics and facts."""
+        # The funnel's own fields come last: a step's statistic never overwrites them.
+        return (
+            self.step.describe(self.stats)
+            | self.step.info()
+            | {
+                "step": self.step.name,
+                "config": self.step.config.to_mapping(),
+                "records_in": self.records_in,
+                "records_out": self.records_out,
+                "generated": self.generated,
+                "rejected": dict(sorted(self.rejected.items())),
+                "seconds": round(seconds, 4),
+            }
+        )
+
+
+def apply_step(
+    step: Step, batches: Iterator[pa.Table], log: RunLog, slog: StepLog
+) -> Iterator[pa.Table]:
+    """Feed batches through one step, logging its rejects, sidecar rows and statistics."""
+    if isinstance(step, GlobalStep):
+        yield from _apply_global(step, batches, log, slog)
+        return
+    for table in batches:
+        slog.records_in += table.num_rows
+        with log.timed(step.name):
+            result = step.process(table)
+        slog.add(result, log)
         if result.kept.num_rows:
             yield result.kept
+
+
+def _apply_global(
+    step: GlobalStep, batches: Iterator[pa.Table], log: RunLog, slog: StepLog
+) -> Iterator[pa.Table]:
+    """Observe and spill every batch, decide once, then stream the spill back through ``apply``."""
+    spill = temp_path(
+        (log.summary_path or log.rejects_path or Path("instructkit")).with_suffix(".spill.parquet")
+    )
+    features: list[pa.Table] = []
+    writer: pq.ParquetWriter | None = None
+    try:
+        for table in batches:
+            table = conform(table)
+            slog.records_in += table.num_rows
+            with log.timed(step.name):
+                features.append(step.observe(table))
+            writer = writer or pq.ParquetWriter(spill, table.schema)
+            writer.write_table(table)
+        if writer is None:
+            return
+        writer.close()
+        writer = None
+        with log.timed(step.name):
+            decision = step.decide(pa.concat_tables(features))
+        features.clear()
+        slog.stats = merge_stats(slog.stats, decision.stats)
+        for kind, rows in decision.sidecars.items():
+            log.write_sidecar(kind, rows)
+        offset = 0
+        for batch in pq.ParquetFile(spill).iter_batches(batch_size=slog.batch_size):
+            table = pa.Table.from_batches([batch])
+            with log.timed(step.name):
+                result = step.apply(table, decision, offset)
+            offset += table.num_rows
+            slog.add(result, log)
+            if result.kept.num_rows:
+                yield result.kept
+    finally:
+        if writer is not None:
+            writer.close()
+        spill.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -63,13 +155,21 @@ def run(
     progress: Progress | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Read ``inputs``, apply ``steps`` in order, write ``output`` and its rejects and summary files."""
+    """Read ``inputs``, apply ``steps`` in order, write ``output`` and its rejects, summary and sidecar files."""
     default_rejects, default_summary = sidecar_paths(output)
+    kinds = {kind: sidecar(output, kind) for s in steps for kind in s.sidecars}
+    logs = [StepLog(s, (read_options or ReadOptions()).batch_size) for s in steps]
     with (
         _gc_paused(),
-        RunLog(rejects or default_rejects, summary or default_summary, strict=strict) as log,
+        RunLog(
+            rejects or default_rejects,
+            summary or default_summary,
+            strict=strict,
+            sidecar_paths=kinds,
+        ) as log,
     ):
         log.extra.update(extra or {})
+        log.extra.update({f"{kind}_file": str(path) for kind, path in kinds.items()})
         with RecordWriter(output, to) as writer:
             for step in steps:
                 with log.timed(step.name):
@@ -81,13 +181,15 @@ def run(
                 if steps
                 else read_batches(inputs, log, read_options)
             )
-            for step in steps:
-                stream = apply_step(step, stream, log)
+            for step, slog in zip(steps, logs):
+                stream = apply_step(step, stream, log, slog)
             for batch in stream:
                 with log.timed("write"):
                     log.records_out += writer.write(batch)
                 if progress:
                     progress(log.records_in)
-        log.extra["steps"] = {s.name: s.summary() for s in steps if s.summary()}
+        log.extra["steps"] = {
+            sl.step.name: sl.summary(log.seconds.get(sl.step.name, 0.0)) for sl in logs
+        }
         log.extra["output"] = str(output)
     return log.summary()

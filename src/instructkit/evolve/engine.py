@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from instructkit.accounting import Reject
 from instructkit.evolve import elimination as elim
@@ -29,17 +29,17 @@ from instructkit.schema import Record
 STEP = "evolve"
 
 
-@dataclass
-class EvolveConfig:
-    rounds: int = 4
-    seed: int = 0
-    keep_seeds: bool = True
-    respond: bool = False
-    temperature: float = 0.7
-    evolve_max_tokens: int = 256
-    respond_max_tokens: int = 512
-    #: Token Jaccard at or above which a child counts as its parent without asking the LLM.
-    similarity: float = 0.9
+class EvolveSettings(Protocol):
+    """What the loop reads of the ``evolve`` step's config (its defaults live there, once)."""
+
+    rounds: int
+    seed: int
+    keep_seeds: bool
+    respond: bool
+    temperature: float
+    evolve_max_tokens: int
+    max_tokens: int
+    similarity: float
 
 
 @dataclass
@@ -89,7 +89,7 @@ def response_of(rec: Record) -> str | None:
 
 
 class Evolver:
-    def __init__(self, client: LLMClient, templates: Templates, config: EvolveConfig) -> None:
+    def __init__(self, client: LLMClient, templates: Templates, config: EvolveSettings) -> None:
         self.client = client
         self.templates = templates
         self.config = config
@@ -271,7 +271,7 @@ class Evolver:
         cfg = self.config
         done = await self.client.chat(
             [{"role": "user", "content": instruction}],
-            temperature=cfg.temperature, max_tokens=cfg.respond_max_tokens, seed=call_seed(cfg.seed, seed_id, r),
+            temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=call_seed(cfg.seed, seed_id, r),
         )  # fmt: skip
         return done.text.strip()
 

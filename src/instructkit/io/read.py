@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import orjson
 import pyarrow as pa
@@ -34,6 +34,20 @@ class ReadOptions:
     fmt: str = "auto"
     batch_size: int = 5000
     max_record_chars: int = DEFAULT_MAX_RECORD_CHARS
+    #: Per INPUT argument: the source name to give its records, and its format (recipes' inputs).
+    sources: dict[str, str] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
+
+
+def _sources(inputs: list[str], options: ReadOptions) -> Iterator[tuple[Source, str]]:
+    """Every source of every input with the format to read it as, named as the input says."""
+    for spec in inputs:
+        for source in resolve([spec]):
+            name = options.sources.get(spec)
+            yield (
+                (replace(source, name=name) if name else source),
+                options.formats.get(spec, options.fmt),
+            )
 
 
 Batch = list[Record] | EncodedRecords
@@ -51,15 +65,14 @@ def read_batches(
     ``read`` step.
     """
     options = options or ReadOptions()
-    forced = None if options.fmt == "auto" else formats.get(options.fmt)
     pending: list[Record] = []
     seen_ids: dict[str, set[str]] = defaultdict(set)
     duplicate_ids: Counter[str] = Counter()
     detected: dict[str, str] = {}
     clock = time.perf_counter
     started = clock()
-    for source in resolve(inputs):
-        fmt = forced or _detect(source)
+    for source, fmt_name in _sources(inputs, options):
+        fmt = formats.get(fmt_name) if fmt_name != "auto" else _detect(source)
         detected[source.location] = fmt.name if fmt else "unknown"
         ids = seen_ids[source.name]
         parse = fmt.parse if fmt else None

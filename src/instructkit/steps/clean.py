@@ -11,24 +11,122 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
+from pydantic import Field, field_validator
 
 from instructkit.accounting import Reject
 from instructkit.clean import structure
-from instructkit.clean.config import CleanConfig
-from instructkit.clean.structure import Finding
+from instructkit.clean.structure import Bounds, Finding
+from instructkit.models.toxicity import DEFAULT_TOXICITY_MODEL
 from instructkit.schema import Record, to_records, to_table
 from instructkit.steps.base import Step, StepResult
+from instructkit.steps.config import StepConfig
 
 STEP = "clean"
 #: Pattern categories whose hits count towards ``scores.gptism``.
 GPTISM_CATEGORIES = ("ai_self_reference", "apology", "hedging", "opener", "closer")
 
 
+class CleanConfig(StepConfig):
+    """Every switch and threshold of ``clean``."""
+
+    mode: Literal["filter", "flag"] = Field(
+        "filter",
+        description="filter: drop and rewrite; flag: keep everything, write scores and meta.clean_flags.",
+    )
+    profile: Literal["fast", "full"] = Field(
+        "full",
+        description="fast: regular expressions only; full: also language id and toxicity models.",
+    )
+    structure: bool = Field(
+        True, description="Check and repair empty, non-alternating, truncated and echoed turns."
+    )
+    min_response_words: int = Field(1, ge=0, description="Reject assistant turns with fewer words.")
+    max_chars: int = Field(
+        100_000, ge=1, description="Reject records with more characters of text."
+    )
+    truncation: bool = Field(
+        True, description="Reject a last answer that stops mid-sentence or mid-code-block."
+    )
+    pii: Literal["redact", "drop", "flag", "off"] = Field(
+        "redact",
+        description="redact (typed placeholders), drop (reject the record), flag (score only) or off.",
+    )
+    pii_names: bool = Field(
+        False,
+        description="Also find person names: spaCy NER plus name contexts such as greetings and sign-offs (slower).",
+    )
+    pii_allow: tuple[str, ...] = Field(
+        (), description="Strings that are never PII (added to the built-in example.com-style list)."
+    )
+    pii_threshold: float = Field(
+        0.4, ge=0.0, le=1.0, description="Minimum recognizer confidence for a PII span."
+    )
+    refusals: bool = Field(True, description="Drop responses that refuse.")
+    gptisms: Literal["drop", "flag"] = Field(
+        "drop", description="AI self-reference ('As an AI language model'): drop or flag."
+    )
+    strip_fillers: bool = Field(
+        True,
+        description="Cut 'Certainly!' openers and 'I hope this helps!' closers.",
+        json_schema_extra={"negative": "--keep-fillers"},
+    )
+    patterns: Path | None = Field(
+        None,
+        description="Your own refusal/GPT-ism pattern library (YAML, same shape as the built-in one).",
+    )
+    head_chars: int = Field(
+        300, ge=1, description="How far into a response refusal openers are looked for."
+    )
+    lang: tuple[str, ...] = Field(
+        (), description="Keep only these languages, e.g. en,de (default: keep all, score only)."
+    )
+    lang_min_prob: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Reject another language only when it is detected at least this surely.",
+    )
+    toxicity_model: str = Field(
+        DEFAULT_TOXICITY_MODEL,
+        description="profanity-check (offline), detoxify, or a Hugging Face model id.",
+    )
+    toxicity_threshold: float = Field(
+        0.8, ge=0.0, le=1.0, description="Toxicity probability at which a turn counts as toxic."
+    )
+    toxic_user: Literal["drop", "flag"] = Field(
+        "flag",
+        description="A toxic user turn: drop the record, or flag it (the answer may be a fine refusal).",
+    )
+
+    @field_validator("pii", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: object) -> object:
+        """YAML reads a bare ``pii: off`` as false."""
+        return "off" if v is False else v
+
+    @property
+    def models(self) -> bool:
+        return self.profile == "full"
+
+    @property
+    def bounds(self) -> Bounds:
+        return Bounds(
+            min_response_words=self.min_response_words,
+            max_chars=self.max_chars,
+            check_truncation=self.truncation,
+        )
+
+
 class CleanStep(Step):
+    """Remove PII, refusals, GPT-isms, toxic, off-language and broken records; every decision names its rule and turn."""
+
     name: ClassVar[str] = STEP
+    Config = CleanConfig
+    batch_size: ClassVar[int] = 1000
     reads: ClassVar[tuple[str, ...]] = ("messages", "meta")
     writes: ClassVar[tuple[str, ...]] = (
         "messages",
@@ -41,8 +139,12 @@ class CleanStep(Step):
         "scores.lang.*",
     )
 
-    def __init__(self, config: CleanConfig | None = None) -> None:
-        self.config = config or CleanConfig()
+    config: CleanConfig
+
+    def __init__(
+        self, config: CleanConfig | None = None, *, output: Path | None = None, **options: Any
+    ) -> None:
+        super().__init__(config, output=output, **options)
         self.counts: Counter[str] = Counter()
         self._patterns: Any = None
         self._pii: Any = None
@@ -71,6 +173,7 @@ class CleanStep(Step):
     def process(self, table: pa.Table) -> StepResult:
         if self._patterns is None:
             self.setup()
+        self.counts = Counter()  # per batch: the engine adds the batches' statistics up
         originals = to_records(table)
         work = [copy.deepcopy(r) for r in originals]
         for r in work:
@@ -120,7 +223,8 @@ class CleanStep(Step):
                     "meta": _flagged(orig["meta"], rec["meta"], fl),
                 }
             kept.append(rec)
-        return StepResult(to_table(kept) if kept else table.slice(0, 0), rejects)
+        stats = {"rules": dict(sorted(self.counts.items()))}
+        return StepResult(to_table(kept) if kept else table.slice(0, 0), rejects, stats=stats)
 
     # -- filters ----------------------------------------------------------------------------------
 
@@ -271,16 +375,6 @@ class CleanStep(Step):
             first_turn,
             f"{n} PII span(s) in turns {sorted({i for i, _ in hits})}: {kinds}; --pii drop rejects the record",
         )
-
-    def summary(self) -> dict[str, Any]:
-        c = self.config
-        return {
-            "mode": c.mode,
-            "profile": c.profile,
-            "pii": c.pii if not c.pii_names or c.pii == "off" else f"{c.pii}+names",
-            "toxicity_model": c.toxicity_model if c.models else None,
-            "rules": dict(sorted(self.counts.items())),
-        }
 
 
 def _flagged(orig: dict[str, Any], worked: dict[str, Any], flags: list[Finding]) -> dict[str, Any]:

@@ -18,42 +18,112 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
-import orjson
 import pyarrow as pa
+from pydantic import Field, model_validator
 
 from instructkit.decontam import benchmarks as bm
 from instructkit.decontam import cache
 from instructkit.decontam.embed import EmbeddingIndex
-from instructkit.decontam.judge import Judge
+from instructkit.decontam.judge import rephrase_judge
 from instructkit.decontam.lexical import LexicalIndex
 from instructkit.decontam.ngram import NgramIndex, TextGrams, match
 from instructkit.errors import InstructkitError
 from instructkit.models import embeddings
 from instructkit.schema import turn_texts, with_scores
 from instructkit.steps.base import Step, StepResult, split
+from instructkit.steps.config import StepConfig
 
 #: Calibrated on the planted test set (benchmarks/eval_decontam.py, docs/decontamination.md):
 #: all-MiniLM-L6-v2 cosine between a benchmark item and a record that contains it.
 DEFAULT_THRESHOLD = 0.85
 DEFAULT_BAND = 0.75
-#: search="lexical": per user turn, the benchmark texts with the most rare-word containment that
-#: the encoder confirms, and the least containment worth confirming (tuned, docs/decontamination.md).
+#: search="lexical": per user turn, the benchmark texts sharing the most rare-word mass that the
+#: encoder confirms, and the least containment worth confirming (tuned, docs/decontamination.md).
 CANDIDATES = 5
 LEXICAL_FLOOR = 0.3
 #: A rephrasing keeps the item's rare words and numbers: below the cosine threshold, a pair is still
 #: contaminated when the cosine is at least COMBINED_COSINE and the containment at least COMBINED_LEXICAL.
 COMBINED_COSINE = 0.75
 COMBINED_LEXICAL = 0.7
-SEARCHES = ("lexical", "full")
 EVIDENCE_CHARS = 300
 #: Hits kept per turn and benchmark and method (the best ones); the decision needs only the best.
 MAX_HITS = 5
+
+
+class DecontaminateConfig(StepConfig):
+    benchmark: tuple[str, ...] = Field(
+        min_length=1,
+        description=f"A built-in name ({', '.join(bm.ADAPTERS)}) or a file: [NAME=]PATH[:FIELD,FIELD...].",
+        json_schema_extra={"comma": False, "flags": ["-b", "--benchmark"]},
+    )
+    benchmark_dir: Path | None = Field(
+        None,
+        description="Read built-in benchmarks from this folder (offline), e.g. shared/data/benchmarks.",
+    )
+    ngram: int = Field(
+        13, ge=1, description="Words per n-gram; benchmark texts shorter than this match whole."
+    )
+    min_overlap: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of a benchmark item's n-grams a record must contain (0: any one).",
+    )
+    embedding_model: str = Field(
+        embeddings.DEFAULT_EMBEDDING_MODEL,
+        description="'minilm' (offline package), any sentence-transformers id or path, or 'none' (n-grams only).",
+    )
+    embedding_threshold: float = Field(
+        DEFAULT_THRESHOLD, description="Cosine at or above which a user turn is contaminated."
+    )
+    suspicious_band: float = Field(
+        DEFAULT_BAND,
+        description="Lower edge of the suspicious band [LOW, threshold): written as hits, judged.",
+    )
+    mode: Literal["filter", "flag"] = Field(
+        "filter", description="filter: drop contaminated records; flag: keep all, only write hits."
+    )
+    judge_url: str | None = Field(
+        None, description="OpenAI-compatible base URL of an LLM that judges the band."
+    )
+    judge_model: str | None = Field(None, description="Model name for judge-url.")
+    cache_dir: Path | None = Field(
+        None,
+        description="Where built benchmark indexes are kept (default ~/.cache/instructkit/decontam).",
+    )
+    no_cache: bool = Field(
+        False, description="Build the benchmark indexes afresh and do not store them."
+    )
+    search: Literal["lexical", "full"] = Field(
+        "lexical",
+        description="lexical: embed only the benchmark texts that share rare words with a turn; "
+        "full: embed the whole benchmark and compare every item.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.suspicious_band > self.embedding_threshold:
+            raise ValueError(
+                f"suspicious-band ({self.suspicious_band}) must be at most embedding-threshold "
+                f"({self.embedding_threshold})"
+            )
+        if bool(self.judge_url) != bool(self.judge_model):
+            raise ValueError("judge-url and judge-model go together")
+        return self
+
+    @property
+    def model(self) -> str | None:
+        return None if self.embedding_model.lower() == "none" else self.embedding_model
+
+    @property
+    def index_dir(self) -> Path | None:
+        return None if self.no_cache else (self.cache_dir or cache.default_dir())
 
 
 @dataclass
@@ -65,65 +135,47 @@ class _Loaded:
     embed: EmbeddingIndex | None  # search="full" only
 
 
-@dataclass
 class Decontaminate(Step):
-    """See the module docstring; ``embedding_model=None`` runs the n-gram tier alone."""
+    """Remove records that overlap benchmarks (n-grams, embeddings, optional LLM judge); write STEM.hits.jsonl.
 
-    benchmarks: list[str]
-    benchmark_dir: Path | None = None
-    n: int = 13
-    min_overlap: float = 0.0
-    embedding_model: str | None = embeddings.DEFAULT_EMBEDDING_MODEL
-    threshold: float = DEFAULT_THRESHOLD
-    band: float | None = DEFAULT_BAND
-    mode: str = "filter"
-    judge_url: str | None = None
-    judge_model: str | None = None
-    cache_dir: Path | None = field(default_factory=cache.default_dir)
-    hits_path: Path | None = None
-    search: str = "lexical"
+    ``embedding-model: none`` runs the n-gram tier alone (see the module docstring)."""
 
-    name = "decontaminate"
-    reads = ("messages",)
-    writes = ("scores.decontam.ngram_overlap", "scores.decontam.cosine")
+    name: ClassVar[str] = "decontaminate"
+    Config = DecontaminateConfig
+    config: DecontaminateConfig
+    reads: ClassVar[tuple[str, ...]] = ("messages",)
+    writes: ClassVar[tuple[str, ...]] = ("scores.decontam.ngram_overlap", "scores.decontam.cosine")
+    sidecars: ClassVar[tuple[str, ...]] = ("hits",)
 
-    def __post_init__(self) -> None:
-        if not self.benchmarks:
-            raise InstructkitError(
-                "decontaminate needs at least one --benchmark (a built-in name or a file)"
-            )
-        if self.search not in SEARCHES:
-            raise InstructkitError(
-                f"search must be one of {', '.join(SEARCHES)}, not '{self.search}'"
-            )
-        if self.mode not in ("filter", "flag"):
-            raise InstructkitError(f"--mode must be filter or flag, not '{self.mode}'")
-        if self.n < 1:
-            raise InstructkitError("--ngram must be at least 1")
-        if not 0.0 <= self.min_overlap <= 1.0:
-            raise InstructkitError("--min-overlap is a ratio between 0 and 1")
-        if self.band is not None and self.band > self.threshold:
-            raise InstructkitError(
-                f"--suspicious-band ({self.band}) must be below --embedding-threshold ({self.threshold})"
-            )
-        if bool(self.judge_url) != bool(self.judge_model):
-            raise InstructkitError("--judge-url and --judge-model go together")
+    def __init__(
+        self,
+        config: DecontaminateConfig | None = None,
+        *,
+        output: Path | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(config, output=output, **options)
+        c = self.config
+        self.n, self.min_overlap, self.embedding_model = c.ngram, c.min_overlap, c.model
+        self.threshold, self.band, self.cache_dir = (
+            c.embedding_threshold,
+            c.suspicious_band,
+            c.index_dir,
+        )
         self._loaded: list[_Loaded] = []
         self._judge = None
-        if self.judge_url and self.judge_model:
+        if c.judge_url and c.judge_model:
             # Cached answers make a rerun free; the cache key includes the model and the prompt.
             judge_cache = self.cache_dir / "judge.sqlite" if self.cache_dir else None
-            self._judge = Judge(self.judge_url, self.judge_model, cache_path=judge_cache)
-        self._counts: Counter[str] = Counter()
-        self._skipped_non_ascii = 0
-        self._seconds: Counter[str] = Counter()
-        self._cache_hits: list[str] = []
+            self._judge = rephrase_judge(c.judge_url, c.judge_model, cache_path=judge_cache)
+        self._setup_stats: dict[str, Any] = {}
 
     def setup(self) -> None:
         if self._loaded:  # already set up (a recipe may call setup again)
             return
-        for spec in dict.fromkeys(self.benchmarks):
-            bench = bm.load(spec, self.benchmark_dir)
+        cache_hits: list[str] = []
+        for spec in dict.fromkeys(self.config.benchmark):
+            bench = bm.load(spec, self.config.benchmark_dir)
             if any(b.bench.name == bench.name for b in self._loaded):
                 raise InstructkitError(
                     f"two benchmarks are named '{bench.name}': name one with NAME=PATH"
@@ -135,7 +187,7 @@ class Decontaminate(Step):
                 NgramIndex.arrays,
                 NgramIndex.from_arrays,
             )
-            self._cache_hits += [f"{bench.name}:ngram"] if hit else []
+            cache_hits += [f"{bench.name}:ngram"] if hit else []
             lex = store = emb = None
             if self.embedding_model:
                 lex, hit = cache.cached(
@@ -145,29 +197,45 @@ class Decontaminate(Step):
                     LexicalIndex.arrays,
                     LexicalIndex.from_arrays,
                 )
-                self._cache_hits += [f"{bench.name}:lexical"] if hit else []
+                cache_hits += [f"{bench.name}:lexical"] if hit else []
                 store = cache.VectorStore(
                     self.cache_dir,
                     cache.key(bench, "vectors", self.embedding_model),
                     len(lex.items),
                 )
                 if store.loaded:
-                    self._cache_hits.append(f"{bench.name}:vectors:{store.loaded}")
-                if self.search == "full":  # every benchmark text, encoded (and checkpointed) now
-                    rows = np.arange(len(lex.items))
+                    cache_hits.append(f"{bench.name}:vectors:{store.loaded}")
+                if self.config.search == "full":  # every benchmark text, encoded (checkpointed) now
                     vecs = store.get(
-                        rows,
+                        np.arange(len(lex.items)),
                         partial(_pick, bench.flat_embed()),
                         partial(embeddings.encode, name=self.embedding_model),
                         progress=progress(f"embedding {bench.name}"),
                     )
                     emb = EmbeddingIndex(vecs, lex.items)
             self._loaded.append(_Loaded(bench, ng, lex, store, emb))
-        if self.hits_path is not None:
-            self.hits_path.parent.mkdir(parents=True, exist_ok=True)
-            self.hits_path.write_bytes(b"")
+        self._setup_stats = {
+            "benchmarks": {
+                b.bench.name: {
+                    "items": len(b.bench),
+                    "origin": b.bench.origin,
+                    "ngram_index_bytes": b.ngram.nbytes,
+                }
+                for b in self._loaded
+            },
+            "cache_hits": cache_hits,
+        }
+
+    def info(self) -> dict[str, Any]:
+        if self._judge is None:
+            return self._setup_stats
+        return self._setup_stats | {"judge": self._judge.summary()}
 
     def process(self, table: pa.Table) -> StepResult:
+        # Per batch: the engine adds the batches' figures up.
+        self._counts: Counter[str] = Counter()
+        self._seconds: Counter[str] = Counter()
+        self._skipped_non_ascii = 0
         texts, rows, roles = turn_texts(table)
         rows = np.asarray(rows, np.int64)
         turn = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
@@ -299,7 +367,7 @@ class Decontaminate(Step):
 
         search="full": each turn's top items by cosine over the whole benchmark (containment NaN);
         search="lexical": the encoder confirms each turn's top CANDIDATES benchmark texts by
-        containment, encoding only those texts (cached, so a benchmark text is encoded once ever).
+        shared rare words, encoding only those texts (stored, so a text is encoded once ever).
         """
         if b.embed is not None:
             q, items, scores = b.embed.search(vecs, -1.0)
@@ -335,7 +403,7 @@ class Decontaminate(Step):
     ) -> None:
         assert self._judge is not None
         t0 = time.perf_counter()
-        answers = self._judge.decide([(text, hit["evidence"]) for hit, text in judged])
+        answers = self._judge.judge([(text, hit["evidence"]) for hit, text in judged])
         self._seconds["judge"] += time.perf_counter() - t0
         for (hit, _), yes in zip(judged, answers, strict=True):
             if yes is None:
@@ -345,7 +413,7 @@ class Decontaminate(Step):
                 | {
                     "method": "llm",
                     "verdict": "contaminated" if yes else "cleared",
-                    "judge_model": self.judge_model,
+                    "judge_model": self.config.judge_model,
                 }
             )
 
@@ -383,18 +451,9 @@ class Decontaminate(Step):
             cur = best.get(h["_row"])
             if cur is None or (rank[h["method"]], h["score"]) > (rank[cur["method"]], cur["score"]):
                 best[h["_row"]] = h
-        if self.hits_path is not None and hits:
-            with open(self.hits_path, "ab") as fh:
-                for h in hits:
-                    fh.write(
-                        orjson.dumps(
-                            {k: v for k, v in h.items() if k != "_row"},
-                            option=orjson.OPT_APPEND_NEWLINE,
-                        )
-                    )
         self._counts["records_contaminated"] += len(best)
         keep = np.ones(table.num_rows, bool)
-        if self.mode == "filter":
+        if self.config.mode == "filter":
             keep[list(best)] = False
         details = [None] * table.num_rows
         for r, h in best.items():
@@ -402,35 +461,19 @@ class Decontaminate(Step):
                 f"turn {h['turn']} matches {h['benchmark']} item '{h['benchmark_id']}' by {h['method']} "
                 f"(score {h['score']:.3f}): {h['evidence'][:120]!r}"
             )
-        return split(table, keep, self.name, "contaminated", details)
+        result = split(table, keep, self.name, "contaminated", details)
+        result.sidecars["hits"] = [{k: v for k, v in h.items() if k != "_row"} for h in hits]
+        result.stats = self._stats()
+        return result
 
-    def summary(self) -> dict[str, Any]:
+    def _stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "benchmarks": {
-                b.bench.name: {
-                    "items": len(b.bench),
-                    "origin": b.bench.origin,
-                    "ngram_index_bytes": b.ngram.nbytes,
-                }
-                for b in self._loaded
-            },
             "hits": dict(sorted(self._counts.items())),
-            "cache_hits": self._cache_hits,
-            "seconds": {k: round(v, 3) for k, v in self._seconds.items()},
-            "mode": self.mode,
-            "ngram": self.n,
-            "min_overlap": self.min_overlap,
+            "tier_seconds": {k: round(v, 3) for k, v in self._seconds.items()},
         }
         if self.embedding_model:
-            out |= {
-                "embedding_model": self.embedding_model,
-                "threshold": self.threshold,
-                "band": self.band,
-                "embedding_skipped_non_ascii": self._skipped_non_ascii,
-                "search": self.search,
-            }
-        if self._judge is not None:
-            out["judge"] = self._judge.summary()
+            out["embedding_skipped_non_ascii"] = self._skipped_non_ascii
+            out["search"] = self.config.search
         return out
 
 

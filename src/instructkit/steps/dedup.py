@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
+from pydantic import Field, field_validator
 
 from instructkit.dedup.clusters import resolve, resolve_star
 from instructkit.dedup.exact import exact_pairs
-from instructkit.dedup.fields import FIELDS, record_texts
+from instructkit.dedup.fields import record_texts
 from instructkit.errors import InstructkitError
 from instructkit.models.embeddings import DEFAULT_EMBEDDING_MODEL
 from instructkit.schema import scores_frame
-from instructkit.steps.base import Step, StepResult, split
+from instructkit.steps.base import Decision, GlobalStep
+from instructkit.steps.config import StepConfig
 from instructkit.text import normalize
 
 METHODS = ("exact", "near", "semantic")
@@ -32,11 +34,39 @@ METHODS = ("exact", "near", "semantic")
 CLUSTERING = {"star": resolve_star, "components": resolve}
 
 
-class Dedup(Step):
-    name: ClassVar[str] = "dedup"
-    reads: ClassVar[tuple[str, ...]] = ("messages", "scores")
-    needs_all: ClassVar[bool] = True
+class DedupConfig(StepConfig):
+    method: tuple[Literal["exact", "near", "semantic"], ...] = Field(
+        ("exact", "near"),
+        min_length=1,
+        description="Any of exact, near, semantic (run in that order).",
+    )
+    threshold: float = Field(
+        0.8, gt=0.0, le=1.0, description="Near-duplicate Jaccard threshold over word n-grams."
+    )
+    num_perm: int = Field(128, ge=2, description="MinHash permutations (signature length).")
+    ngram: int = Field(3, ge=1, description="Words per shingle for near-duplicates.")
+    semantic_threshold: float = Field(
+        0.95, ge=-1.0, le=1.0, description="Cosine threshold for semantic duplicates."
+    )
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="'minilm' (offline package) or any sentence-transformers id or path.",
+    )
+    fields: Literal["all", "instruction"] = Field(
+        "all", description="Compare 'all' turns (instruction + response) or the 'instruction' only."
+    )
+    keep_best: str | None = Field(
+        None,
+        description="Keep the record with the highest scores.METRIC per cluster (default: the first seen).",
+    )
+    cluster: Literal["components", "star"] = Field(
+        "components",
+        description="components: one record per connected cluster (union-find); "
+        "star: drop only records similar to a kept one.",
+    )
+    seed: int = Field(1, description="Seed of the MinHash permutations.")
 
+<<<<<<< HEAD
     def __init__(
         self,
         methods: str | tuple[str, ...] | list[str] = ("exact", "near"),
@@ -79,45 +109,81 @@ class Dedup(Step):
             "cluster": cluster,
             "keep": f"best {keep_best}" if keep_best else "first seen",
         }
+=======
+    @field_validator("method")
+    @classmethod
+    def _in_order(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(m for m in METHODS if m in v)
+
+
+class Dedup(GlobalStep):
+    """Remove duplicates, keeping one record per cluster; every removal is a reject naming the kept id."""
+
+    name: ClassVar[str] = "dedup"
+    Config = DedupConfig
+    config: DedupConfig
+    reads: ClassVar[tuple[str, ...]] = ("messages", "scores")
+>>>>>>> main
 
     def setup(self) -> None:
-        if "semantic" in self.methods:
+        if "semantic" in self.config.method:
             from instructkit.models import embeddings
 
-            embeddings.load(self.embedding_model)
+            embeddings.load(self.config.embedding_model)
 
-    def process(self, table: pa.Table) -> StepResult:
-        quality = self._quality(table)
-        texts = record_texts(table, self.fields)
-        alive = np.arange(table.num_rows)
-        reasons: list[str | None] = [None] * table.num_rows
-        details: list[str | None] = [None] * table.num_rows
-        ids = table.column("id").to_pylist()
-        normalized = [normalize(t) for t in texts] if {"exact", "near"} & set(self.methods) else []
-        for method in self.methods:
+    def observe(self, table: pa.Table) -> pa.Table:
+        """What the decision needs per record: its id, compared text, normalised text and quality."""
+        c = self.config
+        texts = record_texts(table, c.fields)
+        columns: dict[str, Any] = {"id": table.column("id"), "text": texts}
+        if {"exact", "near"} & set(c.method):
+            columns["norm"] = [normalize(t) for t in texts]
+        if c.keep_best:
+            frame = scores_frame(table)
+            columns["quality"] = frame.get(c.keep_best, np.full(table.num_rows, np.nan))
+        return pa.table(columns)
+
+    def decide(self, features: pa.Table) -> Decision:
+        c = self.config
+        n = features.num_rows
+        quality = self._quality(features)
+        texts = features.column("text").to_pylist()
+        normalized = features.column("norm").to_pylist() if "norm" in features.column_names else []
+        ids = features.column("id").to_pylist()
+        alive = np.arange(n)
+        reasons: list[str | None] = [None] * n
+        details: list[str | None] = [None] * n
+        stats: dict[str, Any] = {}
+        for method in c.method:
             t0 = time.perf_counter()
             pairs, similarity, info = self._run(method, alive, texts, normalized)
+<<<<<<< HEAD
             # Equality is transitive, so exact clusters are components whatever --cluster says.
             how = resolve if method == "exact" else CLUSTERING[self.cluster]
             clusters = how(len(alive), pairs, None if quality is None else quality[alive])
+=======
+            clusters = CLUSTERING[c.cluster](
+                len(alive), pairs, None if quality is None else quality[alive]
+            )
+>>>>>>> main
             drop = clusters.dropped
             kept = clusters.keeper[drop]
             sims = similarity(drop, kept)
             for d, k, s in zip(drop, kept, sims):
                 reasons[alive[d]] = "duplicate"
                 details[alive[d]] = _detail(
-                    method, ids[alive[k]], int(alive[k]), float(s), int(clusters.size[d]), self
+                    method, ids[alive[k]], int(alive[k]), float(s), int(clusters.size[d]), c
                 )
             info |= {
                 "dropped": len(drop),
                 "clusters": clusters.clusters,
                 "seconds": round(time.perf_counter() - t0, 3),
             }
-            self._summary[method] = info
+            stats[method] = info
             alive = np.delete(alive, drop)
-        keep = np.zeros(table.num_rows, dtype=bool)
+        keep = np.zeros(n, dtype=bool)
         keep[alive] = True
-        return split(table, keep, self.name, reasons, details)
+        return Decision(keep, reasons, details, stats)
 
     def _run(
         self, method: str, alive: np.ndarray, texts: list[str], normalized: list[str]
@@ -129,35 +195,41 @@ class Dedup(Step):
             from instructkit.dedup.near import near_pairs
 
             near = near_pairs(
-                [normalized[i] for i in alive], self.threshold, self.num_perm, self.ngram, self.seed
+                [normalized[i] for i in alive],
+                self.config.threshold,
+                self.config.num_perm,
+                self.config.ngram,
+                self.config.seed,
             )
             info = dict(
-                near.stats, threshold=self.threshold, num_perm=self.num_perm, ngram=self.ngram
+                near.stats,
+                threshold=self.config.threshold,
+                num_perm=self.config.num_perm,
+                ngram=self.config.ngram,
             )
             return near.pairs, near.jaccard, info
         from instructkit.dedup.semantic import semantic_pairs
 
         sem = semantic_pairs(
-            [texts[i] for i in alive], self.semantic_threshold, self.embedding_model
+            [texts[i] for i in alive], self.config.semantic_threshold, self.config.embedding_model
         )
-        return sem.pairs, sem.cosine, dict(sem.stats, threshold=self.semantic_threshold)
+        return sem.pairs, sem.cosine, dict(sem.stats, threshold=self.config.semantic_threshold)
 
-    def _quality(self, table: pa.Table) -> np.ndarray | None:
-        if not self.keep_best:
+    def _quality(self, features: pa.Table) -> np.ndarray | None:
+        metric = self.config.keep_best
+        if not metric:
             return None
-        frame = scores_frame(table)
-        if self.keep_best not in frame:
-            known = ", ".join(sorted(frame)) or "none"
+        quality = features.column("quality").to_numpy(zero_copy_only=False)
+        if len(quality) and np.isnan(quality).all():
             raise InstructkitError(
-                f"--keep-best {self.keep_best}: no record has this score (scores present: {known})"
+                f"option 'keep-best': no record has scores.{metric}; add it first (instructkit score --metrics ...)"
             )
-        return frame[self.keep_best]
-
-    def summary(self) -> dict[str, Any]:
-        return self._summary
+        return quality
 
 
-def _detail(method: str, kept_id: str, kept_row: int, sim: float, size: int, step: Dedup) -> str:
+def _detail(
+    method: str, kept_id: str, kept_row: int, sim: float, size: int, step: DedupConfig
+) -> str:
     """A sentence a person can act on: which record was kept, by what method, how similar."""
     what = "instruction" if step.fields == "instruction" else "instruction + response (all turns)"
     keep = f"best {step.keep_best}" if step.keep_best else "first seen"

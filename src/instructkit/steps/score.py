@@ -9,65 +9,92 @@ appended), the response the first assistant turn after it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import orjson
 import pyarrow as pa
+from pydantic import Field, model_validator
 
-from instructkit.errors import InstructkitError
 from instructkit.models.lm import DEFAULT_LM
 from instructkit.models.spacy_model import DEFAULT_SPACY_MODEL
 from instructkit.models.toxicity import DEFAULT_TOXICITY_MODEL
 from instructkit.schema import instructions, responses, with_scores
 from instructkit.steps.base import Step, StepResult
+from instructkit.steps.config import StepConfig
 
 METRICS = ("complexity", "perplexity", "factual", "safety", "format")
 DEFAULT_METRICS = ("complexity", "safety", "format")
+Metric = Literal["complexity", "perplexity", "factual", "safety", "format"]
 
 
-@dataclass
-class ScoreConfig:
-    metrics: tuple[str, ...] = DEFAULT_METRICS
-    spacy_model: str = DEFAULT_SPACY_MODEL
-    lm: str = DEFAULT_LM
-    lm_url: str | None = None
-    max_response_tokens: int = 256
-    ifd: bool = True
-    reference: Path | None = None
-    nli_model: str | None = None
-    judge_url: str | None = None
-    judge_model: str | None = None
-    judge_cache: Path | None = None
-    evidence_k: int = 3
-    toxicity_model: str = DEFAULT_TOXICITY_MODEL
+class ScoreConfig(StepConfig):
+    metrics: tuple[Metric, ...] = Field(
+        DEFAULT_METRICS,
+        min_length=1,
+        description="Any of complexity, perplexity, factual, safety, format.",
+    )
+    spacy_model: str = Field(
+        DEFAULT_SPACY_MODEL, description="spaCy model name or folder for complexity."
+    )
+    lm: str = Field(
+        DEFAULT_LM,
+        description="Perplexity model: smollm2 (offline GGUF), a .gguf path, a Hugging Face id, "
+        "or the model name at lm-url.",
+    )
+    lm_url: str | None = Field(
+        None,
+        description="OpenAI-compatible /v1 endpoint with echo logprobs (check its numbers: docs/scoring.md).",
+    )
+    max_response_tokens: int = Field(
+        256, ge=1, description="Score at most this many response tokens."
+    )
+    ifd: bool = Field(
+        True, description="Also score the response alone, for IFD (twice the LM time)."
+    )
+    reference: Path | None = Field(
+        None,
+        description="Reference passages (JSONL/Parquet with id and text) for factual consistency.",
+    )
+    nli_model: str | None = Field(
+        None,
+        description="NLI cross-encoder id, e.g. cross-encoder/nli-deberta-v3-xsmall (hub or local folder).",
+    )
+    judge_url: str | None = Field(
+        None, description="OpenAI-compatible /v1 URL of the LLM judge for factual."
+    )
+    judge_model: str | None = Field(None, description="Model name of the LLM judge.")
+    judge_cache: Path | None = Field(
+        None, description="SQLite cache of judge answers (a rerun repeats no call)."
+    )
+    evidence_k: int = Field(3, ge=1, description="Passages retrieved per claim.")
+    toxicity_model: str = Field(
+        DEFAULT_TOXICITY_MODEL,
+        description="profanity-check (offline), detoxify, or a Hugging Face model id.",
+    )
 
-    def __post_init__(self) -> None:
-        unknown = [m for m in self.metrics if m not in METRICS]
-        if unknown or not self.metrics:
-            raise InstructkitError(
-                f"unknown metric(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(METRICS)}"
-            )
+    @model_validator(mode="after")
+    def _factual_needs(self) -> Self:
         if "factual" in self.metrics:
             if self.reference is None:
-                raise InstructkitError(
-                    "the factual metric needs --reference PATH (JSONL or Parquet passages)"
-                )
+                raise ValueError("the factual metric needs reference (JSONL or Parquet passages)")
             if bool(self.nli_model) == bool(self.judge_url):
-                raise InstructkitError(
-                    "the factual metric needs exactly one judge: --nli-model ID, or --judge-url URL with --judge-model M"
+                raise ValueError(
+                    "the factual metric needs exactly one judge: nli-model, or judge-url with judge-model"
                 )
             if self.judge_url and not self.judge_model:
-                raise InstructkitError(
-                    "--judge-url needs --judge-model (the model name the server serves)"
-                )
+                raise ValueError("judge-url needs judge-model (the model name the server serves)")
+        return self
 
 
-@dataclass
 class ScoreStep(Step):
+    """Add complexity, perplexity/IFD, factual-consistency, safety and format metrics to scores."""
+
     name: ClassVar[str] = "score"
+    Config = ScoreConfig
+    config: ScoreConfig
+    batch_size: ClassVar[int] = 1000
     reads: ClassVar[tuple[str, ...]] = ("messages",)
     writes: ClassVar[tuple[str, ...]] = (
         "scores.complexity*",
@@ -79,8 +106,6 @@ class ScoreStep(Step):
         "meta.factual",
         "meta.language",
     )
-    config: ScoreConfig = field(default_factory=ScoreConfig)
-    _scored: dict[str, int] = field(default_factory=dict)
 
     def setup(self) -> None:
         c = self.config
@@ -91,19 +116,20 @@ class ScoreStep(Step):
             self._complexity = ComplexityScorer(model=c.spacy_model)
             self._complexity.setup()
         if "perplexity" in c.metrics:
-            from instructkit.score.perplexity import PerplexityScorer, make_backend
+            from instructkit.models.logprobs import make_backend
+            from instructkit.score.perplexity import PerplexityScorer
 
             kwargs = {} if c.lm_url else {"max_response_tokens": c.max_response_tokens}
             backend = make_backend(c.lm, c.lm_url, **kwargs)
             backend.setup()
             self._perplexity = PerplexityScorer(backend, ifd=c.ifd)
         if "factual" in c.metrics:
-            from instructkit.score.factual import FactualScorer, LLMJudge, NLIJudge, ReferenceIndex
+            from instructkit.score.factual import FactualScorer, NLIJudge, ReferenceIndex, llm_judge
 
             judge: Any = (
                 NLIJudge(c.nli_model)
                 if c.nli_model
-                else LLMJudge(c.judge_url or "", c.judge_model or "", c.judge_cache)
+                else llm_judge(c.judge_url or "", c.judge_model or "", c.judge_cache)
             )
             self._factual = FactualScorer(
                 ReferenceIndex(Path(c.reference or "")), judge, k=c.evidence_k
@@ -143,20 +169,14 @@ class ScoreStep(Step):
             scores, langs = score_format(resp)
             new |= scores
             meta_updates["language"] = langs
-        for name, values in new.items():
-            self._scored[name] = self._scored.get(name, 0) + int(
-                np.count_nonzero(~np.isnan(values))
-            )
+        scored = {name: int(np.count_nonzero(~np.isnan(v))) for name, v in sorted(new.items())}
         table = with_scores(table, new)
         if meta_updates:
             table = _update_meta(table, meta_updates)
-        return StepResult(table)
+        return StepResult(table, stats={"rows_with_score": scored})
 
-    def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "metrics": list(self.config.metrics),
-            "rows_with_score": dict(sorted(self._scored.items())),
-        }
+    def info(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         if getattr(self, "_factual", None) is not None:
             from instructkit.score.factual import describe
 

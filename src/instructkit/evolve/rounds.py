@@ -1,4 +1,4 @@
-"""The per-round report: what each round evolved, what it eliminated and why, and what it gained.
+"""Per-round figures of an evolve run: what each round evolved, eliminated (and why) and gained.
 
 "Gained" is the complexity metric of the scoring step (``instructkit.score.complexity``)
 of each surviving child minus that of its parent.  When that metric cannot be
@@ -32,10 +32,11 @@ def complexity_pairs(
     return pairs
 
 
-def complexity_gain(
+def complexity_sums(
     seeds: list[Record], kept: list[Record]
 ) -> tuple[dict[int, dict[str, float]], str | None]:
-    """Mean parent / child complexity and mean gain per round, or ({}, why it is absent)."""
+    """Per round, sums of parent and child complexity over the surviving children (sums add up
+    across batches; :func:`round_rows` turns them into means), or ({}, why they are absent)."""
     try:
         from instructkit.score.complexity import ComplexityScorer
     except ImportError as e:
@@ -55,32 +56,47 @@ def complexity_gain(
         n = len(parents)
         p, c = scores[i : i + n], scores[i + n : i + 2 * n]
         i += 2 * n
+        ok = ~(np.isnan(p) | np.isnan(c))
         out[r] = {
-            "parent_complexity": round(float(np.nanmean(p)), 4),
-            "child_complexity": round(float(np.nanmean(c)), 4),
-            "mean_complexity_gain": round(float(np.nanmean(c - p)), 4),
-            "children_more_complex": round(float(np.mean(c > p)), 4),
+            "pairs": int(ok.sum()),
+            "parent_sum": float(p[ok].sum()),
+            "child_sum": float(c[ok].sum()),
+            "more_complex": int((c[ok] > p[ok]).sum()),
         }
     return out, None
 
 
-def round_table(
-    rounds: dict[int, RoundStats], gains: dict[int, dict[str, float]], absent: str | None
-) -> list[dict[str, Any]]:
-    """One row per round for the summary file and the printed table."""
-    rows = []
+def round_stats(rounds: dict[int, RoundStats], sums: dict[int, dict[str, float]]) -> dict[str, Any]:
+    """Per round, figures that add up across batches (keyed by the round number as text)."""
+    out: dict[str, Any] = {}
     for r, st in rounds.items():
-        row: dict[str, Any] = {
-            "round": r,
+        out[str(r)] = {
             "evolved": st.evolved,
             "survived": st.survived,
             "eliminated": dict(sorted(st.eliminated.items())),
             "failed_calls": st.failed_calls,
             "equality_unclear": st.equality_unclear,
             "operations": dict(sorted(st.operations.items())),
+            "complexity": sums.get(r, {}),
         }
-        if r in gains:
-            row |= gains[r]
+    return out
+
+
+def round_rows(rounds: dict[str, Any], absent: str | None = None) -> list[dict[str, Any]]:
+    """One row per round for the summary file and the printed table, means from the sums."""
+    rows = []
+    for r, st in sorted(rounds.items(), key=lambda kv: int(kv[0])):
+        row = {"round": int(r)} | {k: v for k, v in st.items() if k != "complexity"}
+        sums = st.get("complexity") or {}
+        n = sums.get("pairs", 0)
+        if n:
+            parent, child = sums["parent_sum"] / n, sums["child_sum"] / n
+            row |= {
+                "parent_complexity": round(parent, 4),
+                "child_complexity": round(child, 4),
+                "mean_complexity_gain": round(child - parent, 4),
+                "children_more_complex": round(sums["more_complex"] / n, 4),
+            }
         else:
             row["mean_complexity_gain"] = absent or "absent: no survivors this round"
         rows.append(row)
