@@ -59,57 +59,13 @@ class DedupConfig(StepConfig):
         None,
         description="Keep the record with the highest scores.METRIC per cluster (default: the first seen).",
     )
-    cluster: Literal["components", "star"] = Field(
-        "components",
-        description="components: one record per connected cluster (union-find); "
-        "star: drop only records similar to a kept one.",
+    cluster: Literal["star", "components"] = Field(
+        "star",
+        description="star (default): drop only records similar to a kept one; "
+        "components: one record per connected cluster (union-find, chains).",
     )
     seed: int = Field(1, description="Seed of the MinHash permutations.")
 
-<<<<<<< HEAD
-    def __init__(
-        self,
-        methods: str | tuple[str, ...] | list[str] = ("exact", "near"),
-        *,
-        fields: str = "all",
-        threshold: float = 0.8,
-        num_perm: int = 128,
-        ngram: int = 3,
-        semantic_threshold: float = 0.95,
-        embedding_model: str = DEFAULT_EMBEDDING_MODEL,
-        keep_best: str | None = None,
-        cluster: str = "star",
-        seed: int = 1,
-    ) -> None:
-        if isinstance(methods, str):  # "exact,near" as the command line and recipes write it
-            methods = [m.strip() for m in methods.split(",") if m.strip()]
-        bad = [m for m in methods if m not in METHODS]
-        if bad or not methods:
-            raise InstructkitError(
-                f"--method takes a comma list of {', '.join(METHODS)}; got '{','.join(methods)}'"
-            )
-        if fields not in FIELDS:
-            raise InstructkitError(f"--fields must be one of {', '.join(FIELDS)}, not '{fields}'")
-        if not 0.0 < threshold <= 1.0 or not -1.0 <= semantic_threshold <= 1.0:
-            raise InstructkitError(
-                "--threshold must be in (0, 1] and --semantic-threshold in [-1, 1]"
-            )
-        if cluster not in CLUSTERING:
-            raise InstructkitError(
-                f"--cluster must be one of {', '.join(CLUSTERING)}, not '{cluster}'"
-            )
-        if num_perm < 2 or ngram < 1:
-            raise InstructkitError("--num-perm must be >= 2 and --ngram >= 1")
-        self.methods = [m for m in METHODS if m in methods]
-        self.fields, self.threshold, self.num_perm, self.ngram = fields, threshold, num_perm, ngram
-        self.semantic_threshold, self.embedding_model = semantic_threshold, embedding_model
-        self.keep_best, self.cluster, self.seed = keep_best, cluster, seed
-        self._summary: dict[str, Any] = {
-            "fields": fields,
-            "cluster": cluster,
-            "keep": f"best {keep_best}" if keep_best else "first seen",
-        }
-=======
     @field_validator("method")
     @classmethod
     def _in_order(cls, v: tuple[str, ...]) -> tuple[str, ...]:
@@ -123,7 +79,6 @@ class Dedup(GlobalStep):
     Config = DedupConfig
     config: DedupConfig
     reads: ClassVar[tuple[str, ...]] = ("messages", "scores")
->>>>>>> main
 
     def setup(self) -> None:
         if "semantic" in self.config.method:
@@ -157,15 +112,9 @@ class Dedup(GlobalStep):
         for method in c.method:
             t0 = time.perf_counter()
             pairs, similarity, info = self._run(method, alive, texts, normalized)
-<<<<<<< HEAD
             # Equality is transitive, so exact clusters are components whatever --cluster says.
-            how = resolve if method == "exact" else CLUSTERING[self.cluster]
+            how = resolve if method == "exact" else CLUSTERING[c.cluster]
             clusters = how(len(alive), pairs, None if quality is None else quality[alive])
-=======
-            clusters = CLUSTERING[c.cluster](
-                len(alive), pairs, None if quality is None else quality[alive]
-            )
->>>>>>> main
             drop = clusters.dropped
             kept = clusters.keeper[drop]
             sims = similarity(drop, kept)
