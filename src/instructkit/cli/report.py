@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from instructkit.cli.common import Debug, err
+from instructkit.cli.console import text
 from instructkit.errors import InstructkitError
 
 Html = Annotated[Path, typer.Option("-o", "--output", help="The HTML report to write.")]
@@ -54,9 +55,11 @@ def register(app: typer.Typer) -> None:
                 sources.append({"source": source, "license": lic})
         result = write(inputs, output, card, name=name, sources=sources)
         err.print(
-            f"→ {result['html']} ({result['html_bytes'] / 1024:,.0f} KiB, "
-            f"{result['records']:,} records, {result['seconds']['total']:.1f} s)"
-            + (f"; card {result['card']}" if "card" in result else ""),
+            text(
+                f"→ {result['html']} ({result['html_bytes'] / 1024:,.0f} KiB, "
+                f"{result['records']:,} records, {result['seconds']['total']:.1f} s)"
+                + (f"; card {result['card']}" if "card" in result else "")
+            ),
             highlight=False,
             soft_wrap=True,
         )

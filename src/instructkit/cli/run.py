@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from instructkit.cli.common import err
+from instructkit.cli.console import strip_controls
 from instructkit.errors import InstructkitError
 
 Engine = Annotated[
@@ -43,14 +44,14 @@ def register(app: typer.Typer) -> None:
                 "the ray engine is not available in this build yet: use --engine local"
             )
         if dry_run:
-            print("\n".join(describe_plan(plan)))
+            print("\n".join(strip_controls(line) for line in describe_plan(plan)))
             return
         funnel = run_recipe(
-            plan, progress=lambda msg: err.print(msg, markup=False, highlight=False)
+            plan, progress=lambda msg: err.print(strip_controls(msg), markup=False, highlight=False)
         )
         err.print(
             f"{funnel['records_in']:,} records in, {funnel['records_out']:,} out, "
-            f"{funnel['rejected_total']:,} rejected -> {plan.output}",
+            f"{funnel['rejected_total']:,} rejected -> {strip_controls(plan.output)}",
             markup=False,
             highlight=False,
         )

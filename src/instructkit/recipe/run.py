@@ -222,6 +222,7 @@ def _entry(p: Planned) -> dict[str, Any]:
         "generated": summary.get("generated", 0),
         "rejected": summary["rejected"],
         "seconds": summary["seconds"].get("total", 0.0),
+        "peak_rss_mb": summary.get("peak_rss_mb"),
         "stats": {k: v for k, v in step.items() if k not in ("step", "config", "records_in", "records_out",
                                                             "generated", "rejected", "seconds")},
     }  # fmt: skip
