@@ -45,9 +45,16 @@ SPAN_WORDS = 80
 FILTER_BITS = 24
 
 
+#: Unicode format characters (category Cf): they render as nothing.
+INVISIBLE = r"\p{Cf}"
+
+
 def tokenize(texts: list[str]) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """(word hashes, offsets into them per text, the words): normalised as the module docstring says."""
     arr = pa.array(texts, pa.large_string())
+    # Invisible format characters (zero-width space, joiners, soft hyphen) go first: strewn between
+    # the letters of a benchmark question they would otherwise hide it from every n-gram (probe D26).
+    arr = pc.replace_substring_regex(arr, INVISIBLE, "")
     arr = pc.utf8_lower(pc.utf8_normalize(arr, "NFKC"))
     arr = pc.replace_substring_regex(arr, _PUNCT, " ")
     lists = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(arr))
