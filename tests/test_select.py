@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instructkit.errors import InstructkitError
+from instructkit.errors import InstructkitError, StrictError
 from instructkit.models import embeddings
 from instructkit.models.vector_cache import VectorCache, text_keys
 from instructkit.schema import to_table
@@ -399,3 +399,12 @@ def test_recipe_step_select(tmp_path: Path) -> None:
     assert len(rows) == 5 and {r["id"] for r in rows} == {
         r["id"] for r in read_jsonl(tmp_path / "run" / "data.jsonl")
     }
+
+
+def test_strict_does_not_stop_for_records_left_out_by_the_selection(tmp_path: Path) -> None:
+    from instructkit.accounting import Reject, RunLog
+
+    with RunLog(tmp_path / "r.jsonl", None, strict=True) as log:
+        log.reject(Reject("select", "not_selected", "below the score cut"))
+        with pytest.raises(StrictError):
+            log.reject(Reject("read", "invalid_json", "line 3"))
