@@ -18,6 +18,7 @@ REGISTRY: dict[str, str] = {
     "evolve": "instructkit.steps.evolve:EvolveStep",
     "decontaminate": "instructkit.steps.decontaminate:Decontaminate",
     "score": "instructkit.steps.score:ScoreStep",
+    "generate": "instructkit.steps.generate:GenerateStep",
 }
 
 
