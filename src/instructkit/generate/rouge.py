@@ -24,6 +24,7 @@ The final score uses rouge-score's own formula (precision, recall, then
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,8 @@ import numpy as np
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 #: Id for a candidate token absent from the pool: it matches nothing (padding is -1).
 _UNSEEN = -2
+#: Pool rows per exact-LCS block: large enough to vectorise, small enough to keep padding low.
+_CHUNK = 2048
 
 
 def tokenize(text: str) -> list[str]:
@@ -126,8 +129,7 @@ class RougeIndex:
             self.tokens = wider
         self.tokens[row, : len(ids)] = ids
         self.lengths[row] = len(ids)
-        uniq, counts = np.unique(ids, return_counts=True)
-        for t, c in zip(uniq.tolist(), counts.tolist()):
+        for t, c in Counter(ids.tolist()).items():
             self.postings[t].add(row, c)
         self.size += 1
         return row
@@ -148,15 +150,17 @@ class RougeIndex:
         bound = 2 * overlap / (m + self.lengths[: self.size])
         return np.flatnonzero(bound >= self.threshold - 1e-9)
 
+    def encode(self, text: str) -> np.ndarray:
+        """Token ids of a text as the pool knows them (unseen tokens match nothing)."""
+        return self._ids(tokenize(text), grow=False)
+
     def nearest(self, text: str) -> Nearest | None:
         """The most similar pool row at or above the threshold, or None when every row is below it."""
-        ids = self._ids(tokenize(text), grow=False)
+        ids = self.encode(text)
         rows = self.candidates(ids)
         if len(rows) == 0:
             return None
-        n = self.lengths[rows]
-        lcs = lcs_lengths(ids, self.tokens[rows, : int(n.max())])
-        scores = fmeasure(lcs, len(ids), n)
+        scores = self._exact(ids, rows)
         best = int(np.argmax(scores))
         if scores[best] < self.threshold:
             return None
@@ -164,7 +168,16 @@ class RougeIndex:
 
     def scores(self, text: str, rows: np.ndarray) -> np.ndarray:
         """Exact ROUGE-L of ``text`` with the given pool rows (no bound; for checks and benchmarks)."""
-        ids = self._ids(tokenize(text), grow=False)
+        return self._exact(self.encode(text), np.asarray(rows))
+
+    def _exact(self, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Exact scores, rows taken in chunks of similar length so that padding stays small."""
         n = self.lengths[rows]
-        width = max(int(n.max()) if len(n) else 0, 1)
-        return fmeasure(lcs_lengths(ids, self.tokens[rows, :width]), len(ids), n)
+        out = np.zeros(len(rows))
+        order = np.argsort(n, kind="stable")
+        for start in range(0, len(order), _CHUNK):
+            part = order[start : start + _CHUNK]
+            width = max(int(n[part].max()), 1)
+            lcs = lcs_lengths(ids, self.tokens[rows[part], :width])
+            out[part] = fmeasure(lcs, len(ids), n[part])
+        return out
