@@ -75,6 +75,8 @@ def test_instances_input_first_and_output_first() -> None:
         ("Lunch at noon?", "Not spam"),
     ]
     assert parse_instances("Just some words.", False) == []
+    echoed = "Task: Is it a fact?\nOutput: Fact\nInput: Water boils at 100 C."
+    assert parse_instances(echoed, True) == [("Water boils at 100 C.", "Fact")]
 
 
 # --- filters -------------------------------------------------------------------------------

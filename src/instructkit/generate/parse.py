@@ -16,9 +16,11 @@ _BLANK = re.compile(r"\n[ \t]*\n")
 _SPACE = re.compile(r"\s+")
 _YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
 _LABEL = re.compile(
-    r"^[ \t]*(?:\*\*)?(input|output|class label)(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*",
+    r"^[ \t]*(?:\*\*)?(input|output|class label|label)(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*",
     re.IGNORECASE | re.MULTILINE,
 )
+_ECHO = re.compile(r"\A\s*Task[ \t]*:[^\n]*(?:\n|\Z)")
+_NEXT_TASK = re.compile(r"^[ \t]*Task[ \t]*:", re.MULTILINE)
 _EMPTY_INPUT = {"", "none", "n/a", "<empty>", "empty", "no input", "(none)", "null"}
 
 
@@ -66,25 +68,32 @@ def parse_classification(answer: str) -> bool | None:
 def parse_instances(answer: str, classification: bool) -> list[tuple[str, str]]:
     """(input, output) pairs from "Input: .. Output: .." or, output-first, "Class label: .. Input: ..".
 
-    Only the first task's examples are read: when the model goes on with a new
-    "Task:" of its own, that text is not an example of this one.
+    A first line that only repeats "Task: ..." is skipped; after that only this
+    task's examples are read: when the model goes on with a new "Task:" of its
+    own, that text is not an example of this one.  Output-first, a label
+    written as "Output:" or "Label:" still counts as the class label.
     """
-    answer = re.split(r"^[ \t]*Task[ \t]*:", answer, maxsplit=1, flags=re.MULTILINE)[0]
+    answer = _ECHO.sub("", answer, count=1)
+    answer = _NEXT_TASK.split(answer, maxsplit=1)[0]
     marks = list(_LABEL.finditer(answer))
     ends = [m.start() for m in marks[1:]] + [len(answer)]
     pairs: list[tuple[str, str]] = []
-    opener = "class label" if classification else "input"
-    closer = "input" if classification else "output"
     pending: str | None = None
     for m, end in zip(marks, ends):
         name, value = m.group(1).lower(), answer[m.end() : end].strip()
-        if name == opener:
+        if classification:
+            if name != "input":
+                pending = value
+            elif pending is not None:
+                pairs.append((_input(value), pending))
+                pending = None
+        elif name == "input":
             pending = value
-        elif name == closer and (pending is not None or not classification):
-            first = pending if pending is not None else ""  # "Output:" alone: a task with no input
+        elif name == "output":  # "Output:" alone: a task with no input
+            pairs.append((_input(pending or ""), value))
             pending = None
-            inp, out = (value, first) if classification else (first, value)
-            if inp.strip().lower() in _EMPTY_INPUT:
-                inp = ""
-            pairs.append((inp, out))
     return pairs
+
+
+def _input(text: str) -> str:
+    return "" if text.strip().lower() in _EMPTY_INPUT else text
