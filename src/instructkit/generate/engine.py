@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from instructkit.accounting import Reject
+from instructkit.errors import InstructkitError
 from instructkit.formats.base import join_input
 from instructkit.generate.filters import Verdict, rule_verdict, similarity_verdict
 from instructkit.generate.parse import parse_classification, parse_instances, parse_instructions
@@ -114,6 +115,8 @@ class SelfInstruct:
 
     async def _loop(self, seeds: list[Task]) -> Outcome:
         cfg, tally = self.config, self.tally
+        if not seeds:
+            raise InstructkitError("generate: the input has no instruction to seed the pool with")
         budget = cfg.max_requests if cfg.max_requests is not None else 20 * cfg.n
         index = RougeIndex(cfg.similarity)
         pool: list[Task] = []
