@@ -27,15 +27,12 @@ install: $(STAMP)
 
 IK := $(VENV)/bin/instructkit
 
-# The curation chain on the bundled example; every step leaves its output,
-# rejects and summary files in out/demo/ (offline: models come from packages).
+# The curation chain on the bundled example, as one recipe (examples/recipe.yaml):
+# every step leaves its records, rejects and summary in out/demo/NN-STEP/, the
+# final records are out/demo/data.jsonl (offline: models come from packages).
 demo: install
-	$(IK) convert examples/data -o out/demo/1-records.jsonl
-	$(IK) clean out/demo/1-records.jsonl -o out/demo/2-clean.jsonl
-	$(IK) dedup out/demo/2-clean.jsonl -o out/demo/3-dedup.jsonl
-	$(IK) decontaminate out/demo/3-dedup.jsonl -o out/demo/4-decontaminated.jsonl -b humaneval
-	$(IK) score out/demo/4-decontaminated.jsonl -o out/demo/5-scored.jsonl --metrics complexity,safety,format
-	$(IK) stats out/demo/5-scored.jsonl
+	$(IK) run examples/recipe.yaml
+	$(IK) stats out/demo/data.jsonl
 
 # The whole suite, slow model tests included.
 test: install

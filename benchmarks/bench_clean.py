@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from instructkit.clean.config import CleanConfig
 from instructkit.engines.local import run
 from instructkit.io.read import ReadOptions
 from instructkit.steps.clean import CleanStep
@@ -42,7 +41,7 @@ def default_input() -> Path:
 
 def run_profile(inp: Path, profile: str, out_dir: Path) -> dict:
     out = out_dir / f"clean_{profile}.jsonl"
-    step = CleanStep(CleanConfig(profile=profile))
+    step = CleanStep(profile=profile)
     t0, c0 = time.perf_counter(), time.process_time()
     summary = run([str(inp)], out, [step], read_options=ReadOptions(batch_size=1000))
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0

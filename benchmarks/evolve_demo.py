@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 from instructkit.engines.local import run
-from instructkit.evolve.engine import EvolveConfig
 from instructkit.steps.evolve import EvolveStep
 
 SEEDS = (
@@ -54,8 +53,10 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     src = work / "seeds.jsonl"
     src.write_text("".join(json.dumps(r | {"instances": r["instances"][:1]}) + "\n" for r in rows))
-    config = EvolveConfig(rounds=args.rounds, seed=args.seed, respond_max_tokens=args.max_tokens)
-    step = EvolveStep(config=config, concurrency=args.concurrency, cache=work / "cache.sqlite")
+    step = EvolveStep(
+        rounds=args.rounds, seed=args.seed, max_tokens=args.max_tokens,
+        concurrency=args.concurrency, cache=work / "cache.sqlite",
+    )  # fmt: skip
     t0 = time.perf_counter()
     summary = run([str(src)], work / "out.jsonl", [step])
     seconds = time.perf_counter() - t0

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from instructkit.clean.config import CleanConfig
 from instructkit.errors import InstructkitError
 from instructkit.schema import to_records, to_table
 from instructkit.steps import get_step
+from instructkit.steps.clean import CleanConfig
 
 ROWS = [
     {
@@ -130,9 +130,13 @@ def test_bad_options_are_one_line_errors(
 ) -> None:
     code, err = run_cli(tmp_path, "--pii", "shred", capsys=capsys)
     assert code == 2
-    assert "is not one of" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
+    assert (
+        "option 'pii': expected one of" in err
+        and "Traceback" not in err
+        and len(err.strip().splitlines()) <= 2
+    )
     with pytest.raises(InstructkitError):
-        CleanConfig(toxicity_threshold=1.5)
+        CleanConfig.from_config({"toxicity-threshold": 1.5})
 
 
 def test_step_is_registered_and_keeps_accounting_in_process() -> None:

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from instructkit.decontam.embed import EmbeddingIndex
-from instructkit.decontam.judge import Judge, verdict
+from instructkit.decontam.judge import rephrase_judge, verdict
 from instructkit.models import embeddings
 from instructkit.schema import to_records, to_table
 from instructkit.steps.decontaminate import Decontaminate
@@ -56,8 +56,8 @@ def test_judge_asks_an_openai_compatible_server() -> None:
         )
 
     with FakeLLMServer(responder=responder) as srv:
-        judge = Judge(srv.base_url, "fake")
-        got = judge.decide([("sold clips in May", "item"), ("a haiku", "item"), ("other", "item")])
+        judge = rephrase_judge(srv.base_url, "fake")
+        got = judge.judge([("sold clips in May", "item"), ("a haiku", "item"), ("other", "item")])
     assert got == [True, False, None]
     assert judge.summary()["calls"] == 3 and judge.unclear == 1
 
@@ -103,24 +103,31 @@ def records() -> list[dict]:
 @pytest.mark.slow
 def test_rephrasing_is_caught_by_embeddings_not_ngrams(bench_file: Path, tmp_path: Path) -> None:
     pytest.importorskip("sentence_transformers")
-    s = Decontaminate(
-        [f"{bench_file}:question"], cache_dir=tmp_path / "c", hits_path=tmp_path / "hits.jsonl"
-    )
+    s = Decontaminate(benchmark=[f"{bench_file}:question"], cache_dir=tmp_path / "c")
     s.setup()
     result = s.process(to_table(records()))
     assert [r["id"] for r in to_records(result.kept)] == ["clean"]
     [rej] = result.rejects
     assert "b item 'b1' by embedding" in rej.detail
-    hits = [orjson.loads(x) for x in (tmp_path / "hits.jsonl").read_bytes().splitlines()]
+    hits = result.sidecars["hits"]
     assert [(h["id"], h["method"], h["verdict"]) for h in hits] == [
         ("reph", "embedding", "contaminated")
     ]
     assert hits[0]["score"] >= s.threshold and hits[0]["evidence"].startswith("Natalia sold clips")
     kept = to_records(result.kept)[0]["scores"]
-    assert kept["decontam.cosine"] < s.band and kept["decontam.ngram_overlap"] == 0.0
-    s2 = Decontaminate([f"{bench_file}:question"], cache_dir=tmp_path / "c")
+    # "clean" shares no rare word with the item: never a candidate, so no cosine (absent, not 0)
+    assert "decontam.cosine" not in kept and kept["decontam.ngram_overlap"] == 0.0
+    encoded = result.stats["hits"]["embedding_benchmark_texts_encoded"]
+    assert 1 <= encoded <= len(BENCH)  # candidates of "reph" only
+    s2 = Decontaminate(benchmark=[f"{bench_file}:question"], cache_dir=tmp_path / "c")
     s2.setup()
-    assert s2._cache_hits == ["b:ngram", "b:embed"]
+    assert s2.info()["cache_hits"] == ["b:ngram", "b:lexical", f"b:vectors:{encoded}"]
+    full = Decontaminate(
+        benchmark=[f"{bench_file}:question"], cache_dir=tmp_path / "c", search="full"
+    )
+    full.setup()
+    kept = to_records(full.process(to_table(records())).kept)[0]["scores"]
+    assert kept["decontam.cosine"] < full.band
 
 
 @pytest.mark.slow
@@ -132,22 +139,22 @@ def test_judge_decides_the_suspicious_band(bench_file: Path, tmp_path: Path) -> 
 
     with FakeLLMServer(responder=responder) as srv:
         s = Decontaminate(
-            [f"{bench_file}:question"],
-            threshold=0.999,
-            band=-1.0,
+            benchmark=[f"{bench_file}:question"],
+            embedding_threshold=0.999,
+            suspicious_band=-1.0,
             judge_url=srv.base_url,
             judge_model="fake",
-            cache_dir=None,
-            hits_path=tmp_path / "hits.jsonl",
+            no_cache=True,
+            search="full",  # every item is compared, so "clean" reaches the judge too
         )
         s.setup()
         result = s.process(to_table(records()))
     assert [r["id"] for r in to_records(result.kept)] == ["clean"]
     assert "by llm" in result.rejects[0].detail
-    hits = [orjson.loads(x) for x in (tmp_path / "hits.jsonl").read_bytes().splitlines()]
+    hits = result.sidecars["hits"]
     llm = {(h["id"], h["benchmark_id"]): h["verdict"] for h in hits if h["method"] == "llm"}
     assert llm[("reph", "b1")] == "contaminated" and llm[("clean", "b1")] == "cleared"
-    assert s.summary()["judge"]["calls"] == len(llm)
+    assert s.info()["judge"]["calls"] == len(llm)
 
 
 @pytest.mark.slow
@@ -168,8 +175,8 @@ def test_offline_english_model_does_not_compare_other_scripts(tmp_path: Path) ->
     assert (
         float(np.dot(*embeddings.encode(["柯洁是谁", "你吃什么"]))) > 0.99
     )  # the reason for the guard
-    s = Decontaminate([f"{bench}:question"], cache_dir=tmp_path / "c")
+    s = Decontaminate(benchmark=[f"{bench}:question"], cache_dir=tmp_path / "c")
     s.setup()
     result = s.process(to_table(recs))
     assert [r["id"] for r in to_records(result.kept)] == ["zh"] and not result.rejects
-    assert s.summary()["embedding_skipped_non_ascii"] == 1
+    assert result.stats["embedding_skipped_non_ascii"] == 1

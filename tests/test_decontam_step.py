@@ -6,10 +6,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from instructkit.cli import decontaminate as cli
+from instructkit.cli.app import app as cli_app
 from instructkit.errors import InstructkitError
 from instructkit.schema import to_records, to_table
 from instructkit.steps import REGISTRY, get_step
@@ -65,10 +64,9 @@ def bench_file(tmp_path: Path) -> Path:
 
 def step(bench_file: Path, tmp_path: Path, **kw: object) -> Decontaminate:
     s = Decontaminate(
-        [f"{bench_file}:question"],
-        embedding_model=None,
+        benchmark=[f"{bench_file}:question"],
+        embedding_model="none",
         cache_dir=tmp_path / "cache",
-        hits_path=tmp_path / "hits.jsonl",
         **kw,
     )
     s.setup()
@@ -96,7 +94,7 @@ def test_filter_drops_leaks_with_actionable_rejects_and_hits(
     )
     assert "mybench item 'q1' by ngram (score 1.000)" in by_id["leak"].detail
     assert by_id["multi"].detail.startswith("turn 2 matches mybench item 'q2'")
-    hits = [orjson.loads(line) for line in (tmp_path / "hits.jsonl").read_bytes().splitlines()]
+    hits = result.sidecars["hits"]
     assert {(h["id"], h["benchmark_id"], h["method"], h["turn"]) for h in hits} == {
         ("leak", "q1", "ngram", 0),
         ("multi", "q2", "ngram", 2),
@@ -110,7 +108,7 @@ def test_flag_mode_keeps_everything_and_still_writes_hits(bench_file: Path, tmp_
     kept = to_records(result.kept)
     assert len(kept) == 3 and not result.rejects
     assert [r["scores"]["decontam.ngram_overlap"] for r in kept] == [0.0, 1.0, 1.0]
-    assert len((tmp_path / "hits.jsonl").read_bytes().splitlines()) == 2
+    assert len(result.sidecars["hits"]) == 2
 
 
 def test_min_overlap_ratio_spares_a_partial_match(bench_file: Path, tmp_path: Path) -> None:
@@ -121,27 +119,20 @@ def test_min_overlap_ratio_spares_a_partial_match(bench_file: Path, tmp_path: Pa
 
 
 def test_second_setup_reads_the_cache(bench_file: Path, tmp_path: Path) -> None:
-    assert step(bench_file, tmp_path)._cache_hits == []
-    assert step(bench_file, tmp_path)._cache_hits == ["mybench:ngram"]
+    assert step(bench_file, tmp_path).info()["cache_hits"] == []
+    assert step(bench_file, tmp_path).info()["cache_hits"] == ["mybench:ngram"]
     assert list((tmp_path / "cache").glob("mybench-ngram-*.npz"))
 
 
 def test_bad_options_are_clear_errors(bench_file: Path) -> None:
-    with pytest.raises(InstructkitError, match="at least one --benchmark"):
-        Decontaminate([])
-    with pytest.raises(InstructkitError, match="--mode must be filter or flag"):
-        Decontaminate([str(bench_file)], mode="drop")
-    with pytest.raises(InstructkitError, match="must be below"):
-        Decontaminate([str(bench_file)], threshold=0.8, band=0.9)
+    with pytest.raises(InstructkitError, match="option 'benchmark'"):
+        Decontaminate(benchmark=[])
+    with pytest.raises(InstructkitError, match="option 'mode': expected one of"):
+        Decontaminate(benchmark=[str(bench_file)], mode="drop")
+    with pytest.raises(InstructkitError, match="must be at most"):
+        Decontaminate(benchmark=[str(bench_file)], embedding_threshold=0.8, suspicious_band=0.9)
     with pytest.raises(InstructkitError, match="go together"):
-        Decontaminate([str(bench_file)], judge_url="http://x")
-
-
-def cli_app() -> typer.Typer:
-    app = typer.Typer()
-    cli.register(app)
-    app.command("noop")(lambda: None)  # a second command keeps `decontaminate` a subcommand
-    return app
+        Decontaminate(benchmark=[str(bench_file)], judge_url="http://x")
 
 
 def test_command_writes_output_rejects_summary_and_hits(bench_file: Path, tmp_path: Path) -> None:
@@ -149,7 +140,7 @@ def test_command_writes_output_rejects_summary_and_hits(bench_file: Path, tmp_pa
     src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in RECORDS))
     out = tmp_path / "out" / "data.jsonl"
     res = CliRunner().invoke(
-        cli_app(),
+        cli_app,
         [
             "decontaminate",
             str(src),
@@ -197,7 +188,7 @@ def test_known_overlaps_in_shared_data_are_found_by_ngrams(
     ]
     for folder, name, ok in cases:
         s = Decontaminate(
-            [name], benchmark_dir=bench, embedding_model=None, cache_dir=tmp_path / "c"
+            benchmark=[name], benchmark_dir=bench, embedding_model="none", cache_dir=tmp_path / "c"
         )
         summary = run(
             [str(shared_data / "instructions" / folder)], tmp_path / f"{folder}.jsonl", [s]
@@ -216,10 +207,8 @@ def test_a_template_shared_by_many_items_gives_at_most_max_hits(tmp_path: Path) 
             for k in range(MAX_HITS + 3)
         )
     )
-    s = Decontaminate(
-        [f"{bench}:q"], embedding_model=None, cache_dir=None, hits_path=tmp_path / "hits.jsonl"
-    )
+    s = Decontaminate(benchmark=[f"{bench}:q"], embedding_model="none", no_cache=True)
     s.setup()
     result = s.process(to_table([rec("r", f"Read this: {template}.")]))
     assert result.kept.num_rows == 0
-    assert len((tmp_path / "hits.jsonl").read_bytes().splitlines()) == MAX_HITS
+    assert len(result.sidecars["hits"]) == MAX_HITS

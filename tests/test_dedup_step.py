@@ -82,6 +82,45 @@ def test_star_does_not_drop_along_a_chain() -> None:
     assert star.keeper.tolist() == [0, 0, 2]  # 2 is like 1, not like the kept 0: it stays
 
 
+#: A tool header shared by every record, as in GPTeacher toolformer: the boilerplate that chains.
+HEADER = (
+    "toolformer enabled toolformer access wikipedia a wrapper around wikipedia useful for when you need "
+    "to display general information about people places companies historical events or other subjects "
+    "found in an encyclopedia displays a snippet summary of the topic input should be a search query"
+)
+STORY = (
+    "amber rivers carve deep canyons while patient farmers plant barley near quiet villages every spring "
+    "then merchants carry salted fish across mountain passes toward busy harbour towns where sailors trade "
+    "copper tools woollen cloth painted pottery and fragrant spices under bright lanterns until dawn"
+).split()
+
+
+def _words3(text: str) -> set[tuple[str, ...]]:
+    w = normalize(text).split()
+    return {tuple(w[i : i + 3]) for i in range(len(w) - 2)}
+
+
+def test_default_never_drops_a_record_below_the_threshold_to_its_kept_one() -> None:
+    """Regression: records sharing a tool header, each question shifted two words from the previous,
+    form a chain of >= 0.8 neighbours; connected components dropped the whole chain for the first
+    record although the far end shares little more than the header with it."""
+    texts = [HEADER + " " + " ".join(STORY[2 * k : 2 * k + 14]) for k in range(12)]
+    table = to_table([rec(f"r{k}", t, "wikipedia(query)") for k, t in enumerate(texts)])
+    result = Dedup(method=["near"]).process(table)
+    ids = [f"r{k}" for k in range(12)]
+    assert result.rejects, "the planted chain has near-duplicates"
+    for r in result.rejects:
+        kept = r.detail.split("near duplicate of id ")[1].split(" ")[0]
+        a = _words3(texts[ids.index(r.record["id"])] + " wikipedia(query)")
+        b = _words3(texts[ids.index(kept)] + " wikipedia(query)")
+        assert len(a & b) / len(a | b) >= 0.8, r.detail
+        assert "linked to it through" not in r.detail
+    # components kept r0 alone; far members of the chain are not near-duplicates of it
+    kept_ids = result.kept.column("id").to_pylist()
+    assert kept_ids[0] == "r0" and len(kept_ids) >= 3
+    assert result.stats["near"]["candidates"] >= result.stats["near"]["verified"] > 0
+
+
 def test_step_exact_and_near_with_rejects_that_name_the_kept_record() -> None:
     table = to_table(
         [
@@ -99,7 +138,7 @@ def test_step_exact_and_near_with_rejects_that_name_the_kept_record() -> None:
     assert all(r.reason == "duplicate" and r.step == "dedup" for r in result.rejects)
     assert "exact duplicate of id a" in by_id["b"].detail
     assert "near duplicate of id a" in by_id["c"].detail and "Jaccard 0.8" in by_id["c"].detail
-    s = step.summary()
+    s = result.stats
     assert s["exact"]["dropped"] == 1 and s["near"]["dropped"] == 1
 
 
@@ -107,20 +146,20 @@ def test_keep_best_metric_and_missing_metric_error() -> None:
     table = to_table(
         [rec("a", LONG, scores={"q": 0.2}), rec("b", LONG, scores={"q": 0.7}), rec("c", LONG)]
     )
-    result = Dedup("exact", keep_best="q").process(table)
+    result = Dedup(method="exact", keep_best="q").process(table)
     assert result.kept.column("id").to_pylist() == ["b"]
-    with pytest.raises(InstructkitError, match="no record has this score"):
-        Dedup(["exact"], keep_best="nope").process(table)
+    with pytest.raises(InstructkitError, match="no record has scores.nope"):
+        Dedup(method=["exact"], keep_best="nope").process(table)
 
 
 def test_fields_instruction_ignores_the_response() -> None:
     table = to_table([rec("a", "Name a colour.", "Blue."), rec("b", "Name a colour.", "Red.")])
-    assert Dedup(["exact"]).process(table).kept.num_rows == 2
-    assert Dedup(["exact"], fields="instruction").process(table).kept.num_rows == 1
+    assert Dedup(method=["exact"]).process(table).kept.num_rows == 2
+    assert Dedup(method=["exact"], fields="instruction").process(table).kept.num_rows == 1
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"methods": ["fuzzy"]}, {"fields": "response"}, {"threshold": 1.5}, {"num_perm": 1}]
+    "kwargs", [{"method": ["fuzzy"]}, {"fields": "response"}, {"threshold": 1.5}, {"num_perm": 1}]
 )
 def test_bad_options_are_one_clear_error(kwargs: dict) -> None:
     with pytest.raises(InstructkitError):
@@ -166,7 +205,7 @@ def test_cli_bad_method_exits_2_with_one_line(tmp_path: Path) -> None:
     src.write_text(json.dumps({"instruction": "a", "output": "b"}) + "\n")
     proc = run_cli("dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--method", "fuzzy")
     assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr and "--method" in proc.stderr
+    assert "Traceback" not in proc.stderr and "option 'method'" in proc.stderr
 
 
 @pytest.mark.shared_data
@@ -179,7 +218,7 @@ def test_alpaca_gpt4_demo_has_14_exact_duplicates(shared_data: Path) -> None:
     folder = shared_data / "instructions" / "alpaca_gpt4_style_demo_llamafactory"
     table = pa.concat_tables(list(read_tables([str(folder)], RunLog(None, None))))
     assert table.num_rows == 999
-    result = Dedup(["exact"]).process(table)
+    result = Dedup(method=["exact"]).process(table)
     assert len(result.rejects) == 14
     assert table.num_rows == result.kept.num_rows + len(result.rejects)
 
@@ -197,13 +236,13 @@ def test_semantic_dedup_with_the_offline_minilm() -> None:
             rec("e", "你吃什么", ""),
         ]
     )
-    step = Dedup(["semantic"], semantic_threshold=0.9)
+    step = Dedup(method=["semantic"], semantic_threshold=0.9)
     step.setup()
     result = step.process(table)
     assert result.kept.column("id").to_pylist() == ["a", "c", "d", "e"]
     assert "semantic duplicate of id a (input record #1): cosine 0.9" in result.rejects[0].detail
-    assert step.summary()["semantic"]["encode_seconds"] > 0
-    assert step.summary()["semantic"]["skipped_non_ascii"] == 2
+    assert result.stats["semantic"]["encode_seconds"] > 0
+    assert result.stats["semantic"]["skipped_non_ascii"] == 2
 
 
 def test_non_ascii_share_is_per_text() -> None:

@@ -12,7 +12,6 @@ import pytest
 from instructkit.engines.local import run
 from instructkit.errors import InstructkitError
 from instructkit.evolve import elimination as elim
-from instructkit.evolve.engine import EvolveConfig
 from instructkit.evolve.operations import OPERATIONS, Templates, choose_operation
 from instructkit.steps.evolve import EvolveStep
 from tests.evolve_fakes import MARKED, SEEDS, evolve_responder, write_seeds
@@ -33,9 +32,10 @@ def evolve(tmp_path: Path, srv: FakeLLMServer, seeds: list[str], name: str = "ou
     opts = {"rounds": 2, "seed": 0} | config
     templates = opts.pop("templates", None)
     step = EvolveStep(
-        base_url=srv.base_url, model="fake", config=EvolveConfig(**opts), concurrency=4, timeout=1.0,
+        base_url=srv.base_url, model="fake", concurrency=4, timeout=1.0,
         max_retries=4, cache=tmp_path / f"{name}.cache.sqlite", templates=templates, complexity=False,
         client_options={"backoff_initial": 0.01, "backoff_max": 0.05},  # tests wait milliseconds
+        **opts,
     )  # fmt: skip
     summary = run([str(src)], out, [step])
     return summary, read_jsonl(out), read_jsonl(tmp_path / f"{name}.rejects.jsonl")

@@ -10,7 +10,6 @@ import pytest
 
 from instructkit.engines.local import run
 from instructkit.errors import MissingDependency
-from instructkit.evolve.engine import EvolveConfig
 from instructkit.llm.server import LocalServer
 from instructkit.models.paths import smollm2_gguf
 from instructkit.steps.evolve import EvolveStep
@@ -52,11 +51,11 @@ def test_evolve_with_the_local_model(tmp_path: Path) -> None:
         "Write a short poem about the sea.",
     ]
     write_seeds(tmp_path / "seeds.jsonl", seeds)
-    config = EvolveConfig(rounds=2, seed=1, evolve_max_tokens=32, respond_max_tokens=32)
     # the complexity report is tested on its own below (it loads spaCy)
     step = EvolveStep(
-        config=config, concurrency=2, cache=tmp_path / "cache.sqlite", complexity=False
-    )
+        rounds=2, seed=1, evolve_max_tokens=32, max_tokens=32,
+        concurrency=2, cache=tmp_path / "cache.sqlite", complexity=False,
+    )  # fmt: skip
     summary = run([str(tmp_path / "seeds.jsonl")], tmp_path / "out.jsonl", [step])
     out = [orjson.loads(x) for x in (tmp_path / "out.jsonl").read_bytes().splitlines()]
     rejects = [orjson.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_bytes().splitlines()]
@@ -93,7 +92,7 @@ def child(rid: str, parent: str, r: int, text: str) -> dict:
 @pytest.mark.slow
 def test_complexity_gain_compares_each_child_with_its_own_parent() -> None:
     pytest.importorskip("spacy")
-    from instructkit.evolve.report import complexity_gain
+    from instructkit.evolve.rounds import complexity_sums, round_rows
 
     seeds = [
         {
@@ -106,10 +105,12 @@ def test_complexity_gain_compares_each_child_with_its_own_parent() -> None:
     r1 = "List ten exotic fruits and rank them by antioxidant content."
     r2 = ("List ten exotic fruits, rank them by antioxidant content, explain why each differs, "
           "and cite at least two studies that measured it in a table.")  # fmt: skip
-    gains, absent = complexity_gain(
+    sums, absent = complexity_sums(
         seeds, [child("a.evol1", "a", 1, r1), child("a.evol2", "a.evol1", 2, r2)]
     )
     assert absent is None
+    rows = round_rows({str(r): {"complexity": s} for r, s in sums.items()})
+    gains = {row["round"]: row for row in rows}
     assert gains[1]["mean_complexity_gain"] > 0 and gains[2]["mean_complexity_gain"] > 0
     # round 2 is measured against round 1's child (its parent), not against the seed
     assert gains[2]["parent_complexity"] == gains[1]["child_complexity"]

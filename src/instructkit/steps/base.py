@@ -63,8 +63,16 @@ class Step(ABC):
     #: Evidence files the step writes beside its output (``hits`` -> ``STEM.hits.jsonl``).
     sidecars: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, config: StepConfig | None = None, *, output: Path | None = None) -> None:
-        """``output`` is where the step's records go; its sidecar files (hits, caches) sit beside it."""
+    def __init__(
+        self, config: StepConfig | None = None, *, output: Path | None = None, **options: Any
+    ) -> None:
+        """``output`` is where the step's records go; its sidecar files (hits, caches) sit beside it.
+
+        Options may be given by name instead of a config: ``Dedup(method=["exact"])``."""
+        if options:
+            if config is not None:
+                raise TypeError("give either a config or options, not both")
+            config = self.Config.from_config(options)
         self.config = config if config is not None else self.Config()
         if not isinstance(self.config, self.Config):
             raise TypeError(

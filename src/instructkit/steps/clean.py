@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from instructkit.accounting import Reject
 from instructkit.clean import structure
@@ -102,6 +102,12 @@ class CleanConfig(StepConfig):
         description="A toxic user turn: drop the record, or flag it (the answer may be a fine refusal).",
     )
 
+    @field_validator("pii", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: object) -> object:
+        """YAML reads a bare ``pii: off`` as false."""
+        return "off" if v is False else v
+
     @property
     def models(self) -> bool:
         return self.profile == "full"
@@ -135,8 +141,10 @@ class CleanStep(Step):
 
     config: CleanConfig
 
-    def __init__(self, config: CleanConfig | None = None, *, output: Path | None = None) -> None:
-        super().__init__(config, output=output)
+    def __init__(
+        self, config: CleanConfig | None = None, *, output: Path | None = None, **options: Any
+    ) -> None:
+        super().__init__(config, output=output, **options)
         self.counts: Counter[str] = Counter()
         self._patterns: Any = None
         self._pii: Any = None
