@@ -63,6 +63,16 @@ def test_classification_answer() -> None:
     assert parse_classification("It depends") is None
 
 
+def test_an_instance_copied_from_the_demonstrations_is_not_usable() -> None:
+    from instructkit.generate.engine import usable
+
+    prompt = "Task: Sort.\nInput: 3, 1\nOutput: 1, 3\n\nTask: Give tips.\nOutput: Go to bed at the same time.\n"
+    assert not usable("Name a fruit.", "", "Go to bed at the same time.", prompt)
+    assert usable("Sort the numbers.", "9, 2", "1, 3", prompt), "a short output may match by chance"
+    assert not usable("Name a fruit.", "apple", "apple", prompt)
+    assert not usable("Name a fruit.", "", "  ", prompt)
+
+
 def test_instances_input_first_and_output_first() -> None:
     assert parse_instances("Input: None\nOutput: Sleep well.", False) == [("", "Sleep well.")]
     assert parse_instances("Output: 42", False) == [("", "42")]

@@ -226,9 +226,10 @@ class SelfInstruct:
             is_clf = None
         self.tally.classification[{True: "yes", False: "no", None: "unclear"}[is_clf]] += 1
         rec["meta"]["is_classification"] = is_clf
+        prompt = self.templates.instances(text, is_clf is True)
         try:
             done = await self.client.chat(
-                [{"role": "user", "content": self.templates.instances(text, is_clf is True)}],
+                [{"role": "user", "content": prompt}],
                 temperature=0.0, max_tokens=self.config.max_tokens,
             )  # fmt: skip
         except LLMError as e:
@@ -237,7 +238,9 @@ class SelfInstruct:
                 STEP, "llm_failed", f"round {r}: asking for an instance failed: {e}", record=rec
             )
         found = [
-            (i, o) for i, o in parse_instances(done.text, is_clf is True) if usable(text, i, o)
+            (i, o)
+            for i, o in parse_instances(done.text, is_clf is True)
+            if usable(text, i, o, prompt)
         ]
         if not found:
             shown = done.text.strip()[:160]
@@ -279,7 +282,9 @@ class SelfInstruct:
         return stats
 
 
-def usable(instruction: str, inp: str, out: str) -> bool:
-    """An instance is kept unless its output is empty or merely repeats the input or the instruction."""
+def usable(instruction: str, inp: str, out: str, prompt: str) -> bool:
+    """An instance is kept unless its output is empty, repeats the input or the instruction, or is
+    copied from the prompt's demonstrations (small models do: five words or more found verbatim)."""
     o = out.strip()
-    return bool(o) and o != inp.strip() and o != instruction.strip()
+    copied = len(o.split()) >= 5 and o in prompt
+    return bool(o) and o != inp.strip() and o != instruction.strip() and not copied
