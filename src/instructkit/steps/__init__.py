@@ -19,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "decontaminate": "instructkit.steps.decontaminate:Decontaminate",
     "score": "instructkit.steps.score:ScoreStep",
     "select": "instructkit.steps.select:Select",
+    "generate": "instructkit.steps.generate:GenerateStep",
 }
 
 
