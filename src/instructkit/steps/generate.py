@@ -12,8 +12,6 @@ offline default (llama.cpp's server on the SmolLM2 GGUF) for the duration.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -22,29 +20,17 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from instructkit.accounting import Reject, sidecar
+from instructkit.accounting import Reject
 from instructkit.generate.engine import STEP, Outcome, SelfInstruct
 from instructkit.generate.prompts import Templates
-from instructkit.llm.client import LLMClient
 from instructkit.schema import Record, conform, empty_table, to_records, to_table
 from instructkit.steps.base import Decision, GlobalStep, StepResult
-from instructkit.steps.config import StepConfig
-
-#: llama.cpp's server answers one request at a time: more in flight only queue up and risk the timeout.
-LOCAL_CONCURRENCY = 2
+from instructkit.steps.llm import LLMConfig, LLMSteps
 
 
-class GenerateConfig(StepConfig):
+class GenerateConfig(LLMConfig):
     n: int = Field(
         100, ge=1, description="Records to generate.", json_schema_extra={"flags": ["-n", "--n"]}
-    )
-    base_url: str | None = Field(
-        None,
-        description="OpenAI-compatible server, e.g. http://localhost:8000/v1. "
-        "Default: start the offline SmolLM2 server.",
-    )
-    model: str | None = Field(
-        None, description="Model name the server knows (required with base-url)."
     )
     seed: int = Field(0, description="Seed for the choice of in-context tasks and the sampling.")
     in_context: int = Field(8, ge=1, description="Tasks shown to the model per request.")
@@ -57,18 +43,12 @@ class GenerateConfig(StepConfig):
     max_requests: int | None = Field(
         None, ge=1, description="Stop after this many bootstrap requests (default: 20 x n)."
     )
-    concurrency: int = Field(8, ge=1, description="Requests in flight at most.")
     keep_seeds: bool = Field(False, description="Write the seed tasks too.")
     respond: bool = Field(
         True, description="Classify each new instruction and generate an instance (input, output)."
     )
     similarity: float = Field(
         0.7, gt=0.0, le=1.0, description="ROUGE-L at or above which a candidate is too similar."
-    )
-    cache: Path | None = Field(
-        None,
-        description="SQLite cache of LLM calls (default: STEM.llm-cache.sqlite beside the output); "
-        "a rerun repeats no completed call.",
     )
     templates: Path | None = Field(
         None, description="Folder of .txt templates overriding the packaged ones by name."
@@ -81,19 +61,9 @@ class GenerateConfig(StepConfig):
         512, ge=1, description="Longest answer to a bootstrap request, in tokens."
     )
     max_tokens: int = Field(300, ge=1, description="Longest instance answer, in tokens.")
-    timeout: float = Field(
-        120.0, ge=0.1, description="Seconds before one request is given up (then retried)."
-    )
-    max_retries: int = Field(
-        6, ge=0, description="Retries per call on 429, 5xx, timeouts and malformed answers."
-    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if self.base_url and not self.model:
-            raise ValueError(
-                "model is required with base-url (the name the server knows the model by)"
-            )
         if self.in_context_generated > self.in_context:
             raise ValueError("in-context-generated cannot exceed in-context")
         return self
@@ -108,7 +78,7 @@ class GenerateDecision(Decision):
     generated: int = 0
 
 
-class GenerateStep(GlobalStep):
+class GenerateStep(LLMSteps, GlobalStep):
     """Self-Instruct: new instructions (and instances) bootstrapped from seed tasks with an LLM."""
 
     name: ClassVar[str] = "generate"
@@ -150,20 +120,13 @@ class GenerateStep(GlobalStep):
         )
 
     def _generate(self, seeds: list[Record]) -> tuple[Outcome, dict[str, Any]]:
-        c = self.config
-        with self._endpoint() as (base_url, model):
-            concurrency = c.concurrency if c.base_url else min(c.concurrency, LOCAL_CONCURRENCY)
-            client = LLMClient(
-                base_url, model, concurrency=concurrency, timeout=c.timeout, max_retries=c.max_retries,
-                cache_path=self.cache_path, **self.client_options,
-            )  # fmt: skip
-            try:
-                client.preflight()
-                outcome = SelfInstruct(client, self.templates, c).run(seeds)
-            finally:
-                client.close()
-        server = base_url if c.base_url else "local llama.cpp (offline default)"
-        return outcome, {"model": model, "server": server, "llm": client.usage.as_dict()}
+        with self.client() as session:
+            outcome = SelfInstruct(session.client, self.templates, self.config).run(seeds)
+        return outcome, {
+            "model": session.model,
+            "server": session.server,
+            "llm": session.client.usage.as_dict(),
+        }
 
     def apply(self, table: pa.Table, decision: Decision, offset: int) -> StepResult:
         result = super().apply(table, decision, offset)
@@ -176,25 +139,6 @@ class GenerateStep(GlobalStep):
         result.rejects.extend(decision.rejects)
         result.generated = decision.generated
         return result
-
-    @contextmanager
-    def _endpoint(self) -> Iterator[tuple[str, str]]:
-        c = self.config
-        if c.base_url:
-            assert c.model is not None
-            yield c.base_url, c.model
-            return
-        from instructkit.llm.server import DEFAULT_ALIAS, LocalServer
-
-        with LocalServer(alias=c.model or DEFAULT_ALIAS) as srv:
-            yield srv.base_url, srv.model
-
-    @property
-    def cache_path(self) -> Path | None:
-        """The LLM call cache: as configured, else beside the output, so a rerun repeats no call."""
-        if self.config.cache is not None:
-            return self.config.cache
-        return sidecar(self.output, "llm-cache", ".sqlite") if self.output else None
 
 
 __all__ = ["STEP", "GenerateConfig", "GenerateStep"]
