@@ -20,10 +20,8 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 
-from instructkit.errors import InstructkitError
+from instructkit.llm.templates import PromptTemplates
 
 _PLACEHOLDERS = {
     "instructions": ("{tasks}", "{next}"),
@@ -42,31 +40,13 @@ class Task:
     instruction: str
 
 
-@dataclass(frozen=True)
-class Templates:
-    texts: dict[str, str]
+class Templates(PromptTemplates):
+    PACKAGE = "instructkit.generate"
+    PLACEHOLDERS = _PLACEHOLDERS
 
-    @classmethod
-    def load(cls, override_dir: Path | None = None) -> Templates:
-        """The packaged templates, with any same-named ``.txt`` file of ``override_dir`` in their place."""
-        if override_dir is not None and not override_dir.is_dir():
-            raise InstructkitError(f"option 'templates': {override_dir} is not a folder")
-        packaged = resources.files("instructkit.generate") / "templates"
-        texts: dict[str, str] = {}
-        for name, needed in _PLACEHOLDERS.items():
-            user = override_dir / f"{name}.txt" if override_dir is not None else None
-            if user is not None and user.is_file():
-                text, origin = user.read_text(encoding="utf-8"), str(user)
-            else:
-                text = (packaged / f"{name}.txt").read_text(encoding="utf-8")
-                origin = f"packaged {name}.txt"
-            missing = [p for p in needed if p not in text]
-            if missing:
-                raise InstructkitError(
-                    f"template {origin} lacks the placeholder(s) {', '.join(missing)}"
-                )
-            texts[name] = text.rstrip("\n")
-        return cls(texts)
+    @staticmethod
+    def tidy(text: str) -> str:
+        return text.rstrip("\n")
 
     def instructions(self, tasks: list[Task]) -> str:
         """The bootstrap prompt: tasks on one line each (white space collapsed, a trailing colon dropped)."""
