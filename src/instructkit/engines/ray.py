@@ -25,8 +25,10 @@ import logging
 import os
 import pickle
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -68,13 +70,22 @@ def session(address: str | None = None) -> Iterator[None]:
         yield
         return
     tmp = None if address else tempfile.mkdtemp(prefix="ik-ray-")
+    # A local instance's daemons outlive a driver killed by SIGTERM unless the driver unwinds.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_term) if tmp and main else None
     try:
         _connect(address, tmp)
         yield
     finally:
         ray.shutdown()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _exit_on_term(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _connect(address: str | None, tmp: str | None) -> None:
@@ -128,6 +139,9 @@ def _init(address: str | None, tmp: str | None, quiet: dict[str, Any]) -> None:
         ray.init(address=address, **quiet)
         return
     assert tmp is not None
+    # Ray starts workers at nice 15 so its own daemons win; the local engine runs at 0, and on a
+    # shared machine nice 15 would hand the CPU to everyone else.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     spill = {"type": "filesystem", "params": {"directory_path": f"{tmp}/spill"}}
     ray.init(
         num_cpus=os.cpu_count() or 1,
