@@ -146,7 +146,7 @@ def bench_embedding(records: list[dict], data: Path, names: list[str], cache_dir
 
         encode(["warm up"])
         summary = run([str(src)], Path(tmp) / "out.jsonl", [step])
-    sec = summary["steps"]["decontaminate"]["seconds"]
+    sec = summary["steps"]["decontaminate"]["tier_seconds"]
     return {
         "records": len(records),
         "tier_s": sec["embedding"],

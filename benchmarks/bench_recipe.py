@@ -72,7 +72,9 @@ def main() -> None:
     funnel = json.loads((work / "run" / "summary.json").read_text())
     print(f"{args.rows:,} rows -> {funnel['records_out']:,} records; balanced={funnel['balanced']}")
     for step in funnel["steps"]:
-        print(f"  {step['folder']:<18} in {step['records_in']:>8,}  out {step['records_out']:>8,}  {step['seconds']:8.1f} s")
+        print(
+            f"  {step['folder']:<18} in {step['records_in']:>8,}  out {step['records_out']:>8,}  {step['seconds']:8.1f} s  peak RSS so far {step['peak_rss_mb'] or 0:,} MB"
+        )
     print(f"wall {seconds:.1f} s; peak RSS {peak_mb:,.0f} MB")
 
 

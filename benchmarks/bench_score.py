@@ -126,7 +126,8 @@ def main() -> None:
         }
     )
 
-    from instructkit.score.perplexity import LlamaCppBackend, PerplexityScorer
+    from instructkit.models.logprobs import LlamaCppBackend
+    from instructkit.score.perplexity import PerplexityScorer
 
     backend = LlamaCppBackend(max_response_tokens=128)
     backend.setup()

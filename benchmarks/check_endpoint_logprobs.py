@@ -21,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import read
 
 from instructkit.llm.server import LocalServer
+from instructkit.models.logprobs import LlamaCppBackend, OpenAIBackend
 from instructkit.schema import instructions, responses
-from instructkit.score.perplexity import LlamaCppBackend, OpenAIBackend, PerplexityScorer
+from instructkit.score.perplexity import PerplexityScorer
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from instructkit.llm.server import LocalServer
-from instructkit.score.factual import FactualScorer, LLMJudge, ReferenceIndex
+from instructkit.score.factual import FactualScorer, ReferenceIndex, llm_judge
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 STOP = {
@@ -73,7 +73,7 @@ def main() -> None:
         DATA / "factual_reference.jsonl", cache_dir=Path("/tmp/instructkit-eval-bm25")
     )
     with LocalServer() as srv:
-        scorer = FactualScorer(index, LLMJudge(srv.base_url, srv.model), k=args.k)
+        scorer = FactualScorer(index, llm_judge(srv.base_url, srv.model), k=args.k)
         scorer.setup()
         t0 = time.perf_counter()
         _, evidence = scorer.score([r["output"] for r in rows])

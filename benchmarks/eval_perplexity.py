@@ -25,8 +25,9 @@ from sklearn.metrics import roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import read
 
+from instructkit.models.logprobs import make_backend
 from instructkit.schema import instructions, responses
-from instructkit.score.perplexity import PerplexityScorer, make_backend
+from instructkit.score.perplexity import PerplexityScorer
 
 
 def main() -> None:

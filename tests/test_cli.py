@@ -101,10 +101,10 @@ def test_demo_example_converts(tmp_path: Path) -> None:
     assert res.exit_code == 0
     summary = json.loads((tmp_path / "demo.summary.json").read_text())
     assert summary["balanced"] and len(summary["formats"]) == 7
-    # The deliberate quirks: a cut-off line, a row with no output, an empty conversation, an empty turn.
+    # The deliberate quirks: a cut-off line, an empty conversation, an empty turn (the row with
+    # no output is an instruction-only record).
     assert summary["rejected"] == {
         "empty_conversation": 1,
         "empty_turn": 1,
         "invalid_json": 1,
-        "missing_field": 1,
     }

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from instructkit.decontam.embed import EmbeddingIndex
-from instructkit.decontam.judge import Judge, verdict
+from instructkit.decontam.judge import rephrase_judge, verdict
 from instructkit.models import embeddings
 from instructkit.schema import to_records, to_table
 from instructkit.steps.decontaminate import Decontaminate
@@ -56,8 +56,8 @@ def test_judge_asks_an_openai_compatible_server() -> None:
         )
 
     with FakeLLMServer(responder=responder) as srv:
-        judge = Judge(srv.base_url, "fake")
-        got = judge.decide([("sold clips in May", "item"), ("a haiku", "item"), ("other", "item")])
+        judge = rephrase_judge(srv.base_url, "fake")
+        got = judge.judge([("sold clips in May", "item"), ("a haiku", "item"), ("other", "item")])
     assert got == [True, False, None]
     assert judge.summary()["calls"] == 3 and judge.unclear == 1
 

@@ -92,7 +92,7 @@ def child(rid: str, parent: str, r: int, text: str) -> dict:
 @pytest.mark.slow
 def test_complexity_gain_compares_each_child_with_its_own_parent() -> None:
     pytest.importorskip("spacy")
-    from instructkit.evolve.report import complexity_sums, round_rows
+    from instructkit.evolve.rounds import complexity_sums, round_rows
 
     seeds = [
         {

@@ -236,14 +236,14 @@ def test_oasst_tree_gives_every_thread() -> None:
 @pytest.mark.parametrize(
     ("fmt", "row", "reason"),
     [
-        ("alpaca", {"instruction": "x"}, "missing_field"),
+        ("alpaca", {"instruction": "x", "output": None, "input": []}, "wrong_type"),
         ("alpaca", {"instruction": ["x"], "output": "y"}, "wrong_type"),
         ("alpaca", {"instruction": "x", "output": "  "}, "empty_turn"),
         ("sharegpt", {"conversations": []}, "empty_conversation"),
         ("sharegpt", {"conversations": [{"from": "alien", "value": "x"}]}, "unknown_role"),
         ("sharegpt", {"conversations": "not a list"}, "wrong_type"),
         ("openai", {"messages": [{"role": "user", "content": 5}]}, "wrong_type"),
-        ("dolly", {"instruction": "x", "context": ""}, "missing_field"),
+        ("dolly", {"instruction": None, "context": ""}, "missing_field"),
         ("alpaca", ["a", "list"], "wrong_type"),
     ],
 )

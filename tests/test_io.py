@@ -36,7 +36,7 @@ def test_jsonl_with_bad_lines_keeps_going(tmp_path: Path) -> None:
         json.dumps(ROWS[0]),
         "{not json",
         "",
-        json.dumps({"instruction": "no output"}),
+        json.dumps({"instruction": "no output", "output": None, "input": []}),
         json.dumps(ROWS[1]),
     ]
     src.write_bytes(
@@ -45,7 +45,7 @@ def test_jsonl_with_bad_lines_keeps_going(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     summary = instructkit.convert(str(src), out)
     assert summary["records_out"] == 2
-    assert summary["rejected"] == {"invalid_json": 1, "invalid_utf8": 1, "missing_field": 1}
+    assert summary["rejected"] == {"invalid_json": 1, "invalid_utf8": 1, "wrong_type": 1}
     rejects = read_jsonl(tmp_path / "out.rejects.jsonl")
     by_reason = {r["reason"]: r for r in rejects}
     assert (
@@ -53,8 +53,8 @@ def test_jsonl_with_bad_lines_keeps_going(tmp_path: Path) -> None:
         and by_reason["invalid_json"]["line"] == "{not json"
     )
     assert (
-        f"{src}:4" in by_reason["missing_field"]["detail"]
-        and "'output'" in by_reason["missing_field"]["detail"]
+        f"{src}:4" in by_reason["wrong_type"]["detail"]
+        and "'input'" in by_reason["wrong_type"]["detail"]
     )
     assert f"{src}:6" in by_reason["invalid_utf8"]["detail"]
     assert all(r["step"] == "read" for r in rejects)
@@ -179,7 +179,8 @@ def test_too_large_and_duplicate_ids(tmp_path: Path) -> None:
         [str(src)], tmp_path / "o.jsonl", [], read_options=ReadOptions(max_record_chars=100)
     )
     assert summary["rejected"] == {"too_large": 1} and summary["records_out"] == 2
-    assert summary["duplicate_ids"] == {"s": 1}  # reported, both kept
+    assert summary["ids_renamed"] == 1  # both kept, the second one renamed by the id rule
+    assert [r["id"] for r in read_jsonl(tmp_path / "o.jsonl")] == ["same", "s/same"]
 
 
 def test_size_limit_holds_on_the_block_fast_path(tmp_path: Path) -> None:

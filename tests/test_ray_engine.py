@@ -125,9 +125,9 @@ def twin_recipes(tmp_path: Path, text: str) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-#: Summary keys that describe the moment, not the run: timings, and which benchmark indexes were
-#: already in the machine's cache (the second run of a pair finds those the first one built).
-MOMENT = ("seconds", "cache_hits")
+#: Summary keys that describe the moment, not the run: timings, the process's peak memory, and
+#: which benchmark indexes were already cached (the second run finds those the first one built).
+MOMENT = ("seconds", "peak_rss_mb", "cache_hits")
 
 
 def _normal(value: Any, run: str) -> Any:

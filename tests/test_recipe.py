@@ -255,3 +255,37 @@ def test_every_registered_step_has_a_config_whose_defaults_round_trip() -> None:
         if all(not info.is_required() for info in config_cls.model_fields.values()):
             config = config_cls()
             assert config_cls.from_config(config.to_mapping()) == config
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("dedup: {method: exact}", "dedup: {method: near, fields: instruction, threshold: 0.5}"),
+        ("clean: {profile: fast, pii: off}", "clean: {profile: fast, refusals: false, min-response-words: 5}"),
+        ("decontaminate: {benchmark: [BENCH], embedding-model: none}",
+         "decontaminate: {benchmark: [BENCH], embedding-model: none, mode: flag}"),
+        ("score: {metrics: [format]}", "score: {metrics: [safety]}"),
+    ],
+)  # fmt: skip
+def test_the_same_step_twice_keeps_both_summaries(tmp_path: Path, first: str, second: str) -> None:
+    steps = f"  - {first}\n  - {second}\n".replace("BENCH", "bench=BENCH:question")
+    funnel = run_recipe(load(make_recipe(tmp_path, steps=steps)))
+    a, b = funnel["steps"][1], funnel["steps"][2]
+    assert a["step"] == b["step"] and a["config"] != b["config"]
+    assert a["records_out"] == b["records_in"] and funnel["balanced"]
+    for entry in (a, b):
+        summary = (tmp_path / "run" / entry["folder"] / "data.summary.json").read_text()
+        assert f'"{entry["step"]}"' in summary
+
+
+def test_report_step_writes_the_page_and_card_last(tmp_path: Path) -> None:
+    recipe = make_recipe(tmp_path, steps="  - dedup: {method: exact}\n  - report: {}\n")
+    funnel = run_recipe(load(recipe))
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "<html" in page and str(funnel["records_out"]) in page
+    assert "cc-by-4.0" in (tmp_path / "run" / "README.md").read_text()
+    bad = make_recipe(tmp_path, steps="  - report: {}\n  - dedup: {}\n", name="bad.yaml")
+    with pytest.raises(
+        InstructkitError, match="bad.yaml:7: 'report' reads the finished run: put it last"
+    ):
+        load(bad)

@@ -115,11 +115,11 @@ def test_nli_model_that_cannot_load_says_what_to_do(monkeypatch: pytest.MonkeyPa
 def test_llm_judge_end_to_end_offline(tmp_path: Path) -> None:
     """A real llama.cpp server, the real client, the planted corpus (a subset, to keep the test short)."""
     from instructkit.llm.server import LocalServer
-    from instructkit.score.factual import LLMJudge
+    from instructkit.score.factual import llm_judge
 
     rows = CLAIMS[:8]
     with LocalServer() as srv:
-        judge = LLMJudge(srv.base_url, srv.model, cache_path=tmp_path / "judge.sqlite")
+        judge = llm_judge(srv.base_url, srv.model, cache_path=tmp_path / "judge.sqlite")
         scorer = FactualScorer(ReferenceIndex(REFERENCE, cache_dir=tmp_path), judge, k=1)
         scorer.setup()
         scores, evidence = scorer.score([r["output"] for r in rows])
@@ -136,3 +136,48 @@ def test_llm_judge_end_to_end_offline(tmp_path: Path) -> None:
             scores[k], again[k]
         )  # deterministic (and the rerun comes from the cache)
     assert judge.usage()["cached"] >= len(rows)
+
+
+def tiny_classifier(path: Path, labels: list[str]) -> str:
+    """A random one-layer BERT classifier with the offline MiniLM tokenizer, saved to ``path``."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from instructkit.models.paths import minilm_dir
+
+    tok = AutoTokenizer.from_pretrained(str(minilm_dir()))
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        id2label=dict(enumerate(labels)),
+        label2id={lab: i for i, lab in enumerate(labels)},
+    )
+    BertForSequenceClassification(cfg).save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
+
+
+@pytest.mark.slow  # imports transformers
+def test_nli_judge_reads_the_labels_and_loads_once(tmp_path: Path) -> None:
+    """Labels found by name, probabilities per (passage, claim), the most confident passage
+    decides, one load per model name, and a model without NLI labels refused in one line."""
+    from instructkit.models.nli import load_nli
+
+    name = tiny_classifier(tmp_path / "nli", ["CONTRADICTION", "ENTAILMENT", "NEUTRAL"])
+    nli = load_nli(name)
+    assert (nli.entailment, nli.contradiction) == (1, 0) and load_nli(name) is nli
+    probs = nli.probabilities(
+        ["Mars has two moons.", "Paris is in France."], ["Mars has moons."] * 2
+    )
+    assert probs.shape == (2, 3) and np.allclose(probs.sum(axis=1), 1)
+    pairs = [("Mars has moons.", ["Mars has two moons.", "Paris is in France."]), ("x y z w.", [])]
+    best = float(probs[:, 1].max())
+    assert NLIJudge(name, threshold=best).judge(pairs) == ["supported", "unverifiable"]
+    assert NLIJudge(name, threshold=1.01).judge(pairs) == ["unverifiable"] * 2
+    sentiment = tiny_classifier(tmp_path / "sentiment", ["NEGATIVE", "POSITIVE"])
+    with pytest.raises(InstructkitError, match="is not an NLI model"):
+        NLIJudge(sentiment).setup()

@@ -7,12 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instructkit.score.perplexity import (
-    HFBackend,
-    LlamaCppBackend,
-    PerplexityScorer,
-    log_softmax_pick,
-)
+from instructkit.models.logprobs import HFBackend, LlamaCppBackend, log_softmax_pick
+from instructkit.score.perplexity import PerplexityScorer
 
 INSTR = ["What is the capital of France?", "Name a primary colour."]
 RESP = ["The capital of France is Paris, a city on the river Seine.", "Red is a primary colour."]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import instructkit
+from instructkit.formats.base import is_blank  # empty, white space or zero-width characters only
 from tests.helpers import read_jsonl
 
 pytestmark = pytest.mark.shared_data
@@ -54,7 +55,7 @@ def test_convert_shared_file(shared_data: Path, tmp_path: Path, name: str) -> No
         # A person can act on it: the file and line, and the conversation itself.
         assert str(folder) in rej["detail"] and rej["record"] is not None
         conv = rej["record"]["conversations"]
-        assert conv == [] or any(not t["value"].strip() for t in conv)
+        assert conv == [] or any(is_blank(t["value"]) for t in conv)
     records = read_jsonl(out)
     assert all(
         r["messages"]
@@ -69,7 +70,7 @@ def test_sharegpt_sample_rejects_exactly_the_broken_ones(shared_data: Path, tmp_
     broken = sum(
         1
         for r in rows
-        if not r["conversations"] or any(not t["value"].strip() for t in r["conversations"])
+        if not r["conversations"] or any(is_blank(t["value"]) for t in r["conversations"])
     )
     summary = instructkit.convert(str(src), tmp_path / "out.jsonl")
     assert summary["rejected_total"] == broken > 0

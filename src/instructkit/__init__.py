@@ -48,7 +48,7 @@ def convert(
 
 
 def stats(inputs: str | list[str], fmt: str = "auto") -> dict[str, Any]:
-    from instructkit import describe as core
+    from instructkit import stats_table as core
 
     return core.compute(read(inputs, fmt))
 

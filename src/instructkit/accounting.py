@@ -1,13 +1,16 @@
 """Rejects and summaries: the bookkeeping that makes "records in = out + rejected" hold.
 
 Every step hands back the rows it did not keep as :class:`Reject` objects; a
-:class:`RunLog` writes them as they come (so a crash loses no evidence) and
-produces the summary file at the end.  Output files are written to a temporary
-name and renamed into place, so a reader never sees half a file.
+:class:`RunLog` streams them to a temporary file as they come and produces the
+summary at the end.  Every file of a run is written to a temporary name and
+renamed into place only when the run succeeds, so a failed or interrupted run
+leaves the previous run's set as it was: never an output, rejects and summary
+that describe different runs.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from collections import Counter
@@ -19,7 +22,7 @@ from typing import IO, Any
 
 import orjson
 
-from instructkit.errors import StrictError
+from instructkit.errors import InstructkitError, StrictError
 
 
 @dataclass(slots=True)
@@ -38,7 +41,18 @@ class Reject:
             d["record"] = self.record
         if self.line is not None:
             d["line"] = self.line
-        return orjson.dumps(d, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
+        try:
+            return orjson.dumps(d, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
+        except orjson.JSONEncodeError:  # nested deeper than JSON encoders go: keep it as text
+            d["record"] = _as_text(self.record)
+            return orjson.dumps(d, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _as_text(value: object) -> str:
+    try:
+        return repr(value)[:100_000]
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply to show>"
 
 
 def sidecar(output: Path, kind: str, ext: str = ".jsonl") -> Path:
@@ -61,12 +75,89 @@ def temp_path(path: Path) -> Path:
     A run killed with SIGKILL cannot remove its temporary files, so each new one
     first sweeps those of processes that no longer exist.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InstructkitError(f"{path.parent}: cannot create the folder ({e.strerror})") from None
     for stale in path.parent.glob(f".{path.name}.tmp-*"):
         pid = stale.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not _alive(int(pid)):
             stale.unlink(missing_ok=True)
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def open_temp(path: Path) -> tuple[Path, IO[bytes]]:
+    """Create ``path``'s temporary file; a folder we cannot write to is the user's to fix (exit 2)."""
+    tmp = temp_path(path)
+    try:
+        return tmp, open(tmp, "wb")
+    except OSError as e:
+        raise InstructkitError(f"{path}: cannot write here ({e.strerror})") from None
+
+
+def check_paths(
+    output: Path,
+    rejects: Path,
+    summary: Path,
+    inputs: list[Path],
+    extra: dict[str, Path] | None = None,
+) -> None:
+    """Refuse, before anything is written, a run whose files would overwrite each other or an
+    input (``--rejects data.jsonl`` would replace the data with its rejects)."""
+    if output.is_dir():
+        raise InstructkitError(
+            f"{output}: is a folder; -o takes a file path such as {output}/data.jsonl"
+        )
+    named = {"OUTPUT (-o)": output, "--rejects": rejects, "--summary": summary}
+    named |= {f"the {kind} file": path for kind, path in (extra or {}).items()}
+    seen: dict[Path, str] = {}
+    for label, path in named.items():
+        real = path.resolve()
+        if real in seen:
+            raise InstructkitError(
+                f"{path}: used as both {seen[real]} and {label}; give each its own path"
+            )
+        seen[real] = label
+        if label != "OUTPUT (-o)" and any(real == p.resolve() for p in inputs):
+            raise InstructkitError(f"{path}: {label} is an input file; it would be overwritten")
+        if real.is_dir():
+            raise InstructkitError(f"{path}: {label} is a folder; give a file path")
+
+
+@contextmanager
+def output_lock(output: Path) -> Iterator[None]:
+    """One run at a time per OUTPUT: a second run writing the same files would mix its
+    sidecars with the first's.  The lock is ``.NAME.lock`` beside OUTPUT (flock: released by
+    the kernel if the process dies), removed at the end while still held; a run that locked
+    a file removed meanwhile sees the inode differ from the path's and tries again."""
+    lock = output.with_name(f".{output.name}.lock")
+    for _ in range(10):
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(lock, "a+b")
+        except OSError as e:
+            raise InstructkitError(f"{output}: cannot write here ({e.strerror})") from None
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise InstructkitError(
+                f"{output}: another instructkit run is writing this output; wait for it or choose another -o"
+            ) from None
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fh.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        fh.close()
+    else:
+        raise InstructkitError(f"{output}: could not lock the output; try again")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        fh.close()
 
 
 def _alive(pid: int) -> bool:
@@ -115,21 +206,25 @@ class RunLog:
 
     def __enter__(self) -> RunLog:
         if self.rejects_path is not None:
-            self._tmp = temp_path(self.rejects_path)
-            self._fh = open(self._tmp, "wb")
+            self._tmp, self._fh = open_temp(self.rejects_path)
         for kind, path in self.sidecar_paths.items():
-            tmp = temp_path(path)
-            self._sidecars[kind] = (tmp, open(tmp, "wb"))
+            self._sidecars[kind] = open_temp(path)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._fh is not None and self._tmp is not None and self.rejects_path is not None:
             self._fh.close()
-            # Rejects are evidence: keep them even when the run failed half-way.
-            os.replace(self._tmp, self.rejects_path)
+        committed = [(self._tmp, self.rejects_path)] if self.rejects_path is not None else []
         for kind, (tmp, fh) in self._sidecars.items():
             fh.close()
-            os.replace(tmp, self.sidecar_paths[kind])
+            committed.append((tmp, self.sidecar_paths[kind]))
+        for tmp, path in committed:
+            if tmp is None:
+                continue
+            if exc_type is None:
+                os.replace(tmp, path)
+            else:  # a failed run keeps the previous run's files, not a mix of the two
+                tmp.unlink(missing_ok=True)
         if exc_type is None and self.summary_path is not None:
             self.write_summary()
 

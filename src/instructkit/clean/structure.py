@@ -42,7 +42,11 @@ PLACEHOLDER_INPUTS = frozenset(
 _PLACEHOLDER_STRIP = re.compile(r"^[\s<\[({\"']+|[\s>\])}\"'.!]+$")
 _FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
 _LIST_ITEM = re.compile(r"^\d+[.)]\s")
-_INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\ufeff")
+_INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\u2060\ufeff")
+#: A worked result on the last line ("... = 624 pages a year", "#### 72", "left with 28
+#: buttons"): a math answer's last line names what was counted after the number, and is
+#: complete without a full stop.
+_RESULT = re.compile(r"=\s*[$€£]?\s*-?\d|^#### |\d\s+[a-z]+(?:\s+[a-z]+)?$")
 #: Words a finished sentence does not end on.
 _DANGLING = frozenset(
     [
@@ -200,6 +204,14 @@ def repair(
         log.append({"rule": "dropped_trailing_user", "turns": body[-1]})
         groups.remove(body.pop())
     roles = [msgs[g[0]]["role"] for g in body]
+    if roles and set(roles) == {"user"}:
+        return repairs, Finding(
+            "no_response",
+            "no_response",
+            None,
+            "an instruction with no response (an instruction-only record); "
+            "generate responses first, or keep it out of clean",
+        )
     if "user" not in roles or "assistant" not in roles:
         missing = "user" if "user" not in roles else "assistant"
         return repairs, Finding(
@@ -231,8 +243,11 @@ def is_truncated(text: str) -> str | None:
         return None
     end, final = last[-1], tokens[-1]
     # A last word in lower case ("... and resets the start") is cut off; a capitalised one
-    # ("by Stacy McAnulty", "#PuppyLove") usually ends a title, a signature or a list item.
-    if end in ",;(" or (end.isalpha() and final[0].islower()) or final.lower() in _DANGLING:
+    # ("by Stacy McAnulty", "#PuppyLove") usually ends a title, a signature or a list item,
+    # and a worked result ("12*52=624 pages a year") ends a math answer.
+    if end in ",;(" or final.lower() in _DANGLING:
+        return "mid_sentence"
+    if end.isalpha() and final[0].islower() and not _RESULT.search(last):
         return "mid_sentence"
     return None
 

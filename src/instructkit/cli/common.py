@@ -5,24 +5,23 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from instructkit.cli.console import err, plain, text
 from instructkit.engines import local
 from instructkit.io.read import DEFAULT_MAX_RECORD_CHARS, ReadOptions
 from instructkit.steps.base import Step
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-err = Console(stderr=True)
-out = Console()
 
 Inputs = Annotated[
     list[str], typer.Argument(help="Files, folders, or hf:ORG/NAME[:split].", show_default=False)
@@ -140,6 +139,26 @@ def run_steps(
     options = ReadOptions(
         fmt=common.fmt, batch_size=common.batch_size, max_record_chars=common.max_record_chars
     )
+    with record_progress(", ".join(s.name for s in steps) or "convert") as tick:
+        result = local.run(
+            inputs,
+            output,
+            steps,
+            to=to,
+            read_options=options,
+            rejects=common.rejects,
+            summary=common.summary,
+            strict=common.strict,
+            progress=tick,
+            extra=extra,
+        )
+    print_summary(result)
+    return result
+
+
+@contextmanager
+def record_progress(description: str) -> Iterator[Callable[[int], None]]:
+    """A records-so-far display on stderr, on a terminal only; yields the function that updates it."""
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -150,33 +169,22 @@ def run_steps(
         transient=True,
         disable=not err.is_terminal,
     ) as bar:
-        task = bar.add_task(", ".join(s.name for s in steps) or "convert", total=None)
-        result = local.run(
-            inputs,
-            output,
-            steps,
-            to=to,
-            read_options=options,
-            rejects=common.rejects,
-            summary=common.summary,
-            strict=common.strict,
-            progress=lambda n: bar.update(task, completed=n),
-            extra=extra,
-        )
-    print_summary(result)
-    return result
+        task = bar.add_task(plain(description), total=None)
+        yield lambda n: bar.update(task, completed=n)
 
 
 def print_summary(summary: dict[str, Any]) -> None:
-    table = Table(title=f"→ {summary.get('output', '')}", show_header=False, title_justify="left")
+    """The run's books on stderr; every value from data or paths is shown as plain text."""
+    title = text("→ ") + text(summary.get("output", ""))
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_row("records in", f"{summary['records_in']:,}")
     table.add_row("records out", f"{summary['records_out']:,}")
     for reason, n in summary["rejected"].items():
-        table.add_row(f"rejected: {reason}", f"{n:,}")
+        table.add_row(text(f"rejected: {reason}"), f"{n:,}")
     for fmt_file, fmt in summary.get("formats", {}).items():
-        table.add_row("format", f"{fmt}  ({fmt_file})")
-    dups = summary.get("duplicate_ids") or {}
-    for src, n in dups.items():
-        table.add_row("duplicate ids", f"{n:,} in {src} (kept; ids are not unique)")
+        table.add_row("format", text(f"{fmt}  ({fmt_file})"))
+    renamed = summary.get("ids_renamed") or 0
+    if renamed:
+        table.add_row("ids made unique", f"{renamed:,} repeated ids renamed (SOURCE/ID, ~N)")
     table.add_row("seconds", f"{summary['seconds'].get('total', 0):.2f}")
     err.print(table)

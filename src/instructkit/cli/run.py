@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from instructkit.cli.common import err
+from instructkit.cli.console import strip_controls
 from instructkit.errors import InstructkitError
 
 Engine = Annotated[
@@ -41,11 +42,11 @@ def register(app: typer.Typer) -> None:
         if ray_address is not None and plan.engine != "ray":
             raise InstructkitError("--ray-address needs the ray engine: add --engine ray")
         if dry_run:
-            print("\n".join(describe_plan(plan)))
+            print("\n".join(strip_controls(line) for line in describe_plan(plan)))
             return
 
         def progress(msg: str) -> None:
-            err.print(msg, markup=False, highlight=False)
+            err.print(strip_controls(msg), markup=False, highlight=False)
 
         if plan.engine == "ray":
             from instructkit.engines import ray as ray_engine
@@ -56,7 +57,7 @@ def register(app: typer.Typer) -> None:
             funnel = run_recipe(plan, progress=progress)
         err.print(
             f"{funnel['records_in']:,} records in, {funnel['records_out']:,} out, "
-            f"{funnel['rejected_total']:,} rejected -> {plan.output}",
+            f"{funnel['rejected_total']:,} rejected -> {strip_controls(plan.output)}",
             markup=False,
             highlight=False,
         )

@@ -8,16 +8,23 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from instructkit import describe as core
+from instructkit import stats_table as core
 from instructkit.accounting import RunLog
-from instructkit.cli.common import Debug, From, Inputs, err, out
+from instructkit.cli.common import Debug, From, Inputs
+from instructkit.cli.console import err, out, text
 from instructkit.io.read import ReadOptions, read_tables
 
 Json = Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")]
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any) -> Text:
+    """A cell as plain text: category names and sources are data, never markup."""
+    return text(_str(v))
+
+
+def _str(v: Any) -> str:
     if v is None:
         return "–"
     if isinstance(v, float):
@@ -25,7 +32,7 @@ def _fmt(v: Any) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, dict):
-        return ", ".join(f"{k} {_fmt(n)}" for k, n in v.items()) or "–"
+        return ", ".join(f"{k} {_str(n)}" for k, n in v.items()) or "–"
     return str(v)
 
 
@@ -49,7 +56,7 @@ def render(result: dict[str, Any]) -> list[Table]:
     )
     numbers.add_column("source", no_wrap=True)
     for label, _ in NUMBERS:
-        numbers.add_column(label, justify="right")
+        numbers.add_column(label, justify="right", overflow="fold")
     content = Table(show_header=True, title_justify="left")
     content.add_column("source", overflow="fold")
     content.add_column("roles", overflow="fold")
@@ -58,11 +65,14 @@ def render(result: dict[str, Any]) -> list[Table]:
     for col in ("source", "metric", "p10", "p50", "p90", "mean", "n"):
         scores.add_column(col, justify="left" if col in ("source", "metric") else "right")
     for src, s in result.items():
-        numbers.add_row(src, *(_fmt(s[key]) for _, key in NUMBERS))
-        content.add_row(src, _fmt(s["roles"]), _fmt(s["top_categories"]))
+        numbers.add_row(text(src), *(_fmt(s[key]) for _, key in NUMBERS))
+        content.add_row(text(src), _fmt(s["roles"]), _fmt(s["top_categories"]))
         for metric, q in s["scores"].items():
             scores.add_row(
-                src, metric, *(f"{q[k]:.4g}" for k in ("p10", "p50", "p90", "mean")), f"{q['n']:,}"
+                text(src),
+                text(metric),
+                *(f"{q[k]:.4g}" for k in ("p10", "p50", "p90", "mean")),
+                f"{q['n']:,}",
             )
     return [numbers, content] + ([scores] if scores.row_count else [])
 
@@ -85,4 +95,7 @@ def register(app: typer.Typer) -> None:
         for table in render(result):
             out.print(table)
         if log.rejected:
-            err.print(f"rows that could not be read: {dict(log.rejected)} (run convert to see why)")
+            err.print(
+                text(f"rows that could not be read: {dict(log.rejected)} (run convert to see why)"),
+                soft_wrap=True,
+            )

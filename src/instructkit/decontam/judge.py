@@ -2,18 +2,21 @@
 
 Cosine similarity cannot tell "the same test question, reworded" from "another
 question on the same topic"; a capable LLM can.  It is asked only about pairs in
-the band just below the embedding threshold, so its cost stays small.  Calls go
-through the project's :class:`~instructkit.llm.LLMClient` (the ``openai`` SDK
-with bounded concurrency, retries and a crash-safe cache), so any
-OpenAI-compatible server works (vLLM, llama.cpp's server, Ollama, OpenAI).
+the band just below the embedding threshold, so its cost stays small.  This
+module is the question and how its answer is read; the calls go through the
+project's :class:`~instructkit.llm.judge.LLMJudge` (the ``openai`` SDK with
+bounded concurrency, retries and a crash-safe cache), so any OpenAI-compatible
+server works (vLLM, llama.cpp's server, Ollama, OpenAI).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from instructkit.llm import CallFailure, LLMClient
+from instructkit.llm.client import Messages
+from instructkit.llm.judge import LLMJudge
 
 PROMPT = """You check training data for benchmark contamination.
 
@@ -38,47 +41,25 @@ def verdict(answer: str) -> bool | None:
     return {"yes": True, "no": False}.get(word)
 
 
-@dataclass
-class Judge:
-    base_url: str
-    model: str
-    cache_path: Path | None = None
-    failures: list[str] = field(default_factory=list)
-    unclear: int = 0
-    _client: LLMClient | None = field(default=None, repr=False)
+class RephraseTask:
+    """(candidate text, test item text) -> is the candidate the test item, reworded?"""
 
-    def decide(self, pairs: list[tuple[str, str]]) -> list[bool | None]:
-        """For each (candidate text, test item text): is it a rephrasing?  None when the call failed."""
-        if not pairs:
-            return []
-        if self._client is None:
-            self._client = LLMClient(self.base_url, self.model, cache_path=self.cache_path)
-        prompts = [
-            [
-                {
-                    "role": "user",
-                    "content": PROMPT.format(item=item[:MAX_CHARS], text=text[:MAX_CHARS]),
-                }
-            ]
-            for text, item in pairs
+    @property
+    def sampling(self) -> Mapping[str, Any]:
+        return {"temperature": 0, "max_tokens": 4}
+
+    def prompt(self, pair: tuple[str, str]) -> Messages:
+        text, item = pair
+        return [
+            {"role": "user", "content": PROMPT.format(item=item[:MAX_CHARS], text=text[:MAX_CHARS])}
         ]
-        out: list[bool | None] = []
-        for res in self._client.chat_many(prompts, temperature=0, max_tokens=4):
-            if isinstance(res, CallFailure):
-                self.failures.append(f"{res.kind}: {res.error}"[:200])
-                out.append(None)
-                continue
-            v = verdict(res.text)
-            self.unclear += v is None
-            out.append(v)
-        return out
 
-    def summary(self) -> dict[str, object]:
-        usage = self._client.usage.as_dict() if self._client else {}
-        return {
-            "model": self.model,
-            "unclear": self.unclear,
-            "failed": len(self.failures),
-            "first_failure": self.failures[0] if self.failures else None,
-            **usage,
-        }
+    def parse(self, answer: str) -> bool | None:
+        return verdict(answer)
+
+
+def rephrase_judge(
+    base_url: str, model: str, cache_path: Path | None = None
+) -> LLMJudge[tuple[str, str], bool]:
+    """The contamination judge: a failed call leaves its pair suspicious (None) and is counted."""
+    return LLMJudge(base_url, model, RephraseTask(), cache_path=cache_path)

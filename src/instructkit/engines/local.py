@@ -11,17 +11,26 @@ batch, never the whole dataset.
 from __future__ import annotations
 
 import gc
+import resource
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from instructkit.accounting import RunLog, sidecar, sidecar_paths, temp_path
+from instructkit.accounting import (
+    RunLog,
+    check_paths,
+    output_lock,
+    sidecar,
+    sidecar_paths,
+    temp_path,
+)
 from instructkit.io.read import ReadOptions, read_batches, read_tables
+from instructkit.io.sources import resolve
 from instructkit.io.write import RecordWriter
 from instructkit.schema import Record, conform
 from instructkit.steps.base import GlobalStep, Step, StepResult, merge_stats
@@ -54,8 +63,11 @@ class StepLog:
 
     def summary(self, seconds: float) -> dict[str, Any]:
         """The step's entry in a summary: config, funnel, its statistics and facts."""
+        # The funnel's own fields come last: a step's statistic never overwrites them.
         return (
-            {
+            self.step.describe(self.stats)
+            | self.step.info()
+            | {
                 "step": self.step.name,
                 "config": self.step.config.to_mapping(),
                 "records_in": self.records_in,
@@ -64,8 +76,6 @@ class StepLog:
                 "rejected": dict(sorted(self.rejected.items())),
                 "seconds": round(seconds, 4),
             }
-            | self.step.describe(self.stats)
-            | self.step.info()
         )
 
 
@@ -156,20 +166,23 @@ def run(
 ) -> dict[str, Any]:
     """Read ``inputs``, apply ``steps`` in order, write ``output`` and its rejects, summary and sidecar files."""
     default_rejects, default_summary = sidecar_paths(output)
+    rejects, summary = rejects or default_rejects, summary or default_summary
     kinds = {kind: sidecar(output, kind) for s in steps for kind in s.sidecars}
-    logs = [StepLog(s, (read_options or ReadOptions()).batch_size) for s in steps]
+    files = [s.path for s in resolve(inputs) if s.kind != "hf"]
+    check_paths(output, rejects, summary, files, extra=kinds)
+    # A folder input holding OUTPUT (a rerun of `convert DIR -o DIR/all.jsonl`) must not read it back.
+    read_options = replace(
+        read_options or ReadOptions(), exclude=(output, rejects, summary, *kinds.values())
+    )
+    logs = [StepLog(s, read_options.batch_size) for s in steps]
     with (
+        output_lock(output),
         _gc_paused(),
-        RunLog(
-            rejects or default_rejects,
-            summary or default_summary,
-            strict=strict,
-            sidecar_paths=kinds,
-        ) as log,
+        RunLog(rejects, summary, strict=strict, sidecar_paths=kinds) as log,
     ):
         log.extra.update(extra or {})
         log.extra.update({f"{kind}_file": str(path) for kind, path in kinds.items()})
-        with RecordWriter(output, to) as writer:
+        with RecordWriter(output, to, on_reject=log.reject) as writer:
             for step in steps:
                 with log.timed(step.name):
                     step.setup()
@@ -191,4 +204,6 @@ def run(
             sl.step.name: sl.summary(log.seconds.get(sl.step.name, 0.0)) for sl in logs
         }
         log.extra["output"] = str(output)
+        # The process's high-water mark so far: in a recipe, where a step raised it shows.
+        log.extra["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return log.summary()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import resource
 import shutil
 import signal
 import socket
@@ -41,7 +42,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from instructkit.accounting import Reject, RunLog, sidecar, sidecar_paths
+from instructkit.accounting import (
+    Reject,
+    RunLog,
+    check_paths,
+    output_lock,
+    sidecar,
+    sidecar_paths,
+)
 from instructkit.engines import local
 from instructkit.errors import InstructkitError
 from instructkit.formats import records as records_format
@@ -291,8 +299,11 @@ def _read_slice(
 
 def _summary(slog: local.StepLog, seconds: float, facts: dict[str, Any]) -> dict[str, Any]:
     """:meth:`StepLog.summary` with the workers' facts in place of the driver step's."""
+    # The funnel's own fields come last: a step's statistic never overwrites them.
     return (
-        {
+        slog.step.describe(slog.stats)
+        | facts
+        | {
             "step": slog.step.name,
             "config": slog.step.config.to_mapping(),
             "records_in": slog.records_in,
@@ -301,8 +312,6 @@ def _summary(slog: local.StepLog, seconds: float, facts: dict[str, Any]) -> dict
             "rejected": dict(sorted(slog.rejected.items())),
             "seconds": round(seconds, 4),
         }
-        | slog.step.describe(slog.stats)
-        | facts
     )
 
 
@@ -442,20 +451,18 @@ def run(
         )
     step, path = steps[0], inputs[0]
     default_rejects, default_summary = sidecar_paths(output)
+    rejects, summary = rejects or default_rejects, summary or default_summary
     kinds = {kind: sidecar(output, kind) for kind in step.sidecars}
+    check_paths(output, rejects, summary, [Path(path)], extra=kinds)
     slog = local.StepLog(step, options.batch_size)
     with (
         session() if not _initialized() else nullcontext(),
-        RunLog(
-            rejects or default_rejects,
-            summary or default_summary,
-            strict=strict,
-            sidecar_paths=kinds,
-        ) as log,
+        output_lock(output),
+        RunLog(rejects, summary, strict=strict, sidecar_paths=kinds) as log,
     ):
         log.extra.update(extra or {})
         log.extra.update({f"{kind}_file": str(path) for kind, path in kinds.items()})
-        with RecordWriter(output, to) as writer:
+        with RecordWriter(output, to, on_reject=log.reject) as writer:
             facts = _run_step(step, path, options, writer, log, slog, progress)
         source = resolve([path])[0]
         ids = pq.read_table(path, columns=["id"]).column("id")
@@ -463,6 +470,8 @@ def run(
         log.extra["duplicate_ids"] = {source.name: len(ids) - pc.count_distinct(ids).as_py()}
         log.extra["steps"] = {step.name: _summary(slog, log.seconds.get(step.name, 0.0), facts)}
         log.extra["output"] = str(output)
+        # The driver's high-water mark (the workers' memory is theirs): as the local engine says.
+        log.extra["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return log.summary()
 
 

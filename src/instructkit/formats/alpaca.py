@@ -3,13 +3,14 @@
 ``history`` (LLaMA-Factory, LIMA exports) is a list of ``[user, assistant]``
 pairs that come before the instruction.  The input is appended to the
 instruction as the model sees it, and kept under ``meta["input"]`` so the row
-can be split back on export.
+can be split back on export.  A row with no or an empty ``output`` is an
+instruction-only (user-only) record, written back the same way.
 """
 
 from __future__ import annotations
 
-from itertools import repeat
-from operator import add, attrgetter, itemgetter, mul
+from itertools import filterfalse, repeat
+from operator import add, attrgetter, itemgetter, methodcaller, mul
 from typing import Any
 
 import msgspec
@@ -17,14 +18,18 @@ import xxhash
 
 from instructkit.errors import RowError
 from instructkit.formats.base import (
+    INVISIBLE,
     EncodedRecords,
     Format,
     Row,
+    exchanges,
     extras,
+    hints_of,
+    history_messages,
     join_input,
-    list_field,
     make_record,
-    pairs,
+    response_field,
+    restore_response,
     split_input,
     text_field,
 )
@@ -34,7 +39,7 @@ CONSUMED = ("instruction", "output", "system", "history")
 
 
 def detect(row: Any) -> bool:
-    return isinstance(row, dict) and "instruction" in row and ("output" in row or "input" in row)
+    return isinstance(row, dict) and "instruction" in row
 
 
 def parse(row: Row, source: str) -> list[Record]:
@@ -42,26 +47,16 @@ def parse(row: Row, source: str) -> list[Record]:
         raise RowError("wrong_type", f"expected a JSON object, got {type(row).__name__}")
     instruction = text_field(row, "instruction")
     inp = text_field(row, "input", required=False)
-    output = text_field(row, "output")
-    messages: list[Message] = []
-    system = text_field(row, "system", required=False)
-    if system.strip():
-        messages.append({"role": "system", "content": system})
-    if row.get("history") is not None:
-        for k, pair in enumerate(list_field(row, "history")):
-            if not (
-                isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
-            ):
-                raise RowError(
-                    "wrong_type", f"history[{k}] is not a [user, assistant] pair of strings"
-                )
-            messages.append({"role": "user", "content": pair[0]})
-            messages.append({"role": "assistant", "content": pair[1]})
+    output, hints = response_field(row, "output")
+    if hints and "input" not in row:
+        hints["input"] = "absent"
+    messages: list[Message] = history_messages(row)
     messages.append({"role": "user", "content": join_input(instruction, inp)})
-    messages.append({"role": "assistant", "content": output})
+    if output:  # "" or no field: an instruction-only record
+        messages.append({"role": "assistant", "content": output})
     meta_row = dict(row)
     meta_row.setdefault("input", "")
-    return [make_record(meta_row, source, messages, CONSUMED)]
+    return [make_record(meta_row, source, messages, CONSUMED, hints or None)]
 
 
 class _Plain(msgspec.Struct, forbid_unknown_fields=True):
@@ -94,6 +89,9 @@ class _Record(msgspec.Struct):
 
 
 _decode_plain_lines = msgspec.json.Decoder(_Plain).decode_lines
+#: Every white-space and zero-width character: a text stripped of them and empty shows nothing.
+_BLANKS = INVISIBLE + "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+_strip_blank = methodcaller("strip", _BLANKS)
 _encoder = msgspec.json.Encoder()
 _fields = (attrgetter("instruction"), attrgetter("input"), attrgetter("output"))
 _id_of = itemgetter(slice(None, ID_HEX))
@@ -117,8 +115,11 @@ def parse_block(data: bytes, source: str, max_chars: int) -> EncodedRecords | No
         not (all(instructions) and all(outputs))
         or any(map(str.isspace, instructions))
         or any(map(str.isspace, outputs))
+        # zero-width-only turns: only a non-ASCII text can be one (isascii is a flag test)
+        or not all(map(_strip_blank, filterfalse(str.isascii, instructions)))
+        or not all(map(_strip_blank, filterfalse(str.isascii, outputs)))
     ):
-        return None
+        return None  # an empty, white-space or zero-width-only turn: the row path rejects it
     if (
         rows
         and max(map(len, instructions)) + max(map(len, inputs)) + 2 + max(map(len, outputs))
@@ -142,17 +143,19 @@ def parse_block(data: bytes, source: str, max_chars: int) -> EncodedRecords | No
 
 
 def emit(record: Record) -> Row:
-    system, history, last = pairs(record["messages"])
-    user = last[0]["content"] if last and last[0]["role"] == "user" else ""
-    output = next((m["content"] for m in last[1:] if m["role"] == "assistant"), "")
+    system, history, user, answer = exchanges(record["messages"], "alpaca")
     meta = record["meta"]
     key = "input" if "input" in meta else "context"
     instruction, inp = split_input(user, meta, key)
-    out: dict[str, Any] = {"instruction": instruction, "input": inp, "output": output}
+    out: dict[str, Any] = {"instruction": instruction, "input": inp, "output": answer or ""}
     if system:
         out["system"] = system
     if history:
         out["history"] = history
+    hints = hints_of(record)
+    restore_response(out, "output", hints)
+    if hints.get("input") == "absent" and out["input"] == "":
+        del out["input"]
     out.update(extras(record, CONSUMED + ("input", "context")))
     return out
 

@@ -26,6 +26,14 @@ Row = dict[str, Any]
 ID_FIELDS = ("id", "idx", "conversation_id", "uuid", "message_id", "key")
 
 FORMAT_HINTS = "_format"
+#: Characters that show nothing: a turn made only of these (and white space) is empty.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+_DROP_INVISIBLE = str.maketrans("", "", INVISIBLE)
+
+
+def is_blank(text: str) -> bool:
+    """No visible text: empty, white space, or zero-width characters only."""
+    return not text or text.isspace() or not text.translate(_DROP_INVISIBLE).strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +130,7 @@ def make_record(
     if not messages:
         raise RowError("empty_conversation", "the conversation has no turns")
     for i, m in enumerate(messages):
-        if not m["content"] or m["content"].isspace():
+        if is_blank(m["content"]):
             if not (hints and _turn_has_payload(hints, i)):
                 raise RowError("empty_turn", f"turn {i + 1} ({m['role']}) has no text")
     meta = {k: v for k, v in row.items() if k not in consumed}
@@ -162,17 +170,60 @@ def join_input(instruction: str, inp: str) -> str:
     return f"{instruction}\n\n{inp}" if inp.strip() else instruction
 
 
-def pairs(messages: list[Message]) -> tuple[str, list[list[str]], list[Message]]:
-    """Split messages into (system, [[user, assistant], ...] history, last exchange) for Alpaca-like writers."""
-    system = ""
+def history_messages(row: Row) -> list[Message]:
+    """The ``system`` and ``history`` ([[user, assistant], ...]) fields of Alpaca-like rows, as turns."""
+    messages: list[Message] = []
+    system = text_field(row, "system", required=False)
+    if system.strip():
+        messages.append({"role": "system", "content": system})
+    if row.get("history") is not None:
+        for k, pair in enumerate(list_field(row, "history")):
+            if not (
+                isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
+            ):
+                raise RowError(
+                    "wrong_type", f"history[{k}] is not a [user, assistant] pair of strings"
+                )
+            messages.append({"role": "user", "content": pair[0]})
+            messages.append({"role": "assistant", "content": pair[1]})
+    return messages
+
+
+def response_field(row: Row, key: str) -> tuple[str, dict[str, Any]]:
+    """An Alpaca-like row's response, "" when it has none (an instruction-only row), and the
+    hint that lets export write the row back the same way (the field absent, or null)."""
+    if key not in row:
+        hints: dict[str, Any] = {"response": "absent"}
+    elif row[key] is None:
+        hints = {"response": "null"}
+    else:
+        return text_field(row, key), {}
+    return "", hints
+
+
+def restore_response(out: Row, key: str, hints: dict[str, Any]) -> None:
+    """Undo :func:`response_field` on export: drop the field, or write null, as the source had it."""
+    if out.get(key) == "" and hints.get("response") == "absent":
+        del out[key]
+    elif out.get(key) == "" and hints.get("response") == "null":
+        out[key] = None
+
+
+def exchanges(messages: list[Message], fmt: str) -> tuple[str, list[list[str]], str, str | None]:
+    """(system, [[user, assistant], ...] history, last user turn, its answer or None) for the
+    Alpaca-like writers, which hold exactly that shape.  Any other record (a tool turn, two
+    user turns in a row) cannot be written without loss: a ``lossy_export`` reject."""
     rest = list(messages)
-    if rest and rest[0]["role"] == "system":
-        system = rest.pop(0)["content"]
-    last_user = max((i for i, m in enumerate(rest) if m["role"] == "user"), default=None)
-    if last_user is None:
-        return system, [], rest
-    history: list[list[str]] = []
-    head = rest[:last_user]
-    for j in range(0, len(head) - 1, 2):
-        history.append([head[j]["content"], head[j + 1]["content"]])
-    return system, history, rest[last_user:]
+    system = rest.pop(0)["content"] if rest and rest[0]["role"] == "system" else ""
+    roles = [m["role"] for m in rest]
+    expected = ["user", "assistant"] * (len(rest) // 2) + ["user"] * (len(rest) % 2)
+    if not rest or roles != expected:
+        raise RowError(
+            "lossy_export",
+            f"{fmt} holds a system prompt and user/assistant pairs, not turns "
+            f"{'/'.join(m['role'] for m in messages)}; write it with --to sharegpt or openai",
+        )
+    cut = len(rest) - 2 + len(rest) % 2  # where the last exchange starts
+    history = [[rest[j]["content"], rest[j + 1]["content"]] for j in range(0, cut, 2)]
+    answer = rest[cut + 1]["content"] if len(rest) % 2 == 0 else None
+    return system, history, rest[cut]["content"], answer

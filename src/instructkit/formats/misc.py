@@ -46,9 +46,11 @@ def parse_prompt(row: Row, source: str) -> list[Record]:
     if not isinstance(row, dict):
         raise RowError("wrong_type", f"expected a JSON object, got {type(row).__name__}")
     messages = [{"role": "user", "content": text_field(row, "prompt")}]
-    if "response" in row:
-        messages.append({"role": "assistant", "content": text_field(row, "response")})
-    return [make_record(row, source, messages, ("prompt", "response"))]
+    response = text_field(row, "response", required=False)
+    if response:  # no, null or "" response: an instruction-only record
+        messages.append({"role": "assistant", "content": response})
+    # An empty response stays in meta, so the row is kept as it was.
+    return [make_record(row, source, messages, ("prompt", "response") if response else ("prompt",))]
 
 
 def detect_self_instruct(row: Any) -> bool:

@@ -3,14 +3,20 @@
 Format detection is per file: the first row that looks like a known format
 decides (``--from`` forces one), and rows of that file that do not fit it are
 rejected with the reason the format's parser gives.
+
+Ids are made unique here, where records enter a run, by one deterministic rule
+(README, "The record"): the first record with an id keeps it; a later one gets
+its source as a namespace, ``SOURCE/ID``, and if that is taken too an occurrence
+suffix, ``SOURCE/ID~2``, ``~3``, ...  So identical records from two sources, or
+two sources that both number their rows from 1, stay nameable one by one.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import orjson
 import pyarrow as pa
@@ -34,15 +40,57 @@ class ReadOptions:
     fmt: str = "auto"
     batch_size: int = 5000
     max_record_chars: int = DEFAULT_MAX_RECORD_CHARS
+    #: Files a folder scan skips: the run's own output and sidecars.
+    exclude: tuple[Path, ...] = ()
     #: Per INPUT argument: the source name to give its records, and its format (recipes' inputs).
     sources: dict[str, str] = field(default_factory=dict)
     formats: dict[str, str] = field(default_factory=dict)
 
 
+class UniqueIds:
+    """The id rule: first come keeps its id, later ones become ``SOURCE/ID`` then ``SOURCE/ID~N``."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+        self.renamed = 0
+        self._next: dict[str, int] = {}
+
+    def fits(self, ids: list[str]) -> bool:
+        """True (and the ids taken) when a block's ids are all new and distinct: the fast path."""
+        taken = self.taken
+        if not taken.isdisjoint(ids):
+            return False
+        before = len(taken)
+        taken.update(ids)
+        if len(taken) - before == len(ids):
+            return True
+        taken.difference_update(ids)  # a repeat inside the block: all were new, so undo exactly
+        return False
+
+    def assign(self, records: list[Record]) -> None:
+        taken = self.taken
+        for rec in records:
+            rid = rec["id"]
+            if rid in taken:
+                rid = rec["id"] = self._fresh(rid, rec["source"])
+                self.renamed += 1
+            taken.add(rid)
+
+    def _fresh(self, rid: str, source: str) -> str:
+        base = rid if rid.startswith(f"{source}/") else f"{source}/{rid}"
+        if base not in self.taken:
+            return base
+        k = self._next.get(base, 2)
+        while f"{base}~{k}" in self.taken:
+            k += 1
+        self._next[base] = k + 1
+        return f"{base}~{k}"
+
+
 def _sources(inputs: list[str], options: ReadOptions) -> Iterator[tuple[Source, str]]:
     """Every source of every input with the format to read it as, named as the input says."""
     for spec in inputs:
-        for source in resolve([spec]):
+        for source in resolve([spec], options.exclude):
             name = options.sources.get(spec)
             yield (
                 (replace(source, name=name) if name else source),
@@ -66,21 +114,23 @@ def read_batches(
     """
     options = options or ReadOptions()
     pending: list[Record] = []
-    seen_ids: dict[str, set[str]] = defaultdict(set)
-    duplicate_ids: Counter[str] = Counter()
+    ids = UniqueIds()
     detected: dict[str, str] = {}
     clock = time.perf_counter
     started = clock()
     for source, fmt_name in _sources(inputs, options):
         fmt = formats.get(fmt_name) if fmt_name != "auto" else _detect(source)
         detected[source.location] = fmt.name if fmt else "unknown"
-        ids = seen_ids[source.name]
         parse = fmt.parse if fmt else None
         for raw in iter_rows(source, fmt.parse_block if fmt else None, options.max_record_chars):
             block = raw if isinstance(raw, EncodedRecords) else None
             if block is not None:  # a block of lines parsed in one go
                 log.records_in += len(block)
-                new_ids = block.ids
+                if not ids.fits(block.ids):  # rare: rename in the records, off the fast path
+                    records = block.records()
+                    ids.assign(records)
+                    pending.extend(records)
+                    block = None
             else:
                 # The common case inline (a valid row giving one record); everything else in _parse.
                 if (
@@ -96,11 +146,8 @@ def read_batches(
                         log.records_in += len(records)
                 else:
                     records = _parse(raw, fmt, source, log, options)
-                new_ids = [rec["id"] for rec in records]
+                ids.assign(records)
                 pending.extend(records)
-            before = len(ids)
-            ids.update(new_ids)
-            duplicate_ids[source.name] += len(new_ids) - (len(ids) - before)
             if block is not None or len(pending) >= options.batch_size:
                 for batch in (pending, block):  # in input order
                     if batch:
@@ -109,7 +156,7 @@ def read_batches(
                         started = clock()
                 pending = []
     log.extra["formats"] = detected
-    log.extra["duplicate_ids"] = dict(duplicate_ids)
+    log.extra["ids_renamed"] = ids.renamed
     log.seconds["read"] = log.seconds.get("read", 0.0) + clock() - started
     if pending:
         yield pending
@@ -214,4 +261,7 @@ def _jsonable(value: object) -> object:
         orjson.dumps(value)
         return value
     except TypeError:
-        return repr(value)
+        try:
+            return repr(value)
+        except RecursionError:
+            return f"<{type(value).__name__} nested too deeply to show>"

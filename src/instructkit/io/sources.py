@@ -1,7 +1,9 @@
 """Turn the command line's INPUT arguments into concrete sources.
 
-An INPUT is a file, a folder (every supported file below it, sorted), or
-``hf:ORG/NAME[:split]`` for the Hugging Face hub.
+An INPUT is a file, a folder (every supported data file below it, sorted), or
+``hf:ORG/NAME[:split]`` for the Hugging Face hub.  A ``.txt`` prompt list (one
+prompt per non-empty line) is read only when named: in a folder, ``.txt`` files
+are far more often READMEs and licences than prompts.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from pathlib import Path
 from instructkit.errors import InstructkitError
 
 COMPRESSIONS = (".gz", ".zst")
-FILE_TYPES = (".jsonl", ".json", ".parquet", ".csv", ".ndjson")
+FILE_TYPES = (".jsonl", ".json", ".parquet", ".csv", ".ndjson", ".txt")
+#: What a folder scan picks up.
+FOLDER_TYPES = (".jsonl", ".json", ".parquet", ".csv", ".ndjson")
 #: Files that instructkit writes beside its outputs; never read back as data from a folder.
 SIDECARS = (".rejects.jsonl", ".summary.json", ".hits.jsonl")
 
@@ -54,7 +58,10 @@ def file_source(path: Path) -> Source:
     return Source(str(path), kind.lstrip("."), compression, stem)
 
 
-def resolve(inputs: list[str]) -> list[Source]:
+def resolve(inputs: list[str], exclude: tuple[Path, ...] = ()) -> list[Source]:
+    """The sources named by INPUT arguments; ``exclude`` are files a folder scan skips
+    (this run's own output and sidecars)."""
+    skip = {p.resolve() for p in exclude}
     if not inputs:
         raise InstructkitError("no INPUT given")
     out: list[Source] = []
@@ -74,13 +81,22 @@ def resolve(inputs: list[str]) -> list[Source]:
                 if p.is_file()
                 and not p.name.startswith(".")
                 and not p.name.endswith(SIDECARS)
-                and split_suffixes(p)[0] in FILE_TYPES
+                and split_suffixes(p)[0] in FOLDER_TYPES
+                and p.resolve() not in skip
             )
             if not files:
                 raise InstructkitError(f"{path}: folder holds no supported data file")
             out.extend(file_source(p) for p in files)
         elif path.is_file():
             out.append(file_source(path))
+        elif spec == "-":
+            raise InstructkitError(
+                "'-': reading standard input is not supported; save it to a file"
+            )
+        elif path.exists():
+            raise InstructkitError(
+                f"{path}: not a regular file (a device, pipe or socket); save the data to a file"
+            )
         else:
             raise InstructkitError(f"{path}: no such file or folder")
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,8 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from instructkit import formats
-from instructkit.accounting import temp_path
-from instructkit.errors import InstructkitError
+from instructkit.accounting import Reject, open_temp
+from instructkit.errors import InstructkitError, RowError
 from instructkit.formats.base import EncodedRecords
 from instructkit.io.sources import split_suffixes
 from instructkit.schema import RECORD_SCHEMA, Record, conform, to_records, to_table
@@ -30,9 +31,15 @@ _ENCODER = msgspec.json.Encoder(enc_hook=lambda o: o.item() if hasattr(o, "item"
 
 
 class RecordWriter:
-    """Streams tables to ``path``; ``to`` names a format to convert each record to (None: records)."""
+    """Streams tables to ``path``; ``to`` names a format to convert each record to (None: records).
 
-    def __init__(self, path: Path, to: str | None = None) -> None:
+    A record the target format cannot hold without loss (a tool turn in Alpaca) is not
+    written: it goes to ``on_reject`` (reason ``lossy_export``), so nothing disappears.
+    """
+
+    def __init__(
+        self, path: Path, to: str | None = None, on_reject: Callable[[Reject], None] | None = None
+    ) -> None:
         self.path = path
         self.kind, self.compression, _ = split_suffixes(path)
         if self.kind not in (".jsonl", ".json", ".parquet"):
@@ -44,14 +51,15 @@ class RecordWriter:
                 f"{path}: Parquet is compressed internally; drop the {self.compression}"
             )
         self.emit = formats.writer(to).emit if to and to != "records" else None
-        self.tmp = temp_path(path)
+        self.on_reject = on_reject
+        self.tmp = path
         self.count = 0
         self._fh: IO[bytes] | None = None
         self._raw: IO[bytes] | None = None
         self._pq: pq.ParquetWriter | None = None
         self._pq_schema: pa.Schema | None = None
         if self.kind != ".parquet":
-            self._raw = open(self.tmp, "wb")
+            self.tmp, self._raw = open_temp(path)
             self._fh = _compressed(self._raw, self.compression)
             if self.kind == ".json":
                 self._fh.write(b"[")
@@ -70,37 +78,53 @@ class RecordWriter:
                 self.count += n
                 return n
             batch = batch.records()
+        if self.kind == ".parquet" and self.emit is None:
+            self._write_parquet(conform(batch if isinstance(batch, pa.Table) else to_table(batch)))
+            self.count += n
+            return n
+        rows = self._rows(batch)
+        if not rows:
+            return 0
         if self.kind == ".parquet":
-            self._write_parquet(batch)
+            self._write_parquet(pa.Table.from_pylist(rows))
         else:
             assert self._fh is not None
-            rows = self._rows(batch)
             if self.kind == ".jsonl":
                 self._fh.write(_ENCODER.encode_lines(rows))
             else:
                 lead = b",\n" if self.count else b"\n"
                 self._fh.write(lead + b",\n".join([_ENCODER.encode(r) for r in rows]))
-        self.count += n
-        return n
+        self.count += len(rows)
+        return len(rows)
 
     def _rows(self, batch: pa.Table | list[Record]) -> list[Any]:
         records = to_records(batch) if isinstance(batch, pa.Table) else batch
-        return [self.emit(r) for r in records] if self.emit else records
-
-    def _write_parquet(self, batch: pa.Table | list[Record]) -> None:
         if self.emit is None:
-            out = conform(batch if isinstance(batch, pa.Table) else to_table(batch))
-        else:
-            out = pa.Table.from_pylist(self._rows(batch))
-            if self._pq_schema is not None:
-                try:
-                    out = out.select(self._pq_schema.names).cast(self._pq_schema)
-                except (pa.ArrowInvalid, KeyError, pa.ArrowNotImplementedError) as e:
-                    raise InstructkitError(
-                        f"{self.path}: rows do not share one Parquet schema ({e}); write .jsonl instead"
-                    ) from None
+            return records
+        rows = []
+        for rec in records:
+            try:
+                rows.append(self.emit(rec))
+            except RowError as e:
+                if self.on_reject is None:
+                    raise InstructkitError(f"record {rec['id']}: {e.detail}") from None
+                self.on_reject(
+                    Reject("write", e.reason, f"record {rec['id']}: {e.detail}", record=rec)
+                )
+        return rows
+
+    def _write_parquet(self, out: pa.Table) -> None:
+        if self.emit is not None and self._pq_schema is not None:
+            try:
+                out = out.select(self._pq_schema.names).cast(self._pq_schema)
+            except (pa.ArrowInvalid, KeyError, pa.ArrowNotImplementedError) as e:
+                raise InstructkitError(
+                    f"{self.path}: rows do not share one Parquet schema ({e}); write .jsonl instead"
+                ) from None
         if self._pq is None:
             self._pq_schema = out.schema
+            self.tmp, fh = open_temp(self.path)
+            fh.close()
             self._pq = pq.ParquetWriter(self.tmp, out.schema, compression="zstd")
         self._pq.write_table(out)
 
@@ -109,6 +133,8 @@ class RecordWriter:
         if self.kind == ".parquet":
             if self._pq is None:  # no rows: still write a valid, empty file
                 schema = RECORD_SCHEMA if self.emit is None else pa.schema([])
+                self.tmp, fh = open_temp(self.path)
+                fh.close()
                 self._pq = pq.ParquetWriter(self.tmp, schema)
             self._pq.close()
         else:
@@ -126,7 +152,8 @@ class RecordWriter:
                 fh.close()
         if self._pq is not None:
             self._pq.close()
-        self.tmp.unlink(missing_ok=True)
+        if self.tmp != self.path:
+            self.tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> RecordWriter:
         return self

@@ -24,7 +24,12 @@ Why each part is there:
   returned, so a rerun after a crash repeats no completed call;
 - the API key comes from ``api_key`` or the environment
   (``INSTRUCTKIT_LLM_API_KEY``, then ``OPENAI_API_KEY``) and is never logged or
-  shown in ``repr``.
+  shown in ``repr``; every error text is passed through :func:`redact` (a server
+  may echo the key back in an error body) and URLs through :func:`safe_url`
+  (``http://user:password@host`` keeps its password out of summaries and errors);
+- a hanging server must not cost minutes per call: a timeout is retried once,
+  not ``max_retries`` times, and when the first ``give_up_after`` calls of a run
+  all fail with no call answered, the run stops with one line (exit 2).
 """
 
 from __future__ import annotations
@@ -33,10 +38,12 @@ import asyncio
 import email.utils
 import json
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from instructkit.errors import InstructkitError, MissingDependency
 from instructkit.llm.cache import CachedAnswer, CompletionCache, request_key
@@ -44,6 +51,30 @@ from instructkit.llm.cache import CachedAnswer, CompletionCache, request_key
 Messages = Sequence[dict[str, str]]
 #: Longest wait a ``Retry-After`` can impose; a longer request is capped to this.
 MAX_RETRY_AFTER = 120.0
+#: Attempts for a call that timed out: a server silent for a whole timeout rarely answers later.
+TIMEOUT_ATTEMPTS = 2
+_BEARER = re.compile(r"(?i)(bearer|api[-_ ]?key|authorization)([\"':= ]+)[A-Za-z0-9._~+/=-]{6,}")
+_KEYLIKE = re.compile(r"\bsk-[A-Za-z0-9_-]{6,}")
+
+
+def safe_url(url: str) -> str:
+    """``url`` without a user name or password (they are credentials, not a location)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """``text`` with the given secrets, bearer tokens, ``sk-`` keys and URL passwords masked."""
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret != "not-needed":
+            text = text.replace(secret, "***")
+    text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    text = _KEYLIKE.sub("sk-***", text)
+    return re.sub(r"(\w+://)[^/\s:@]*:[^/\s@]*@", r"\1***@", text)
 
 
 class MalformedResponse(Exception):
@@ -81,6 +112,7 @@ class Usage:
     """Counters for the summary file: what the run cost, and what the cache saved."""
 
     calls: int = 0
+    answered: int = 0
     cached: int = 0
     retries: int = 0
     failures: int = 0
@@ -98,6 +130,7 @@ class Usage:
     def as_dict(self) -> dict[str, Any]:
         d = {
             "calls": self.calls,
+            "answered": self.answered,
             "cached": self.cached,
             "retries": self.retries,
             "failures": self.failures,
@@ -191,6 +224,8 @@ class LLMClient:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     price_per_mtok: tuple[float, float] | None = None
+    #: Stop the run when this many calls have failed and none has been answered yet.
+    give_up_after: int = 3
     usage: Usage = field(init=False)
     _cache: CompletionCache | None = field(init=False, repr=False, default=None)
     _states: dict[int, _LoopState] = field(init=False, repr=False, default_factory=dict)
@@ -204,8 +239,6 @@ class LLMClient:
         if self.concurrency < 1:
             raise InstructkitError("--concurrency must be at least 1")
         self.usage = Usage(price_per_mtok=self.price_per_mtok)
-        if self.cache_path is not None:
-            self._cache = CompletionCache(self.cache_path)
 
     def preflight(self, timeout: float = 5.0) -> None:
         """Fail fast, with one line, when nothing listens at ``base_url`` (a typo, a server not started).
@@ -219,7 +252,7 @@ class LLMClient:
             httpx.get(f"{self.base_url.rstrip('/')}/models", timeout=timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as e:
             raise InstructkitError(
-                f"cannot reach the LLM server at {self.base_url}: {_short(e)}"
+                f"cannot reach the LLM server at {safe_url(self.base_url)}: {self._short(e)}"
             ) from None
         except httpx.HTTPError:
             pass
@@ -247,12 +280,16 @@ class LLMClient:
         """
         msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
         key = request_key(self.model, msgs, sampling)
+        if self._cache is None and self.cache_path is not None:
+            # Opened at the first call, not before: a run that fails its preflight leaves no file.
+            self._cache = CompletionCache(self.cache_path)
         if self._cache is not None and (hit := self._cache.get(key)) is not None:
             self.usage.cached += 1
             return Completion(hit.text, hit.prompt_tokens, hit.completion_tokens, cached=True)
         state = self._state()
         async with state.semaphore:
             answer = await self._with_retries(state.sdk, msgs, sampling)
+        self.usage.answered += 1
         if (
             self._cache is not None
         ):  # committed before returning; in a thread so other calls go on meanwhile
@@ -281,8 +318,14 @@ class LLMClient:
 
         attempts = 0
         try:
+
+            def stop(state: tenacity.RetryCallState) -> bool:
+                exc = state.outcome.exception() if state.outcome else None
+                limit = TIMEOUT_ATTEMPTS if exc is not None and _kind(exc) == "timeout" else None
+                return state.attempt_number >= min(self.max_retries + 1, limit or 1 << 30)
+
             async for attempt in tenacity.AsyncRetrying(
-                stop=tenacity.stop_after_attempt(self.max_retries + 1),
+                stop=stop,
                 wait=wait,
                 retry=tenacity.retry_if_exception(_retryable),
                 before_sleep=count_retry,
@@ -298,14 +341,18 @@ class LLMClient:
             openai.NotFoundError,
         ) as e:
             raise InstructkitError(
-                f"the LLM server at {self.base_url} refused the request ({_kind(e)}): check --model "
-                f"'{self.model}' and the API key (INSTRUCTKIT_LLM_API_KEY or OPENAI_API_KEY)"
+                f"the LLM server at {safe_url(self.base_url)} refused the request ({_kind(e)}): "
+                f"check --model '{self.model}' and the API key (INSTRUCTKIT_LLM_API_KEY or OPENAI_API_KEY)"
             ) from None
         except Exception as e:
             self.usage.failures += 1
-            raise LLMError(
-                _kind(e), f"{_kind(e)} after {attempts} attempt(s): {_short(e)}", attempts
-            ) from e
+            message = f"{_kind(e)} after {attempts} attempt(s): {self._short(e)}"
+            if not self.usage.answered and self.usage.failures >= self.give_up_after:
+                raise InstructkitError(
+                    f"the LLM server at {safe_url(self.base_url)} answered none of the first "
+                    f"{self.usage.failures} calls (last: {message}); check the server and --timeout"
+                ) from None
+            raise LLMError(_kind(e), message, attempts) from e
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     async def _once(
@@ -360,6 +407,12 @@ class LLMClient:
         state = self._states.pop(id(asyncio.get_running_loop()), None)
         if state is not None:
             await state.sdk.close()
+
+    def _short(self, exc: BaseException) -> str:
+        """The first line of an error, with every secret masked."""
+        return redact(
+            _short(exc), self.api_key or api_key_from_env(), urlsplit(self.base_url).password
+        )
 
     def close(self) -> None:
         if self._cache is not None:

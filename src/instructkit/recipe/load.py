@@ -17,16 +17,31 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import Field
 
 from instructkit.errors import InstructkitError
 from instructkit.steps import REGISTRY, get_step
 from instructkit.steps.base import Step
+from instructkit.steps.config import StepConfig
 
 TOP_KEYS = ("name", "inputs", "output", "format", "engine", "steps")
 INPUT_KEYS = ("path", "source", "license", "format")
 #: Final record formats: our own records (JSONL or Parquet), or a format `convert --to` writes.
 FORMATS = ("jsonl", "parquet", "alpaca", "sharegpt", "openai", "dolly")
 ENGINES = ("local", "ray")
+
+
+class ReportConfig(StepConfig):
+    """The recipe's ``report:`` step: it reads the finished run directory, so it comes last."""
+
+    html: str = Field("report.html", description="The page, in the run directory.")
+    card: str | None = Field(
+        "README.md", description="The dataset card, in the run directory (null: none)."
+    )
+
+
+#: Steps that read the whole run directory rather than records (run after the record steps).
+RUN_STEPS = {"report": ReportConfig}
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,7 @@ class Recipe:
     format: str = "jsonl"
     engine: str = "local"
     steps: list[Step] = field(default_factory=list)
+    report: ReportConfig | None = None
 
     def filled(self) -> dict[str, Any]:
         """The recipe as run, every default filled in (written to ``OUT/recipe.yaml``)."""
@@ -58,7 +74,8 @@ class Recipe:
             "output": str(self.output),
             "format": self.format,
             "engine": self.engine,
-            "steps": [{s.name: s.config.to_mapping()} for s in self.steps],
+            "steps": [{s.name: s.config.to_mapping()} for s in self.steps]
+            + ([{"report": self.report.to_mapping()}] if self.report else []),
         }
 
 
@@ -143,6 +160,10 @@ def load(path: Path) -> Recipe:
     steps_data = data.get("steps") or []
     if not isinstance(steps_data, list):
         raise doc.fail("'steps' is a list of steps, each `- NAME: {options}`", "steps")
+    report = None
+    if steps_data and _name(steps_data[-1]) == "report":
+        report = _report(doc, steps_data[-1], len(steps_data) - 1)
+        steps_data = steps_data[:-1]
     return Recipe(
         file=path,
         name=str(data.get("name") or path.stem),
@@ -151,7 +172,26 @@ def load(path: Path) -> Recipe:
         format=_choice(doc, data.get("format", "jsonl"), FORMATS, "format", "format"),
         engine=_choice(doc, data.get("engine", "local"), ENGINES, "engine", "engine"),
         steps=[_step(doc, item, i, base) for i, item in enumerate(steps_data)],
+        report=report,
     )
+
+
+def _name(item: Any) -> Any:
+    return (
+        item
+        if isinstance(item, str)
+        else next(iter(item), None)
+        if isinstance(item, dict)
+        else None
+    )
+
+
+def _report(doc: _Doc, item: Any, i: int) -> ReportConfig:
+    options = (item.get("report") if isinstance(item, dict) else None) or {}
+    try:
+        return ReportConfig.from_config(options)
+    except InstructkitError as e:
+        raise doc.fail(f"step 'report': {e}", "steps", i) from None
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -203,7 +243,9 @@ def _step(doc: _Doc, item: Any, i: int, base: Path) -> Step:
     if not isinstance(item, dict) or len(item) != 1:
         raise doc.fail("each step is `- NAME: {options}` with one name", "steps", i)
     ((name, options),) = item.items()
-    choices = sorted(REGISTRY)
+    choices = sorted([*REGISTRY, *RUN_STEPS])
+    if name in RUN_STEPS:
+        raise doc.fail(f"'{name}' reads the finished run: put it last", "steps", i)
     if name not in REGISTRY:
         raise doc.fail(
             f"unknown step '{name}': {_suggest(str(name), choices)}steps are {', '.join(choices)}",

@@ -16,6 +16,7 @@ import hashlib
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ import orjson
 import yaml
 
 from instructkit import __version__
-from instructkit.accounting import atomic_open
+from instructkit.accounting import atomic_open, sidecar_paths
 from instructkit.engines import local
 from instructkit.io.read import ReadOptions
 from instructkit.recipe.load import Recipe
@@ -107,14 +108,23 @@ def describe_plan(recipe: Recipe) -> list[str]:
         lines.append(f"  {p.folder.name:<20} {what}{options}")
     final, to = FINAL[recipe.format]
     lines.append(f"  {final:<20} {'write' if to is None else f'write as {to}'}")
+    if recipe.report is not None:
+        card = f" and {recipe.report.card}" if recipe.report.card else ""
+        lines.append(f"  {recipe.report.html:<20} write{card}")
     return lines
 
 
 Runner = Callable[..., dict[str, Any]]
+#: Given a folder name, a context yielding the function the engine calls with records read so far.
+StepProgress = Callable[[str], AbstractContextManager[Callable[[int], None] | None]]
 
 
 def run_recipe(
-    recipe: Recipe, *, progress: Callable[[str], None] | None = None, runner: Runner = local.run
+    recipe: Recipe,
+    *,
+    progress: Callable[[str], None] | None = None,
+    step_progress: StepProgress | None = None,
+    runner: Runner = local.run,
 ) -> dict[str, Any]:
     """Run (or resume) the recipe; returns the funnel written to ``OUT/summary.json``."""
     out = recipe.output
@@ -131,22 +141,49 @@ def run_recipe(
         else:
             if progress:
                 progress(f"{p.folder.name}: running")
-            _run_one(recipe, p, previous, runner)
+            with step_progress(p.folder.name) if step_progress else nullcontext(None) as tick:
+                _run_one(recipe, p, previous, runner, tick)
         entries.append(_entry(p))
         previous = p.folder / DATA
     assert previous is not None
     final_name, to = FINAL[recipe.format]
     final = out / final_name
     if final != previous:
-        runner([str(previous)], final, [], to=to, read_options=ReadOptions(fmt="records"),
-               rejects=out / "export.rejects.jsonl", summary=out / "export.summary.json")  # fmt: skip
+        export = (
+            out / "export.jsonl"
+        )  # its rejects and summary: export.rejects.jsonl, export.summary.json
+        rejects, summary = sidecar_paths(export)
+        runner(
+            [str(previous)],
+            final,
+            [],
+            to=to,
+            read_options=ReadOptions(fmt="records"),
+            rejects=rejects,
+            summary=summary,
+        )
     funnel = _funnel(recipe, entries, time.perf_counter() - started)
     with atomic_open(out / "summary.json") as fh:
         fh.write(orjson.dumps(funnel, option=orjson.OPT_INDENT_2))
+    if recipe.report is not None:
+        from instructkit.report import write_report
+
+        if progress:
+            progress(f"report: writing {recipe.report.html}")
+        card = out / recipe.report.card if recipe.report.card else None
+        write_report(
+            out, out / recipe.report.html, card, recipe.name, [i.as_dict() for i in recipe.inputs]
+        )
     return funnel
 
 
-def _run_one(recipe: Recipe, p: Planned, previous: Path | None, runner: Runner) -> None:
+def _run_one(
+    recipe: Recipe,
+    p: Planned,
+    previous: Path | None,
+    runner: Runner,
+    tick: Callable[[int], None] | None,
+) -> None:
     """Run one step into a clean folder; the ``.done`` marker is the last file written."""
     if p.folder.exists():
         shutil.rmtree(p.folder)
@@ -166,14 +203,14 @@ def _run_one(recipe: Recipe, p: Planned, previous: Path | None, runner: Runner) 
             [p.step],
         )
         p.step.output = p.folder / DATA
-    runner(inputs, p.folder / DATA, steps, read_options=options)
+    runner(inputs, p.folder / DATA, steps, read_options=options, progress=tick)
     with atomic_open(p.folder / DONE) as fh:
         fh.write(p.key.encode())
 
 
 def _entry(p: Planned) -> dict[str, Any]:
     """The folder's line in the funnel, from the summary its step wrote."""
-    summary = orjson.loads((p.folder / "data.summary.json").read_bytes())
+    summary = orjson.loads(sidecar_paths(p.folder / DATA)[1].read_bytes())
     name = CONVERT if p.step is None else p.step.name
     step = summary.get("steps", {}).get(name, {})
     return {
@@ -185,6 +222,7 @@ def _entry(p: Planned) -> dict[str, Any]:
         "generated": summary.get("generated", 0),
         "rejected": summary["rejected"],
         "seconds": summary["seconds"].get("total", 0.0),
+        "peak_rss_mb": summary.get("peak_rss_mb"),
         "stats": {k: v for k, v in step.items() if k not in ("step", "config", "records_in", "records_out",
                                                             "generated", "rejected", "seconds")},
     }  # fmt: skip

@@ -150,13 +150,28 @@ def combine(features: dict[str, np.ndarray]) -> np.ndarray:
     return np.mean(dims, axis=0)
 
 
+#: Scripts written without spaces between words (Chinese, Japanese, Thai): an English
+#: parser reads a whole sentence of them as one token, so its numbers would mean nothing.
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+UNSPACED_SHARE = 0.3
+
+
+def unspaced_script(text: str) -> bool:
+    """True when more than 30% of the text's visible characters are Chinese, Japanese or Thai."""
+    visible = len(text) - text.count(" ") - text.count("\n")
+    return visible > 0 and len(_UNSPACED.findall(text)) > UNSPACED_SHARE * visible
+
+
 @dataclass
 class ComplexityScorer:
-    """Parses texts and returns one float array per feature (NaN where a text is empty)."""
+    """Parses texts and returns one float array per feature (NaN where a text is empty, or in a
+    script written without spaces: the features are English-only, see :func:`unspaced_script`)."""
 
     model: str = DEFAULT_SPACY_MODEL
     batch_size: int = 256
     max_chars: int = 20_000
+    #: Texts left unscored because of their script, over every call.
+    skipped_script: int = 0
 
     def setup(self) -> None:
         self._nlp = load_spacy(self.model)
@@ -184,6 +199,10 @@ class ComplexityScorer:
         if not hasattr(self, "_nlp"):
             self.setup()
         clipped = [t[: self.max_chars] for t in texts]
+        unspaced = np.array([unspaced_script(t) for t in clipped], dtype=bool)
+        if unspaced.any():
+            self.skipped_script += int(unspaced.sum())
+            clipped = ["" if u else t for t, u in zip(clipped, unspaced)]
         with self._nlp.select_pipes(disable=self._skip):
             docs = list(self._nlp.pipe(clipped, batch_size=self.batch_size))
         attrs = [

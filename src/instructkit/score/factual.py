@@ -8,7 +8,7 @@ a judge then labels the claim *supported*, *contradicted* or *unverifiable*:
 
 - an NLI cross-encoder by Hugging Face id (premise = passage, hypothesis =
   claim; the best passage decides) — none ships offline, so users online only;
-- an LLM judge over an OpenAI-compatible API (:class:`instructkit.llm.client.LLMClient`,
+- an LLM judge over an OpenAI-compatible API (:class:`instructkit.llm.judge.LLMJudge`,
   with its retries and SQLite cache), which works offline with the local server.
 
 A claim whose best BM25 score is 0 shares no content word with the corpus: it
@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +29,9 @@ import numpy as np
 import orjson
 
 from instructkit.errors import InstructkitError, MissingDependency
+from instructkit.llm.client import Messages
+from instructkit.llm.judge import LLMJudge
+from instructkit.models.nli import load_nli
 
 MIN_CLAIM_WORDS = 4
 MAX_CLAIMS = 8
@@ -137,8 +141,8 @@ class ReferenceIndex:
 class Judge(Protocol):
     name: str
 
-    def judge(self, pairs: list[tuple[str, list[str]]]) -> list[str]:
-        """One verdict from :data:`VERDICTS` per (claim, evidence passages)."""
+    def judge(self, pairs: list[tuple[str, list[str]]]) -> Sequence[str | None]:
+        """One verdict from :data:`VERDICTS` per (claim, evidence passages); None: no verdict."""
         ...
 
 
@@ -151,51 +155,20 @@ class NLIJudge:
     name: str = "nli"
 
     def setup(self) -> None:
-        try:
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
-        except ImportError:
-            raise MissingDependency("transformers", "score", "the NLI judge") from None
-        try:
-            self._tok = AutoTokenizer.from_pretrained(self.model)
-            self._model = AutoModelForSequenceClassification.from_pretrained(self.model).eval()
-        except (OSError, ValueError) as e:  # ValueError: a malformed hub id
-            raise InstructkitError(
-                f"cannot load NLI model '{self.model}' ({str(e).splitlines()[0][:160]}); no NLI model ships offline: "
-                "give a local folder, or use the LLM judge (--judge-url URL --judge-model M)"
-            ) from None
-        labels = {v.lower(): int(k) for k, v in self._model.config.id2label.items()}
-        try:
-            self._entail = next(i for lab, i in labels.items() if lab.startswith("entail"))
-            self._contra = next(i for lab, i in labels.items() if lab.startswith("contradict"))
-        except StopIteration:
-            raise InstructkitError(
-                f"'{self.model}' is not an NLI model: its labels are {sorted(labels)}"
-            ) from None
+        self._nli = load_nli(self.model)
 
     def judge(self, pairs: list[tuple[str, list[str]]]) -> list[str]:
-        import torch
-
-        if not hasattr(self, "_model"):
+        if not hasattr(self, "_nli"):
             self.setup()
         flat = [(ev, claim) for claim, evs in pairs for ev in evs]
-        probs = np.zeros((0, 3))
-        if flat:
-            enc = self._tok(
-                [p for p, _ in flat],
-                [h for _, h in flat],
-                truncation=True,
-                padding=True,
-                return_tensors="pt",
-            )
-            with torch.inference_mode():
-                probs = torch.softmax(self._model(**enc).logits.float(), dim=-1).numpy()
+        probs = self._nli.probabilities([p for p, _ in flat], [h for _, h in flat])
         out, at = [], 0
         for _, evs in pairs:
             p = probs[at : at + len(evs)]
             at += len(evs)
-            if len(p) and p[:, self._entail].max() >= self.threshold:
+            if len(p) and p[:, self._nli.entailment].max() >= self.threshold:
                 out.append("supported")
-            elif len(p) and p[:, self._contra].max() >= self.threshold:
+            elif len(p) and p[:, self._nli.contradiction].max() >= self.threshold:
                 out.append("contradicted")
             else:
                 out.append("unverifiable")
@@ -229,61 +202,43 @@ _VERDICT = {
 }
 
 
-@dataclass
-class LLMJudge:
-    """An LLM over an OpenAI-compatible API (temperature 0: the same claim gets the same answer).
+@dataclass(frozen=True)
+class ClaimTask:
+    """(claim, evidence passages) -> supported / contradicted, asked at temperature 0 (the same
+    claim gets the same answer).
 
     ``structured`` sends a JSON-schema ``response_format`` (llama.cpp, vLLM, SGLang honour it); turn it
     off for a server that rejects the ``schema`` key — the answer is then parsed from free text.
     """
 
-    base_url: str
-    model: str
-    cache_path: Path | None = None
     structured: bool = True
-    name: str = "llm"
 
-    def setup(self) -> None:
-        from instructkit.llm.client import LLMClient
-
-        self._client = LLMClient(
-            self.base_url, self.model, cache_path=self.cache_path, concurrency=4
-        )
-
-    def judge(self, pairs: list[tuple[str, list[str]]]) -> list[str]:
-        from instructkit.llm.client import CallFailure
-
-        if not hasattr(self, "_client"):
-            self.setup()
-        batch = [
-            [
-                {
-                    "role": "user",
-                    "content": JUDGE_PROMPT.format(
-                        evidence=evs[0]
-                        if len(evs) == 1
-                        else "\n" + "\n".join(f"[{i + 1}] {e}" for i, e in enumerate(evs)),
-                        claim=claim,
-                    ),
-                }
-            ]
-            for claim, evs in pairs
-        ]
+    @property
+    def sampling(self) -> Mapping[str, Any]:
         extra = {"response_format": RESPONSE_FORMAT} if self.structured else {}
-        out = []
-        for answer in self._client.chat_many(
-            batch, temperature=0.0, max_tokens=16, seed=0, **extra
-        ):
-            if isinstance(answer, CallFailure):
-                raise InstructkitError(
-                    f"LLM judge at {self.base_url} failed ({answer.kind}): {answer.error}"
-                )
-            m = _ANSWER.search(answer.text)
-            out.append(_VERDICT[m.group(1).lower()] if m else "unparsed")
-        return out
+        return {"temperature": 0.0, "max_tokens": 16, "seed": 0, **extra}
 
-    def usage(self) -> dict[str, Any]:
-        return self._client.usage.as_dict() if hasattr(self, "_client") else {}
+    def prompt(self, pair: tuple[str, list[str]]) -> Messages:
+        claim, evs = pair
+        evidence = (
+            evs[0]
+            if len(evs) == 1
+            else "\n" + "\n".join(f"[{i + 1}] {e}" for i, e in enumerate(evs))
+        )
+        return [{"role": "user", "content": JUDGE_PROMPT.format(evidence=evidence, claim=claim)}]
+
+    def parse(self, answer: str) -> str | None:
+        m = _ANSWER.search(answer)
+        return _VERDICT[m.group(1).lower()] if m else None
+
+
+def llm_judge(
+    base_url: str, model: str, cache_path: Path | None = None, structured: bool = True
+) -> LLMJudge[tuple[str, list[str]], str]:
+    """The LLM claim judge over an OpenAI-compatible API; a failed call stops the run."""
+    return LLMJudge(
+        base_url, model, ClaimTask(structured), cache_path=cache_path, concurrency=4, strict=True
+    )
 
 
 @dataclass
@@ -319,7 +274,7 @@ class FactualScorer:
             for j in ask
         ]
         for j, v in zip(ask, self.judge.judge(pairs)):
-            verdicts[j] = v
+            verdicts[j] = v or "unparsed"
         for j, (i, claim) in enumerate(flat):
             ids = [self.index.ids[d] for d, s in zip(docs[j], bm[j]) if s > 0]
             evidence[i] = (evidence[i] or []) + [

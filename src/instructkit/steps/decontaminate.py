@@ -25,7 +25,7 @@ from pydantic import Field, model_validator
 from instructkit.decontam import benchmarks as bm
 from instructkit.decontam import cache
 from instructkit.decontam.embed import EmbeddingIndex
-from instructkit.decontam.judge import Judge
+from instructkit.decontam.judge import rephrase_judge
 from instructkit.decontam.ngram import NgramIndex, TextGrams, match
 from instructkit.errors import InstructkitError
 from instructkit.models import embeddings
@@ -146,7 +146,7 @@ class Decontaminate(Step):
         if c.judge_url and c.judge_model:
             # Cached answers make a rerun free; the cache key includes the model and the prompt.
             judge_cache = self.cache_dir / "judge.sqlite" if self.cache_dir else None
-            self._judge = Judge(c.judge_url, c.judge_model, cache_path=judge_cache)
+            self._judge = rephrase_judge(c.judge_url, c.judge_model, cache_path=judge_cache)
         self._setup_stats: dict[str, Any] = {}
 
     def setup(self) -> None:
@@ -323,7 +323,7 @@ class Decontaminate(Step):
     ) -> None:
         assert self._judge is not None
         t0 = time.perf_counter()
-        answers = self._judge.decide([(text, hit["evidence"]) for hit, text in judged])
+        answers = self._judge.judge([(text, hit["evidence"]) for hit, text in judged])
         self._seconds["judge"] += time.perf_counter() - t0
         for (hit, _), yes in zip(judged, answers, strict=True):
             if yes is None:
@@ -389,7 +389,7 @@ class Decontaminate(Step):
     def _stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "hits": dict(sorted(self._counts.items())),
-            "seconds": {k: round(v, 3) for k, v in self._seconds.items()},
+            "tier_seconds": {k: round(v, 3) for k, v in self._seconds.items()},
         }
         if self.embedding_model:
             out["embedding_skipped_non_ascii"] = self._skipped_non_ascii

@@ -16,10 +16,11 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from instructkit.accounting import sidecar
+from instructkit.errors import InstructkitError
 from instructkit.evolve.engine import Evolver
 from instructkit.evolve.operations import Templates
-from instructkit.evolve.report import complexity_sums, round_rows, round_stats
-from instructkit.llm.client import LLMClient
+from instructkit.evolve.rounds import complexity_sums, round_rows, round_stats
+from instructkit.llm.client import LLMClient, safe_url
 from instructkit.schema import empty_table, to_records, to_table
 from instructkit.steps.base import Step, StepResult
 from instructkit.steps.config import StepConfig
@@ -134,12 +135,17 @@ class EvolveStep(Step):
                 outcome = Evolver(client, self.templates, c).run(seeds)
             finally:
                 client.close()
+        if outcome.failures and not (client.usage.answered or client.usage.cached):
+            raise InstructkitError(
+                f"every LLM call failed ({len(outcome.failures)}; first: "
+                f"{outcome.failures[0]['error']}); nothing was evolved"
+            )
         sums, absent = (
             complexity_sums(seeds, outcome.kept) if c.complexity else ({}, "absent: not requested")
         )
         stats = {
             "model": model,
-            "server": base_url if c.base_url else "local llama.cpp (offline default)",
+            "server": safe_url(base_url) if c.base_url else "local llama.cpp (offline default)",
             "rounds": round_stats(outcome.rounds, sums),
             "llm": client.usage.as_dict(),
             "failed_calls": outcome.failures,

@@ -24,6 +24,10 @@ from instructkit.schema import instructions, responses, with_scores
 from instructkit.steps.base import Step, StepResult
 from instructkit.steps.config import StepConfig
 
+NO_RESPONSE = "instruction-only records: the response metrics are absent for them"
+ENGLISH_ONLY = (
+    "complexity is English-only: instructions in Chinese, Japanese or Thai get no complexity scores"
+)
 METRICS = ("complexity", "perplexity", "factual", "safety", "format")
 DEFAULT_METRICS = ("complexity", "safety", "format")
 Metric = Literal["complexity", "perplexity", "factual", "safety", "format"]
@@ -116,19 +120,20 @@ class ScoreStep(Step):
             self._complexity = ComplexityScorer(model=c.spacy_model)
             self._complexity.setup()
         if "perplexity" in c.metrics:
-            from instructkit.score.perplexity import PerplexityScorer, make_backend
+            from instructkit.models.logprobs import make_backend
+            from instructkit.score.perplexity import PerplexityScorer
 
             kwargs = {} if c.lm_url else {"max_response_tokens": c.max_response_tokens}
             backend = make_backend(c.lm, c.lm_url, **kwargs)
             backend.setup()
             self._perplexity = PerplexityScorer(backend, ifd=c.ifd)
         if "factual" in c.metrics:
-            from instructkit.score.factual import FactualScorer, LLMJudge, NLIJudge, ReferenceIndex
+            from instructkit.score.factual import FactualScorer, NLIJudge, ReferenceIndex, llm_judge
 
             judge: Any = (
                 NLIJudge(c.nli_model)
                 if c.nli_model
-                else LLMJudge(c.judge_url or "", c.judge_model or "", c.judge_cache)
+                else llm_judge(c.judge_url or "", c.judge_model or "", c.judge_cache)
             )
             self._factual = FactualScorer(
                 ReferenceIndex(Path(c.reference or "")), judge, k=c.evidence_k
@@ -146,8 +151,17 @@ class ScoreStep(Step):
         instr, resp = instructions(table), responses(table)
         new: dict[str, np.ndarray] = {}
         meta_updates: dict[str, list[Any]] = {}
+        skipped: dict[str, dict[str, Any]] = {}
+        if n := sum(not r.strip() for r in resp):
+            skipped["no_response"] = {"records": n, "why": NO_RESPONSE}
         if self._complexity is not None:
+            before = self._complexity.skipped_script
             feats = self._complexity.score(instr)
+            if n := self._complexity.skipped_script - before:
+                skipped["complexity_script"] = {"records": n, "why": ENGLISH_ONLY}
+                from instructkit.cli.console import warn_once
+
+                warn_once("complexity_script", f"{ENGLISH_ONLY} (counted in the summary)")
             new |= {
                 ("complexity" if k == "complexity" else f"complexity.{k}"): v
                 for k, v in feats.items()
@@ -172,7 +186,10 @@ class ScoreStep(Step):
         table = with_scores(table, new)
         if meta_updates:
             table = _update_meta(table, meta_updates)
-        return StepResult(table, stats={"rows_with_score": scored})
+        stats: dict[str, Any] = {"rows_with_score": scored}
+        if skipped:  # what was left unscored, and why: summed over batches by the engine
+            stats["skipped"] = skipped
+        return StepResult(table, stats=stats)
 
     def info(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

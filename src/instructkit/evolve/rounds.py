@@ -1,4 +1,4 @@
-"""The per-round report: what each round evolved, what it eliminated and why, and what it gained.
+"""Per-round figures of an evolve run: what each round evolved, eliminated (and why) and gained.
 
 "Gained" is the complexity metric of the scoring step (``instructkit.score.complexity``)
 of each surviving child minus that of its parent.  When that metric cannot be
