@@ -450,6 +450,12 @@ def run(
             "`instructkit run RECIPE --engine ray`"
         )
     step, path = steps[0], inputs[0]
+    ids = pq.read_table(path, columns=["id"]).column("id")
+    if pc.count_distinct(ids).as_py() != len(ids):
+        # Repeated ids are renamed in reading order (io.read.UniqueIds), a sequential rule: such
+        # a file (never one a step wrote) is read on the driver, as the local engine reads it.
+        return local.run(inputs, output, steps, to=to, read_options=read_options, rejects=rejects,
+                         summary=summary, strict=strict, progress=progress, extra=extra)  # fmt: skip
     default_rejects, default_summary = sidecar_paths(output)
     rejects, summary = rejects or default_rejects, summary or default_summary
     kinds = {kind: sidecar(output, kind) for kind in step.sidecars}
@@ -464,10 +470,8 @@ def run(
         log.extra.update({f"{kind}_file": str(path) for kind, path in kinds.items()})
         with RecordWriter(output, to, on_reject=log.reject) as writer:
             facts = _run_step(step, path, options, writer, log, slog, progress)
-        source = resolve([path])[0]
-        ids = pq.read_table(path, columns=["id"]).column("id")
-        log.extra["formats"] = {source.location: "records"}
-        log.extra["duplicate_ids"] = {source.name: len(ids) - pc.count_distinct(ids).as_py()}
+        log.extra["formats"] = {resolve([path])[0].location: "records"}
+        log.extra["ids_renamed"] = 0
         log.extra["steps"] = {step.name: _summary(slog, log.seconds.get(step.name, 0.0), facts)}
         log.extra["output"] = str(output)
         # The driver's high-water mark (the workers' memory is theirs): as the local engine says.
