@@ -127,7 +127,7 @@ def twin_recipes(tmp_path: Path, text: str) -> tuple[Path, Path]:
 
 #: Summary keys that describe the moment, not the run: timings, the process's peak memory, and
 #: which benchmark indexes were already cached (the second run finds those the first one built).
-MOMENT = ("seconds", "peak_rss_mb", "cache_hits")
+MOMENT = ("seconds", "tier_seconds", "peak_rss_mb", "cache_hits")
 
 
 def _normal(value: Any, run: str) -> Any:
@@ -255,6 +255,7 @@ def test_worker_node_killed_mid_run(tmp_path: Path, cluster: LoopbackCluster) ->
         time.sleep(0.2)
     cluster.kill_worker()
     _, stderr = proc.communicate(timeout=900)
+    print(f"after the kill: exit {proc.returncode}; stderr: {stderr.strip()[-500:]}")
     if proc.returncode != 0:
         lines = [line for line in stderr.splitlines() if line.startswith("error")]
         assert proc.returncode == 2 and len(lines) == 1, stderr
