@@ -216,7 +216,7 @@ class _Worker:
     ) -> None:
         step = get_step(name).from_config(config, output=Path(output) if output else None)
         step.setup()
-        self.step, self.path, self.options, self.phase = step, path, options, phase
+        self.step, self.options, self.phase = step, options, phase
         self.source = resolve([path])[0]
         if decision is not None and not isinstance(decision, Decision):
             import ray
@@ -254,8 +254,9 @@ class _Worker:
 
 
 def _as_spilled(table: pa.Table) -> pa.Table:
-    """The table as the local engine applies it: read back from its Parquet spill, so types
-    and nested field names (``element``, not ``item``) match and the output bytes do too."""
+    """The table as the local engine applies it: read back from its Parquet spill, so types and
+    nested field names (``element``, not ``item``) match.  The records and row groups then come
+    out the same; a few bytes of the Parquet footer's stored schema still differ."""
     buf = pa.BufferOutputStream()
     pq.write_table(table, buf)
     return pq.read_table(buf.getvalue())
