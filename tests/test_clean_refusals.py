@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from instructkit.clean.refusals import PatternLibrary, default_library
+from instructkit.clean.refusal_judge import default_judge, first_refusal
+from instructkit.clean.refusals import PatternLibrary, default_library, strip_ai_opener
 from instructkit.errors import InstructkitError
 
 LIB = default_library()
@@ -74,3 +75,88 @@ def test_a_malformed_user_library_is_one_clear_error(tmp_path) -> None:
     missing = tmp_path / "none.yaml"
     with pytest.raises(InstructkitError, match="cannot read"):
         PatternLibrary.load(missing)
+
+
+JUDGE = default_judge()
+
+
+def _is_refusal(text: str) -> bool:
+    opener = first_refusal(LIB.find(text))
+    return opener is not None and JUDGE.judge(text, opener.end).refusal
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm sorry, I'm not sure what you mean by \"u6\". Can you please provide more context?",
+        "I am not familiar with a product called Zorblex. Could you provide more details?",
+        "Unfortunately, you have not provided the article. Please paste it and I will summarise it.",
+        "I'm sorry, but I don't have access to the internet, so I cannot check today's weather.",
+        "I'm sorry, but as",
+    ],
+)
+def test_non_answers_are_refusals(text: str) -> None:
+    assert _is_refusal(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # opens with "I can't", then delivers
+        "I'm sorry, but I cannot create tables in this interface. Here is the list instead:\n\n"
+        "1. Initial Access: phishing, drive-by compromise.\n2. Execution: command line, scripts.\n"
+        "3. Persistence: scheduled tasks, registry run keys.\n4. Privilege Escalation: token theft.",
+        "I'm sorry, I can't run code here. However, here is a function that does it:\n\n"
+        "```python\ndef total(xs):\n    return sum(xs)\n```\n\nCall it with your list of numbers.",
+        # talks about being an AI, then answers: a GPT-ism, not a refusal
+        "As an AI language model, I don't have feelings, but I'm glad to help. Photosynthesis turns "
+        "light, water and carbon dioxide into glucose and oxygen in the chloroplasts of plant cells, "
+        "using chlorophyll to capture the light energy that drives the reactions.",
+    ],
+)
+def test_answers_behind_a_refusal_opener_are_not_refusals(text: str) -> None:
+    assert not _is_refusal(text)
+
+
+@pytest.mark.parametrize(
+    "text,expected,removed",
+    [
+        (
+            "As an AI language model, I don't have feelings, but I'm ready to help. What do you need?",
+            "I'm ready to help. What do you need?",
+            "As an AI language model, I don't have feelings, but",
+        ),
+        (
+            "I'm just a computer program, so I don't have feelings. However, I can help with that.",
+            "I can help with that.",
+            "I'm just a computer program, so I don't have feelings.",
+        ),
+        ("Paris is the capital. As an AI, I have never been there.", None, ""),
+        ("As an AI language model, I don't have feelings.", None, ""),
+    ],
+)
+def test_strip_ai_opener_cuts_only_an_opening_disclaimer(
+    text: str, expected: str | None, removed: str
+) -> None:
+    hits = [h for h in LIB.find(text) if h.category == "ai_self_reference"]
+    assert hits
+    out, cut = strip_ai_opener(text, hits)
+    assert out == (expected or text) and cut == removed
+
+
+def test_heldout_refusal_figures_hold_on_real_data() -> None:
+    """The figures docs/cleaning.md quotes, on labelled ShareGPT V3 responses never tuned on."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _sharegpt_v3 import find_dump, labelled_responses
+
+    dump = find_dump()
+    if dump is None:
+        pytest.skip("the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
+    items = [(r, t) for r, t in labelled_responses(dump) if r["split"] == "heldout"]
+    pred = [_is_refusal(t) for _, t in items]
+    gold = [r["label"] == "refusal" for r, _ in items]
+    tp = sum(p and g for p, g in zip(pred, gold))
+    assert tp / sum(pred) >= 0.85 and tp / sum(gold) >= 0.78

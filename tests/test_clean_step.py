@@ -224,3 +224,12 @@ def test_real_sharegpt_sample_balances(shared_data: Path, tmp_path: Path) -> Non
     assert summary["records_in"] == 150 and summary["balanced"]
     for r in read(tmp_path / "o.rejects.jsonl"):
         assert r["reason"] and r["detail"] and r["step"] in ("clean", "read")
+
+
+def test_language_model_loads_once_from_models() -> None:
+    from instructkit.clean.language import identify
+    from instructkit.models.language import load_language_identifier
+
+    assert load_language_identifier() is load_language_identifier()
+    (found,) = identify(["Das ist ein ganz normaler deutscher Satz über das Wetter heute."])
+    assert found is not None and found[0] == "de"

@@ -115,10 +115,19 @@ def test_rephrasing_is_caught_by_embeddings_not_ngrams(bench_file: Path, tmp_pat
     ]
     assert hits[0]["score"] >= s.threshold and hits[0]["evidence"].startswith("Natalia sold clips")
     kept = to_records(result.kept)[0]["scores"]
-    assert kept["decontam.cosine"] < s.band and kept["decontam.ngram_overlap"] == 0.0
+    # "clean" shares no rare word with the item: never a candidate, so no cosine (absent, not 0)
+    assert "decontam.cosine" not in kept and kept["decontam.ngram_overlap"] == 0.0
+    encoded = result.stats["hits"]["embedding_benchmark_texts_encoded"]
+    assert 1 <= encoded <= len(BENCH)  # candidates of "reph" only
     s2 = Decontaminate(benchmark=[f"{bench_file}:question"], cache_dir=tmp_path / "c")
     s2.setup()
-    assert s2.info()["cache_hits"] == ["b:ngram", "b:embed"]
+    assert s2.info()["cache_hits"] == ["b:ngram", "b:lexical", f"b:vectors:{encoded}"]
+    full = Decontaminate(
+        benchmark=[f"{bench_file}:question"], cache_dir=tmp_path / "c", search="full"
+    )
+    full.setup()
+    kept = to_records(full.process(to_table(records())).kept)[0]["scores"]
+    assert kept["decontam.cosine"] < full.band
 
 
 @pytest.mark.slow
@@ -136,6 +145,7 @@ def test_judge_decides_the_suspicious_band(bench_file: Path, tmp_path: Path) -> 
             judge_url=srv.base_url,
             judge_model="fake",
             no_cache=True,
+            search="full",  # every item is compared, so "clean" reaches the judge too
         )
         s.setup()
         result = s.process(to_table(records()))

@@ -75,6 +75,7 @@ def test_membership_filter_has_no_false_negatives_and_few_positives() -> None:
         np.zeros(200_000, np.uint16),
         np.zeros(1, np.int32),
         np.zeros(0, np.int32),
+        np.zeros(1, np.int32),
     )
     assert len(idx.candidates(idx.hashes)) == len(idx.hashes)
     others = rng.integers(0, 2**63, 100_000, dtype=np.uint64)
@@ -88,7 +89,7 @@ def test_verbatim_copy_inside_longer_text_has_ratio_one_and_evidence() -> None:
     )
     m = match(idx, tg)
     assert m.texts.tolist() == [0] and m.items.tolist() == [1] and m.ratios[0] == pytest.approx(1.0)
-    assert tg.span(0, int(m.starts[0]), int(m.sizes[0])) == " ".join(words(TEXTS[1])[:13])
+    assert tg.span(0, int(m.starts[0]), int(m.sizes[0])) == " ".join(words(TEXTS[1]))
 
 
 def test_partial_overlap_ratio_counts_distinct_shared_ngrams() -> None:
@@ -103,11 +104,33 @@ def test_texts_shorter_than_n_are_matched_whole_not_in_part() -> None:
     idx = NgramIndex.build([[short]], n=13)
     assert idx.short.tolist() == [7]
     sizes = {13, *idx.short.tolist()}
-    hit = match(
-        idx, TextGrams.of(["Tell me: what happens if you eat watermelon seeds? I wonder."], sizes)
-    )
+    hit = match(idx, TextGrams.of(["Tell me: what happens if you eat watermelon seeds?"], sizes))
     miss = match(idx, TextGrams.of(["what happens if you eat watermelon"], sizes))
     assert hit.ratios.tolist() == [1.0] and len(miss.texts) == 0
+
+
+def test_short_benchmark_texts_count_only_as_the_whole_turn_never_inside_one() -> None:
+    """Regression: a benchmark text shorter than n matched anywhere in a record, so a one-word MMLU
+    question flagged every record using the word and 7 words inside a long story flagged the story."""
+    short = "What happens if you eat watermelon seeds?"
+    idx = NgramIndex.build([[short], ["inflation"], ["who are you"], ["4 3"]], n=13)
+    sizes = {13, *idx.short.tolist()}
+    records = [
+        "Explain how inflation affects savings accounts and what a saver can do about it.",
+        "who are you",
+        "My grandmother told me stories. What happens if you eat watermelon seeds? she asked, "
+        "and then she laughed and told me about the summer she spent on her uncle's farm.",
+        "What happens if you eat watermelon seeds?",
+    ]
+    m = match(idx, TextGrams.of(records, sizes))
+    assert list(zip(m.texts.tolist(), m.items.tolist())) == [(3, 0)]
+
+
+def test_evidence_span_covers_every_matched_word() -> None:
+    item = " ".join(f"word{k}" for k in range(40))
+    tg = TextGrams.of(["intro " + item + " outro"], {13})
+    m = match(NgramIndex.build([[item]], 13), tg)
+    assert m.sizes.tolist() == [40] and tg.span(0, int(m.starts[0]), 40) == item
 
 
 def test_short_main_field_is_matched_whole_only_when_distinctive() -> None:

@@ -212,3 +212,19 @@ def test_a_template_shared_by_many_items_gives_at_most_max_hits(tmp_path: Path) 
     result = s.process(to_table([rec("r", f"Read this: {template}.")]))
     assert result.kept.num_rows == 0
     assert len(result.sidecars["hits"]) == MAX_HITS
+
+
+def test_zero_width_characters_do_not_hide_a_benchmark_item(
+    bench_file: Path, tmp_path: Path
+) -> None:
+    """Probe D26: a benchmark question with a zero-width space between every letter is still found."""
+    question = ITEMS[0]["question"]
+    hidden = rec("hidden", "\u200b".join(question), "B")
+    result = step(bench_file, tmp_path).process(to_table([hidden]))
+    assert [r.reason for r in result.rejects] == ["contaminated"]
+
+
+def test_exact_dedup_ignores_invisible_characters() -> None:
+    from instructkit.text import normalize
+
+    assert normalize("Na\u00adtalia\u200b sold clips") == normalize("Natalia sold clips")

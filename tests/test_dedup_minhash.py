@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from instructkit.dedup import minhash, shingles
+from instructkit.dedup import minhash, prefix, shingles
 from instructkit.dedup.near import near_pairs
 from instructkit.dedup.shingles import shingle
 from instructkit.text import normalize
@@ -127,7 +127,7 @@ def test_near_pairs_find_planted_duplicates_only() -> None:
 def test_signature_verification_mode() -> None:
     texts = [normalize(t) for t in corpus(5, 50)]
     texts.append(texts[0])
-    result = near_pairs(texts, threshold=0.9, verify="signature")
+    result = near_pairs(texts, threshold=0.9, verify="signature", index="lsh")
     assert [0, len(texts) - 1] in result.pairs.tolist()
     assert result.stats["verify"] == "signature"
 
@@ -137,7 +137,33 @@ def test_a_big_bucket_of_templated_records_stays_linear_and_connected() -> None:
 
     template = "translate the following sentence into french and explain the grammar used: the cat number {} sat on the old mat"
     n = 1000
-    result = near_pairs([template.format(i) for i in range(n)], threshold=0.7)
+    texts = [template.format(i) for i in range(n)]
+    result = near_pairs(texts, threshold=0.7, index="lsh")
     per_band = 1 + minhash.MAX_BUCKET_PAIRS  # the star link plus the window, per record
     assert result.stats["candidates"] <= n * per_band * result.stats["bands"] < n * (n - 1) // 2
     assert resolve(n, result.pairs).clusters == 1
+    result = near_pairs(texts, threshold=0.7)  # the prefix filter caps its big groups the same way
+    assert result.stats["capped_groups"] >= 1
+    assert result.stats["candidates"] <= n * (prefix.MAX_GROUP + 1) < n * (n - 1) // 2
+    assert resolve(n, result.pairs).clusters == 1
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9])
+def test_prefix_filter_misses_no_pair_at_or_above_the_threshold(threshold: float) -> None:
+    rng = random.Random(7)
+    base = [t for t in corpus(8, 120) if len(t.split()) >= 6]
+    texts = list(base)
+    for i in range(len(base)):  # copies at a spread of edit rates, so Jaccards straddle t
+        texts.append(mutate(base[i], rng.uniform(0.0, 0.15), rng))
+    norm = [normalize(t) for t in texts]
+    sets = prefix.ranked_sets(shingle(norm, 3))
+    n = len(norm)
+    every = np.array([(i, j) for i in range(n) for j in range(i + 1, n)], dtype=np.int64)
+    truth = every[prefix.jaccard(sets, every) >= threshold]
+    assert len(truth) >= 5
+    cand, _ = prefix.candidate_pairs(sets, threshold)
+    assert {tuple(p) for p in truth.tolist()} <= {tuple(p) for p in cand.tolist()}
+    result = near_pairs(norm, threshold=threshold)
+    assert sorted(map(tuple, result.pairs.tolist())) == sorted(map(tuple, truth.tolist()))
+    for (i, j), sim in zip(result.pairs.tolist(), result.similarity):
+        assert sim == pytest.approx(jaccard(norm[i], norm[j], 3))

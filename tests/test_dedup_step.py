@@ -82,6 +82,45 @@ def test_star_does_not_drop_along_a_chain() -> None:
     assert star.keeper.tolist() == [0, 0, 2]  # 2 is like 1, not like the kept 0: it stays
 
 
+#: A tool header shared by every record, as in GPTeacher toolformer: the boilerplate that chains.
+HEADER = (
+    "toolformer enabled toolformer access wikipedia a wrapper around wikipedia useful for when you need "
+    "to display general information about people places companies historical events or other subjects "
+    "found in an encyclopedia displays a snippet summary of the topic input should be a search query"
+)
+STORY = (
+    "amber rivers carve deep canyons while patient farmers plant barley near quiet villages every spring "
+    "then merchants carry salted fish across mountain passes toward busy harbour towns where sailors trade "
+    "copper tools woollen cloth painted pottery and fragrant spices under bright lanterns until dawn"
+).split()
+
+
+def _words3(text: str) -> set[tuple[str, ...]]:
+    w = normalize(text).split()
+    return {tuple(w[i : i + 3]) for i in range(len(w) - 2)}
+
+
+def test_default_never_drops_a_record_below_the_threshold_to_its_kept_one() -> None:
+    """Regression: records sharing a tool header, each question shifted two words from the previous,
+    form a chain of >= 0.8 neighbours; connected components dropped the whole chain for the first
+    record although the far end shares little more than the header with it."""
+    texts = [HEADER + " " + " ".join(STORY[2 * k : 2 * k + 14]) for k in range(12)]
+    table = to_table([rec(f"r{k}", t, "wikipedia(query)") for k, t in enumerate(texts)])
+    result = Dedup(method=["near"]).process(table)
+    ids = [f"r{k}" for k in range(12)]
+    assert result.rejects, "the planted chain has near-duplicates"
+    for r in result.rejects:
+        kept = r.detail.split("near duplicate of id ")[1].split(" ")[0]
+        a = _words3(texts[ids.index(r.record["id"])] + " wikipedia(query)")
+        b = _words3(texts[ids.index(kept)] + " wikipedia(query)")
+        assert len(a & b) / len(a | b) >= 0.8, r.detail
+        assert "linked to it through" not in r.detail
+    # components kept r0 alone; far members of the chain are not near-duplicates of it
+    kept_ids = result.kept.column("id").to_pylist()
+    assert kept_ids[0] == "r0" and len(kept_ids) >= 3
+    assert result.stats["near"]["candidates"] >= result.stats["near"]["verified"] > 0
+
+
 def test_step_exact_and_near_with_rejects_that_name_the_kept_record() -> None:
     table = to_table(
         [

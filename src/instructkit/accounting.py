@@ -237,7 +237,8 @@ class RunLog:
             )
 
     def reject(self, rej: Reject) -> None:
-        if self.strict:
+        # A record left out by a selection is a choice, not a faulty row: --strict does not stop for it.
+        if self.strict and rej.reason != "not_selected":
             raise StrictError(f"{rej.reason}: {rej.detail}")
         if self._fh is not None:
             self._fh.write(rej.to_json())

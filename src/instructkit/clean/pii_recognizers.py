@@ -6,13 +6,18 @@ overlaps the same way and reports its name in the decision trail.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import regex
 import tldextract
-from presidio_analyzer import Pattern, PatternRecognizer
-from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    EmailRecognizer,
+    PhoneRecognizer,
+)
 
 #: Presidio's default flags include IGNORECASE; key prefixes and capitalised street names need case.
 CASE_SENSITIVE = regex.DOTALL | regex.MULTILINE
@@ -29,6 +34,57 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         return bool(_offline_tld()(pattern_text).fqdn)
+
+
+_LINE = re.compile(r"[^\n]+")
+
+
+def _shortest_number(region: str) -> int:
+    """Fewest digits of a valid number found with this default region: national, or any international one."""
+    from phonenumbers import PhoneMetadata
+
+    md = PhoneMetadata.metadata_for_region(region)
+    national = [n for n in (md.general_desc.possible_length if md else ()) if n > 0]
+    return min([*national, 6])  # 6: the shortest country code + number in phonenumbers' metadata
+
+
+class LinePhoneRecognizer(PhoneRecognizer):
+    """Presidio's phone recognizer, run per region only on the lines that can hold a number there.
+
+    phonenumbers parses every digit run once per region (11 by default), which
+    made it 80% of ``clean`` on ShareGPT (code, tables and logs are full of
+    digits).  Its candidates (digit blocks joined by up to 4 punctuation
+    characters) never span a newline and its boundary checks look only at the
+    neighbouring character, so matching line by line gives the same spans; and
+    a line without as many close digits as the shortest valid number for a
+    region (4 in Germany, 6 in the US counting "+1 ...") cannot hold one, so
+    that region skips it.  The results and their order are Presidio's.
+    """
+
+    def __init__(self, supported_regions: list[str], **kwargs: Any) -> None:
+        super().__init__(supported_regions=supported_regions, **kwargs)
+        self._gates = [
+            (r, re.compile(rf"\d(?:[^\n\d]{{0,4}}\d){{{_shortest_number(r) - 1}}}").search)
+            for r in supported_regions
+        ]
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None
+    ) -> list[RecognizerResult]:
+        import phonenumbers
+
+        lines = [(m.start(), m.group()) for m in _LINE.finditer(text)]
+        results: list[RecognizerResult] = []
+        for region, could_hold in self._gates:
+            for offset, line in lines:
+                if not could_hold(line):
+                    continue
+                for match in phonenumbers.PhoneNumberMatcher(line, region, leniency=self.leniency):
+                    r = self._get_recognizer_result(match, line, region, nlp_artifacts)
+                    r.start += offset
+                    r.end += offset
+                    results.append(r)
+        return EntityRecognizer.remove_duplicates(results)
 
 
 class CardRecognizer(CreditCardRecognizer):

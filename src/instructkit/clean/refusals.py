@@ -165,3 +165,32 @@ class PatternLibrary:
 @lru_cache(maxsize=4)
 def default_library(head_chars: int = 300) -> PatternLibrary:
     return PatternLibrary.load(None, head_chars)
+
+
+_FIRST_SENTENCE = re.compile(r".*?(?:[.!?](?=\s|$)|\n|$)", re.DOTALL)
+_TURN = re.compile(r",?\s+(?:but|however|though|yet)\b,?\s+", re.IGNORECASE)
+_CONNECTIVE = re.compile(
+    r"^\s*(?:however|but|that\s+said|nevertheless|still|that\s+being\s+said)\b,?\s*",
+    re.IGNORECASE,
+)
+
+
+def strip_ai_opener(text: str, hits: list[Hit]) -> tuple[str, str]:
+    """Cut an opening disclaimer ("As an AI language model, I don't have feelings, but ...").
+
+    Only when a hit lies in the first sentence: up to the "but"/"however" that turns
+    to the answer, else the whole sentence (and the connective opening the next one).
+    Returns the new text and what was removed; ("text", "") when nothing is cut,
+    including when the cut would leave nothing.
+    """
+    m = _FIRST_SENTENCE.match(text)
+    end = m.end() if m else len(text)
+    inside = [h for h in hits if h.start < end]
+    if not inside:
+        return text, ""
+    turn = _TURN.search(text, max(h.end for h in inside), end)
+    cut = turn.end() if turn else end
+    rest = text[cut:].lstrip() if turn else _CONNECTIVE.sub("", text[cut:].lstrip(), count=1)
+    if not rest.strip():
+        return text, ""
+    return rest[:1].upper() + rest[1:], text[:cut].strip()

@@ -38,6 +38,10 @@ class Benchmark:
     embed: list[list[str]] = field(default_factory=list)
     origin: str = ""
 
+    def flat_embed(self) -> list[str]:
+        """Every embedded text, item by item: row r of the lexical index and the vector store."""
+        return [t for ts in self.embed for t in ts]
+
     def add(self, item_id: str, texts: list[str], embed: list[str] | None = None) -> None:
         texts = [t for t in texts if t and t.strip()]
         if not texts:

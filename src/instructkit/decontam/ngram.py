@@ -8,9 +8,14 @@ hashed once, and an n-gram's hash is a polynomial over its word hashes,
 computed for every position at once with n vector operations.  No Python
 string per n-gram is ever built.
 
-Benchmark texts shorter than n words are matched whole (the GPT-3 /
-harness rule): their hash is the same polynomial over all their words, mixed
-with their length, and records are scanned for m-grams of each such length m.
+Benchmark texts shorter than n words are matched whole: their hash is the
+same polynomial over all their words, mixed with their length, and records are
+scanned for m-grams of each such length m.  Unlike the GPT-3 / harness rule
+(a short item counts wherever it occurs), such a match counts only when the
+short text makes up nearly the whole turn (``SHORT_COVERAGE`` of its words,
+so "Answer this: <item>" still counts) and has at least ``MIN_SHORT_WORDS``
+words: a one-word MMLU question ("inflation") inside a record is a word, not
+a leak.
 """
 
 from __future__ import annotations
@@ -29,13 +34,27 @@ _MULT = np.uint64(0x9E3779B97F4A7C15)
 #: A main text (e.g. an MMLU question) shorter than n is matched whole only when it has at least
 #: this many words: it survives reordered choices, but "Which of the following is true?" must not.
 MIN_WHOLE_WORDS = 8
+#: Any text matched whole needs this many words: "who are you" or "4 3" convinces nobody.
+MIN_SHORT_WORDS = 5
+#: A short benchmark text counts only when its item (as shown: question and options) is at least
+#: this share of the turn's words.
+SHORT_COVERAGE = 0.6
+#: Words of a matched span shown as evidence (the hit's evidence is cut to 300 characters anyway).
+SPAN_WORDS = 80
 #: log2 of the membership filter's size in bits (2**24 bits = 2 MB).
 FILTER_BITS = 24
+
+
+#: Unicode format characters (category Cf): they render as nothing.
+INVISIBLE = r"\p{Cf}"
 
 
 def tokenize(texts: list[str]) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """(word hashes, offsets into them per text, the words): normalised as the module docstring says."""
     arr = pa.array(texts, pa.large_string())
+    # Invisible format characters (zero-width space, joiners, soft hyphen) go first: strewn between
+    # the letters of a benchmark question they would otherwise hide it from every n-gram (probe D26).
+    arr = pc.replace_substring_regex(arr, INVISIBLE, "")
     arr = pc.utf8_lower(pc.utf8_normalize(arr, "NFKC"))
     arr = pc.replace_substring_regex(arr, _PUNCT, " ")
     lists = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(arr))
@@ -107,6 +126,7 @@ class NgramIndex:
     items: np.ndarray  # uint16 (int32 past 65,535 items), parallel to hashes
     counts: np.ndarray  # int32 per item: distinct n-grams (the overlap ratio's denominator)
     short: np.ndarray  # int32: the lengths < n of texts matched whole
+    words: np.ndarray  # int32 per item: words of its longest indexed form (short-match coverage)
     bits: np.ndarray = field(init=False, repr=False)  # membership filter: one bit per hash prefix
 
     def __post_init__(self) -> None:
@@ -125,6 +145,7 @@ class NgramIndex:
             + self.items.nbytes
             + self.counts.nbytes
             + self.short.nbytes
+            + self.words.nbytes
             + self.bits.nbytes
         )
 
@@ -152,7 +173,11 @@ class NgramIndex:
         )  # as stored, labelled, main field
         words, offsets, _ = tokenize(docs)
         lengths = np.diff(offsets)
-        whole = (lengths < n) & (lengths > 0) & ((kind < 2) | (lengths >= MIN_WHOLE_WORDS))
+        whole = (
+            (lengths < n)
+            & (lengths >= MIN_SHORT_WORDS)
+            & ((kind < 2) | (lengths >= MIN_WHOLE_WORDS))
+        )
         short = np.unique(lengths[whole]).astype(np.int32)
         end = offsets[len(fields) + len(multi)]  # full texts (kinds 0 and 1) come first
         h, t, _ = grams(words[:end], offsets[: len(fields) + len(multi) + 1], [n])[n]
@@ -171,12 +196,15 @@ class NgramIndex:
             _distinct(hashes[kinds == 0], items[kinds == 0])[1], minlength=len(fields)
         )
         hashes, items = _distinct(hashes, items)
+        item_words = np.zeros(len(fields), np.int32)
+        np.maximum.at(item_words, owner_doc[kind < 2], lengths[kind < 2].astype(np.int32))
         return cls(
             n,
             hashes,
             items.astype(np.uint16 if len(fields) < 1 << 16 else np.int32),
             counts.astype(np.int32),
             short,
+            item_words,
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -186,11 +214,12 @@ class NgramIndex:
             "items": self.items,
             "counts": self.counts,
             "short": self.short,
+            "words": self.words,
         }
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> NgramIndex:
-        return cls(int(a["n"][0]), a["hashes"], a["items"], a["counts"], a["short"])
+        return cls(int(a["n"][0]), a["hashes"], a["items"], a["counts"], a["short"], a["words"])
 
 
 @dataclass
@@ -209,12 +238,13 @@ class TextGrams:
     def span(self, text: int, start: int, size: int) -> str:
         """The matched words, for the evidence: normalised text, as it was compared."""
         base = int(self.offsets[text]) + start
-        return " ".join(self.words.slice(base, size).to_pylist())
+        return " ".join(self.words.slice(base, min(size, SPAN_WORDS)).to_pylist())
 
 
 @dataclass
 class Matches:
-    """One row per (text, benchmark item) that share n-grams: the overlap ratio and one matching span."""
+    """One row per (text, benchmark item) that share n-grams: the overlap ratio and the matched span
+    (from the first matching word to the end of the last match, so the evidence shows all of it)."""
 
     texts: np.ndarray
     items: np.ndarray
@@ -226,6 +256,7 @@ class Matches:
 def match(index: NgramIndex, tg: TextGrams) -> Matches:
     """Look every gram up in the sorted index; count distinct shared grams per (text, item)."""
     rows: list[tuple[np.ndarray, ...]] = []
+    turn_words = np.diff(tg.offsets)
     for m in [index.n, *index.short.tolist()]:
         if m not in tg.by_size:
             continue
@@ -242,6 +273,9 @@ def match(index: NgramIndex, tg: TextGrams) -> Matches:
         width = (hi - lo)[hit]
         gram = np.repeat(hit, width)  # one row per (gram, item) pair
         pos = np.repeat(lo[hit] - np.cumsum(width) + width, width) + np.arange(width.sum())
+        if m < index.n:  # a short text counts only as (nearly) the whole turn, never as a substring
+            whole = turn_words[text[gram]] * SHORT_COVERAGE <= index.words[index.items[pos]]
+            gram, pos = gram[whole], pos[whole]
         rows.append(
             (
                 text[gram].astype(np.int64),
@@ -262,8 +296,12 @@ def match(index: NgramIndex, tg: TextGrams) -> Matches:
     text, item, start, size = text[order], item[order], start[order], size[order]
     first = np.ones(len(text), bool)
     first[1:] = (text[1:] != text[:-1]) | (item[1:] != item[:-1])
-    n_shared = np.diff(np.append(np.flatnonzero(first), len(text)))
+    heads = np.flatnonzero(first)
+    n_shared = np.diff(np.append(heads, len(text)))
     ratio = np.minimum(
         n_shared / np.maximum(index.counts[item[first]], 1), 1.0
     )  # labelled form may add some
-    return Matches(text[first], item[first], ratio, start[first].astype(np.int64), size[first])
+    end = np.maximum.reduceat(start + size, heads)
+    return Matches(
+        text[first], item[first], ratio, start[first].astype(np.int64), end - start[first]
+    )

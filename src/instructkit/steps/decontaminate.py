@@ -1,9 +1,12 @@
 """The ``decontaminate`` step: drop (or flag) records that overlap evaluation benchmarks.
 
 Three tiers, cheapest first.  Every turn is scanned for shared word n-grams
-(tier 1, exact leaks); every user turn is embedded and compared with every
-benchmark item (tier 2, rephrasings); pairs in a suspicious band below the
-embedding threshold go to an LLM judge when one is configured (tier 3).  The
+(tier 1, exact leaks); every user turn is embedded and compared with the
+benchmark items that share most of their rare words with it (tier 2,
+rephrasings: ``search="lexical"``, the default; ``search="full"`` compares with
+every item, which means embedding the whole benchmark once); pairs in a
+suspicious band below the embedding threshold go to an LLM judge when one is
+configured (tier 3).  The
 statistics land in ``scores`` (``decontam.ngram_overlap``, ``decontam.cosine``)
 before anything is decided, so ``--mode flag`` keeps every record and only
 writes the evidence to ``STEM.hits.jsonl``.
@@ -11,8 +14,10 @@ writes the evidence to ``STEM.hits.jsonl``.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -26,6 +31,7 @@ from instructkit.decontam import benchmarks as bm
 from instructkit.decontam import cache
 from instructkit.decontam.embed import EmbeddingIndex
 from instructkit.decontam.judge import rephrase_judge
+from instructkit.decontam.lexical import LexicalIndex
 from instructkit.decontam.ngram import NgramIndex, TextGrams, match
 from instructkit.errors import InstructkitError
 from instructkit.models import embeddings
@@ -37,6 +43,14 @@ from instructkit.steps.config import StepConfig
 #: all-MiniLM-L6-v2 cosine between a benchmark item and a record that contains it.
 DEFAULT_THRESHOLD = 0.85
 DEFAULT_BAND = 0.75
+#: search="lexical": per user turn, the benchmark texts sharing the most rare-word mass that the
+#: encoder confirms, and the least containment worth confirming (tuned, docs/decontamination.md).
+CANDIDATES = 5
+LEXICAL_FLOOR = 0.3
+#: A rephrasing keeps the item's rare words and numbers: below the cosine threshold, a pair is still
+#: contaminated when the cosine is at least COMBINED_COSINE and the containment at least COMBINED_LEXICAL.
+COMBINED_COSINE = 0.75
+COMBINED_LEXICAL = 0.7
 EVIDENCE_CHARS = 300
 #: Hits kept per turn and benchmark and method (the best ones); the decision needs only the best.
 MAX_HITS = 5
@@ -86,6 +100,11 @@ class DecontaminateConfig(StepConfig):
     no_cache: bool = Field(
         False, description="Build the benchmark indexes afresh and do not store them."
     )
+    search: Literal["lexical", "full"] = Field(
+        "lexical",
+        description="lexical: embed only the benchmark texts that share rare words with a turn; "
+        "full: embed the whole benchmark and compare every item.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -111,7 +130,9 @@ class DecontaminateConfig(StepConfig):
 class _Loaded:
     bench: bm.Benchmark
     ngram: NgramIndex
-    embed: EmbeddingIndex | None
+    lexical: LexicalIndex | None
+    vectors: cache.VectorStore | None
+    embed: EmbeddingIndex | None  # search="full" only
 
 
 class Decontaminate(Step):
@@ -167,17 +188,32 @@ class Decontaminate(Step):
                 NgramIndex.from_arrays,
             )
             cache_hits += [f"{bench.name}:ngram"] if hit else []
-            emb = None
+            lex = store = emb = None
             if self.embedding_model:
-                emb, hit = cache.cached(
+                lex, hit = cache.cached(
                     self.cache_dir,
-                    cache.key(bench, "embed", self.embedding_model),
-                    partial(EmbeddingIndex.build, bench.embed, self.embedding_model),
-                    EmbeddingIndex.arrays,
-                    EmbeddingIndex.from_arrays,
+                    cache.key(bench, "lexical"),
+                    partial(LexicalIndex.build, bench.embed),
+                    LexicalIndex.arrays,
+                    LexicalIndex.from_arrays,
                 )
-                cache_hits += [f"{bench.name}:embed"] if hit else []
-            self._loaded.append(_Loaded(bench, ng, emb))
+                cache_hits += [f"{bench.name}:lexical"] if hit else []
+                store = cache.VectorStore(
+                    self.cache_dir,
+                    cache.key(bench, "vectors", self.embedding_model),
+                    len(lex.items),
+                )
+                if store.loaded:
+                    cache_hits.append(f"{bench.name}:vectors:{store.loaded}")
+                if self.config.search == "full":  # every benchmark text, encoded (checkpointed) now
+                    vecs = store.get(
+                        np.arange(len(lex.items)),
+                        partial(_pick, bench.flat_embed()),
+                        partial(embeddings.encode, name=self.embedding_model),
+                        progress=progress(f"embedding {bench.name}"),
+                    )
+                    emb = EmbeddingIndex(vecs, lex.items)
+            self._loaded.append(_Loaded(bench, ng, lex, store, emb))
         self._setup_stats = {
             "benchmarks": {
                 b.bench.name: {
@@ -290,14 +326,18 @@ class Decontaminate(Step):
         floor = self.band if self.band is not None else self.threshold
         judged: list[tuple[dict[str, Any], str]] = []
         for b in self._loaded:
-            assert b.embed is not None
-            q, items, scores = b.embed.search(vecs, -1.0, k=1)
+            q, items, scores, lexical = self._pairs(b, unique, vecs)
             for j, s in zip(q, scores, strict=True):
                 for k in owners[int(j)]:
                     cosine[rows[k]] = np.fmax(cosine[rows[k]], s)
-            q, items, scores = b.embed.search(vecs, floor)
-            for j, i, s in zip(q, items, scores, strict=True):
-                verdict = "contaminated" if s >= self.threshold else "suspicious"
+            for j, i, s, x in zip(q, items, scores, lexical, strict=True):
+                combined = s >= COMBINED_COSINE and x >= COMBINED_LEXICAL  # NaN: never
+                if s >= self.threshold or combined:
+                    verdict = "contaminated"
+                elif s >= floor:
+                    verdict = "suspicious"
+                else:
+                    continue
                 evidence = "\n".join(b.bench.embed[int(i)])
                 for k in owners[int(j)]:
                     r = int(rows[k])
@@ -312,11 +352,51 @@ class Decontaminate(Step):
                         evidence,
                         verdict,
                     )
+                    if not np.isnan(x):
+                        hit["containment"] = round(float(x), 4)
                     hits.append(hit)
                     if verdict == "suspicious" and self._judge is not None:
                         judged.append((hit, texts[k]))
         if judged:
             self._ask_judge(judged, hits)
+
+    def _pairs(
+        self, b: _Loaded, unique: list[str], vecs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(turn, item, cosine, rare-word containment) per compared pair, each turn's best item first.
+
+        search="full": each turn's top items by cosine over the whole benchmark (containment NaN);
+        search="lexical": the encoder confirms each turn's top CANDIDATES benchmark texts by
+        shared rare words, encoding only those texts (stored, so a text is encoded once ever).
+        """
+        if b.embed is not None:
+            q, items, scores = b.embed.search(vecs, -1.0)
+            return q, items, scores, np.full(len(q), np.nan)
+        assert b.lexical is not None and b.vectors is not None
+        t0 = time.perf_counter()
+        q, row, lexical = b.lexical.search(unique, CANDIDATES, LEXICAL_FLOOR)
+        self._seconds["embedding_candidates"] += time.perf_counter() - t0
+        self._counts["embedding_candidate_pairs"] += len(q)
+        t0 = time.perf_counter()
+        before = int(b.vectors.done.sum())
+        bench_vecs = b.vectors.get(
+            row,
+            partial(_pick, b.bench.flat_embed()),
+            partial(embeddings.encode, name=self.embedding_model),
+            progress=progress(f"embedding {b.bench.name} candidates"),
+        )
+        self._counts["embedding_benchmark_texts_encoded"] += int(b.vectors.done.sum()) - before
+        self._seconds["embedding_benchmark_encode"] += time.perf_counter() - t0
+        cos = np.einsum("ij,ij->i", vecs[q], bench_vecs) if len(q) else np.zeros(0, np.float32)
+        items = b.lexical.items[row].astype(np.int64)
+        # best text per (turn, item), then each turn's best item first
+        order = np.lexsort((-cos, items, q))
+        q, items, cos, lexical = q[order], items[order], cos[order], lexical[order]
+        first = np.ones(len(q), bool)
+        first[1:] = (q[1:] != q[:-1]) | (items[1:] != items[:-1])
+        q, items, cos, lexical = q[first], items[first], cos[first], lexical[first]
+        order = np.lexsort((-cos, q))
+        return q[order], items[order], cos[order], lexical[order]
 
     def _ask_judge(
         self, judged: list[tuple[dict[str, Any], str]], hits: list[dict[str, Any]]
@@ -393,4 +473,21 @@ class Decontaminate(Step):
         }
         if self.embedding_model:
             out["embedding_skipped_non_ascii"] = self._skipped_non_ascii
+            out["search"] = self.config.search
         return out
+
+
+def _pick(texts: list[str], rows: np.ndarray) -> list[str]:
+    return [texts[int(r)] for r in rows]
+
+
+def progress(label: str) -> Callable[[int, int], None] | None:
+    """A one-line counter on stderr when it is a terminal; nothing in logs and pipes."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\rdecontaminate: {label} {done:,}/{total:,}", end=end, file=sys.stderr, flush=True)
+
+    return show

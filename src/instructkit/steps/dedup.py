@@ -29,9 +29,9 @@ from instructkit.steps.config import StepConfig
 from instructkit.text import normalize
 
 METHODS = ("exact", "near", "semantic")
-#: components: union-find, one survivor per connected cluster (chains A~B~C drop C for A);
-#: star: greedy, a record is dropped only for a kept record it is itself similar to.
-CLUSTERING = {"components": resolve, "star": resolve_star}
+#: star (default): greedy, a record is dropped only for a kept record it is itself similar to;
+#: components: union-find, one survivor per connected cluster (chains A~B~C drop C for A).
+CLUSTERING = {"star": resolve_star, "components": resolve}
 
 
 class DedupConfig(StepConfig):
@@ -59,10 +59,10 @@ class DedupConfig(StepConfig):
         None,
         description="Keep the record with the highest scores.METRIC per cluster (default: the first seen).",
     )
-    cluster: Literal["components", "star"] = Field(
-        "components",
-        description="components: one record per connected cluster (union-find); "
-        "star: drop only records similar to a kept one.",
+    cluster: Literal["star", "components"] = Field(
+        "star",
+        description="star (default): drop only records similar to a kept one; "
+        "components: one record per connected cluster (union-find, chains).",
     )
     seed: int = Field(1, description="Seed of the MinHash permutations.")
 
@@ -112,9 +112,9 @@ class Dedup(GlobalStep):
         for method in c.method:
             t0 = time.perf_counter()
             pairs, similarity, info = self._run(method, alive, texts, normalized)
-            clusters = CLUSTERING[c.cluster](
-                len(alive), pairs, None if quality is None else quality[alive]
-            )
+            # Equality is transitive, so exact clusters are components whatever --cluster says.
+            how = resolve if method == "exact" else CLUSTERING[c.cluster]
+            clusters = how(len(alive), pairs, None if quality is None else quality[alive])
             drop = clusters.dropped
             kept = clusters.keeper[drop]
             sims = similarity(drop, kept)

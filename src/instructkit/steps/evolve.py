@@ -7,48 +7,27 @@ counted in :attr:`StepResult.generated`, so in + generated = out + rejected.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import pyarrow as pa
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from instructkit.accounting import sidecar
 from instructkit.errors import InstructkitError
 from instructkit.evolve.engine import Evolver
 from instructkit.evolve.operations import Templates
 from instructkit.evolve.rounds import complexity_sums, round_rows, round_stats
-from instructkit.llm.client import LLMClient, safe_url
 from instructkit.schema import empty_table, to_records, to_table
 from instructkit.steps.base import Step, StepResult
-from instructkit.steps.config import StepConfig
-
-#: llama.cpp's server answers one request at a time: more in flight only queue up and risk the timeout.
-LOCAL_CONCURRENCY = 2
+from instructkit.steps.llm import LLMConfig, LLMSteps
 
 
-class EvolveConfig(StepConfig):
-    base_url: str | None = Field(
-        None,
-        description="OpenAI-compatible server, e.g. http://localhost:8000/v1. "
-        "Default: start the offline SmolLM2 server.",
-    )
-    model: str | None = Field(
-        None, description="Model name the server knows (required with base-url)."
-    )
+class EvolveConfig(LLMConfig):
     rounds: int = Field(4, ge=0, description="Evolution rounds.")
     seed: int = Field(0, description="Seed for the choice of operation and the sampling.")
-    concurrency: int = Field(8, ge=1, description="Requests in flight at most.")
     keep_seeds: bool = Field(True, description="Write the seed records too.")
     respond: bool = Field(
         False, description="Answer kept records that have no response (with rounds 0: answer only)."
-    )
-    cache: Path | None = Field(
-        None,
-        description="SQLite cache of LLM calls (default: STEM.llm-cache.sqlite beside the output); "
-        "a rerun repeats no completed call.",
     )
     templates: Path | None = Field(
         None, description="Folder of .txt templates overriding the packaged ones by name."
@@ -64,26 +43,12 @@ class EvolveConfig(StepConfig):
         le=1.0,
         description="Token Jaccard at or above which a child counts as its parent unasked.",
     )
-    timeout: float = Field(
-        120.0, ge=0.1, description="Seconds before one request is given up (then retried)."
-    )
-    max_retries: int = Field(
-        6, ge=0, description="Retries per call on 429, 5xx, timeouts and malformed answers."
-    )
     complexity: bool = Field(
         True, description="Report the complexity gain per round (loads the spaCy parser)."
     )
 
-    @model_validator(mode="after")
-    def _model_with_url(self) -> Self:
-        if self.base_url and not self.model:
-            raise ValueError(
-                "model is required with base-url (the name the server knows the model by)"
-            )
-        return self
 
-
-class EvolveStep(Step):
+class EvolveStep(LLMSteps, Step):
     """Make instructions harder with an LLM, round after round, eliminating failed evolutions."""
 
     name: ClassVar[str] = "evolve"
@@ -100,7 +65,7 @@ class EvolveStep(Step):
         client_options: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
-        """``client_options`` go to :class:`LLMClient` as they are (backoff, prices, ...)."""
+        """``client_options`` go to the LLM client as they are (backoff, prices, ...)."""
         super().__init__(config, output=output, **options)
         self.client_options = client_options or {}
 
@@ -109,33 +74,13 @@ class EvolveStep(Step):
             self.config.templates
         )  # fail early on a bad templates folder
 
-    @contextmanager
-    def _endpoint(self) -> Iterator[tuple[str, str]]:
-        c = self.config
-        if c.base_url:
-            assert c.model is not None
-            yield c.base_url, c.model
-            return
-        from instructkit.llm.server import DEFAULT_ALIAS, LocalServer
-
-        with LocalServer(alias=c.model or DEFAULT_ALIAS) as srv:
-            yield srv.base_url, srv.model
-
     def process(self, table: pa.Table) -> StepResult:
         c = self.config
         seeds = to_records(table)
-        with self._endpoint() as (base_url, model):
-            concurrency = c.concurrency if c.base_url else min(c.concurrency, LOCAL_CONCURRENCY)
-            client = LLMClient(
-                base_url, model, concurrency=concurrency, timeout=c.timeout, max_retries=c.max_retries,
-                cache_path=self.cache_path, **self.client_options,
-            )  # fmt: skip
-            try:
-                client.preflight()
-                outcome = Evolver(client, self.templates, c).run(seeds)
-            finally:
-                client.close()
-        if outcome.failures and not (client.usage.answered or client.usage.cached):
+        with self.client() as session:
+            outcome = Evolver(session.client, self.templates, c).run(seeds)
+        usage = session.client.usage
+        if outcome.failures and not (usage.answered or usage.cached):
             raise InstructkitError(
                 f"every LLM call failed ({len(outcome.failures)}; first: "
                 f"{outcome.failures[0]['error']}); nothing was evolved"
@@ -144,10 +89,10 @@ class EvolveStep(Step):
             complexity_sums(seeds, outcome.kept) if c.complexity else ({}, "absent: not requested")
         )
         stats = {
-            "model": model,
-            "server": safe_url(base_url) if c.base_url else "local llama.cpp (offline default)",
+            "model": session.model,
+            "server": session.server,
             "rounds": round_stats(outcome.rounds, sums),
-            "llm": client.usage.as_dict(),
+            "llm": usage.as_dict(),
             "failed_calls": outcome.failures,
         }
         if absent:
@@ -159,10 +104,3 @@ class EvolveStep(Step):
         return stats | {
             "rounds": round_rows(stats.get("rounds", {}), stats.get("complexity_absent"))
         }
-
-    @property
-    def cache_path(self) -> Path | None:
-        """The LLM call cache: as configured, else beside the output, so a rerun repeats no call."""
-        if self.config.cache is not None:
-            return self.config.cache
-        return sidecar(self.output, "llm-cache", ".sqlite") if self.output else None

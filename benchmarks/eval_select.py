@@ -1,0 +1,245 @@
+"""Does ``select`` beat random?  The selection against 20 seeded random subsets of the same size.
+
+The pool is real data from ../shared/data (several sources, capped per
+source), scored with the ``score`` step (complexity, safety) and cached as
+Parquet in the user cache so reruns skip scoring; embeddings come from the
+shared on-disk cache.  For the selection and each random subset of the same
+size drawn from the same eligible pool it measures quality (score mean and
+quantiles) and diversity/coverage, all on the embeddings the selection used:
+
+- facility coverage: mean over the pool of the best cosine to the subset (higher is better)
+- k-center radius: worst pool record's distance 1 - best cosine to the subset (lower)
+- mean nearest-neighbour cosine within the subset (lower)
+- Vendi score: exp(entropy of the eigenvalues of the subset's cosine kernel / size) (higher)
+- k-means coverage: share of the pool's k-means clusters (k = 100) with a member in the subset (higher)
+- near-duplicate pairs: pairs in the subset with cosine >= 0.9 (lower)
+
+Only records with a score and an embedding enter the comparison (the offline
+encoders give mostly non-ASCII texts none); the random subsets have as many
+records as the selection has such records.
+
+and the percentile of the selection among the random subsets (the share of
+them it is strictly better than: 100 means it beats all 20).
+
+    PYTHONPATH=src python benchmarks/eval_select.py --method deita -n 1000 --embedding-model minilm
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from _data import ROOT, read
+
+from instructkit.models.vector_cache import cache_root
+from instructkit.schema import conform
+from instructkit.steps.score import ScoreConfig, ScoreStep
+from instructkit.steps.select import Select, SelectConfig, _vectors
+
+#: The reported pool: folder -> the first rows taken; several sources of different kinds.
+SOURCES = {
+    "alpaca_sample_2k": 2000,
+    "alpaca_gpt4_style_demo_llamafactory": 999,
+    "lima_alpaca_format": 1029,
+    "gpteacher_roleplay": 3000,
+    "sharegpt_v3_sample3k": 3000,
+    "gsm8k_train_alpaca_format": 2000,
+    "gpteacher_toolformer": 2000,
+}
+#: The tuning pool (thresholds are chosen here): other records, disjoint from the reported pool.
+TUNING = {
+    "gsm8k_train_alpaca_format": (2000, 4000),
+    "gpteacher_toolformer": (2000, 4000),
+    "gpteacher_roleplay": (3000, 3146),
+    "sharegpt_fastchat_dummy": (0, 500),
+    "dpo_sharegpt_demo": (0, 300),
+    "glaive_toolcall_sharegpt_demo": (0, 300),
+    "ifeval_gpt4_responses": (0, 541),
+    "self_instruct_user_oriented_eval": (0, 252),
+    "wizardlm_evol_testset": (0, 218),
+}
+RANDOM_SUBSETS = 20
+#: (name, True when higher is better)
+MEASURES = [
+    ("score mean", True),
+    ("score p10", True),
+    ("score p50", True),
+    ("score p90", True),
+    ("facility coverage", True),
+    ("k-center radius", False),
+    ("mean NN cosine", False),
+    ("Vendi score", True),
+    ("k-means clusters covered", True),
+    ("near-duplicate pairs", False),
+]
+QUALITY = 4
+
+
+def scored_pool(which: str = "report") -> pa.Table:
+    """The pool, scored once (complexity, safety) and kept in the user cache."""
+    spec = {name: (0, cap) for name, cap in SOURCES.items()} if which == "report" else TUNING
+    named = SOURCES if which == "report" else TUNING
+    key = hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()[:12]
+    path = cache_root() / "benchmarks" / f"select-pool-{key}.parquet"
+    if path.is_file():
+        return conform(pq.read_table(path))
+    parts = []
+    for name, (start, stop) in spec.items():
+        table = read(name).slice(start, stop - start)
+        parts.append(table.set_column(1, "source", pa.array([name] * table.num_rows)))
+    pool = pa.concat_tables(parts)
+    step = ScoreStep(ScoreConfig.from_config({"metrics": "complexity,safety"}))
+    step.setup()
+    t0 = time.perf_counter()
+    scored = pa.concat_tables(
+        step.process(pool.slice(s, 1000)).kept for s in range(0, pool.num_rows, 1000)
+    )
+    print(f"scored {scored.num_rows} records in {time.perf_counter() - t0:.0f} s")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(scored, path)
+    return conform(scored)
+
+
+def measures(
+    subset: np.ndarray, vectors: np.ndarray, score: np.ndarray, labels: np.ndarray, k: int
+) -> list[float]:
+    sub = vectors[subset]
+    best = np.full(len(vectors), -np.inf, np.float32)
+    for s in range(0, len(vectors), 8192):
+        best[s : s + 8192] = (vectors[s : s + 8192] @ sub.T).max(axis=1)
+    inner = sub @ sub.T
+    np.fill_diagonal(inner, -np.inf)
+    gram = (sub.T @ sub) / len(sub)  # same non-zero eigenvalues as the kernel / size
+    eig = np.clip(np.linalg.eigvalsh(gram.astype(np.float64)), 0, None)
+    eig = eig[eig > 1e-12] / eig.sum()
+    q = np.quantile(score[subset], [0.1, 0.5, 0.9])
+    return [
+        float(score[subset].mean()),
+        *map(float, q),
+        float(best.mean()),
+        float(1 - best.min()),
+        float(inner.max(axis=1).mean()),
+        float(np.exp(-(eig * np.log(eig)).sum())),
+        len(np.unique(labels[subset])) / k,
+        int((np.triu(inner, 1) >= 0.9).sum()),
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--method", default="deita")
+    ap.add_argument("-n", type=int, default=1000)
+    ap.add_argument("--embedding-model", default="minilm")
+    ap.add_argument("--threshold", type=float, default=0.9)
+    ap.add_argument("--by", default="complexity * (1 - toxicity)")
+    ap.add_argument("--kmeans", type=int, default=100)
+    ap.add_argument("--pool", choices=("report", "tune"), default="report")
+    ap.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "eval_select.json"
+    )
+    args = ap.parse_args()
+
+    pool = scored_pool(args.pool)
+    config = SelectConfig.from_config(
+        {
+            "n": args.n,
+            "method": args.method,
+            "embedding-model": args.embedding_model,
+            "threshold": args.threshold,
+            "by": args.by,
+            "missing": "reject",
+        }
+    )
+    step = Select(config)
+    step.setup()
+    t0 = time.perf_counter()
+    features = pa.concat_tables(
+        step.observe(pool.slice(s, 5000)) for s in range(0, pool.num_rows, 5000)
+    )
+    t1 = time.perf_counter()
+    decision = step.decide(features)
+    t2 = time.perf_counter()
+    vectors = _vectors(features)
+    score = features.column("score").to_numpy(zero_copy_only=False)
+    # Records with a score and a vector (the offline encoders leave mostly non-ASCII texts out).
+    eligible = np.flatnonzero(np.isfinite(score) & (np.abs(vectors).sum(axis=1) > 0))
+    chosen = np.flatnonzero(decision.keep)
+    sources = np.array(features.column("source").to_pylist(), dtype=object)
+
+    from sklearn.cluster import KMeans
+
+    labels = np.full(len(vectors), -1)
+    labels[eligible] = KMeans(args.kmeans, n_init=1, random_state=0).fit_predict(vectors[eligible])
+    vectors_e, score_e, labels_e = vectors[eligible], score[eligible], labels[eligible]
+    position = {int(r): p for p, r in enumerate(eligible)}
+    inside = np.array([position[int(c)] for c in chosen if int(c) in position])
+    sel = measures(inside, vectors_e, score_e, labels_e, args.kmeans)
+    rand = np.array(
+        [
+            measures(
+                np.random.default_rng(seed).choice(len(eligible), len(inside), replace=False),
+                vectors_e,
+                score_e,
+                labels_e,
+                args.kmeans,
+            )
+            for seed in range(RANDOM_SUBSETS)
+        ]
+    )
+    rows = []
+    for m, ((name, higher), value) in enumerate(zip(MEASURES, sel)):
+        col = rand[:, m]
+        better = (value > col) if higher else (value < col)
+        rows.append(
+            {
+                "measure": name,
+                "better": "higher" if higher else "lower",
+                "selection": round(value, 4),
+                "random_mean": round(float(col.mean()), 4),
+                "random_min": round(float(col.min()), 4),
+                "random_max": round(float(col.max()), 4),
+                "percentile": round(100 * float(better.mean()), 1),
+            }
+        )
+    diversity_wins = sum(r["percentile"] == 100 for r in rows[QUALITY:])
+    result = {
+        "command": "PYTHONPATH=src python benchmarks/eval_select.py "
+        f"--method {args.method} -n {args.n} --embedding-model {args.embedding_model} "
+        f"--threshold {args.threshold} --by '{args.by}' --pool {args.pool}",
+        "pool": {
+            "records": pool.num_rows,
+            "eligible": len(eligible),
+            "name": args.pool,
+            "by_source": {s: int((sources == s).sum()) for s in sorted(set(sources))},
+        },
+        "selected": len(chosen),
+        "selected_compared": len(inside),
+        "selected_by_source": {s: int((sources[chosen] == s).sum()) for s in sorted(set(sources))},
+        "observe_seconds": round(t1 - t0, 2),
+        "decide_seconds": round(t2 - t1, 2),
+        "embedding": decision.stats.get("embedding"),
+        "warnings": decision.stats.get("warnings"),
+        "beats_all_random_on_mean_score": rows[0]["percentile"] == 100,
+        "diversity_measures_beating_all_random": diversity_wins,
+        "rows": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print("| measure | better | selection | random mean | random min–max | percentile |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        print(
+            f"| {r['measure']} | {r['better']} | {r['selection']} | {r['random_mean']} | "
+            f"{r['random_min']}–{r['random_max']} | {r['percentile']} |"
+        )
+    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
