@@ -128,14 +128,18 @@ def twin_recipes(tmp_path: Path, text: str) -> tuple[Path, Path]:
 
 #: Summary keys that describe the moment, not the run: timings, the process's peak memory, and
 #: which benchmark indexes were already cached (the second run finds those the first one built).
-MOMENT = ("seconds", "tier_seconds", "peak_rss_mb", "cache_hits")
+MOMENT = ("peak_rss_mb", "cache_hits")  # and every key naming seconds
 FIGURE = re.compile(rb"\d[\d,]*(\.\d+)?")
 
 
 def _normal(value: Any, run: str) -> Any:
     """A summary without timings and with the run folder's path written as ``RUN``."""
     if isinstance(value, dict):
-        return {_normal(k, run): _normal(v, run) for k, v in value.items() if k not in MOMENT}
+        return {
+            _normal(k, run): _normal(v, run)
+            for k, v in value.items()
+            if k not in MOMENT and "seconds" not in k
+        }
     if isinstance(value, list):
         return [_normal(v, run) for v in value]
     if isinstance(value, str):

@@ -241,6 +241,7 @@ class _Worker:
         if self.phase == "observe":
             assert isinstance(self.step, GlobalStep)
             part.features = self.step.observe(conform(table))
+            part.facts = self.step.info()
         elif self.phase == "apply":
             assert isinstance(self.step, GlobalStep) and self.decision is not None
             part.result = self.step.apply(_as_spilled(conform(table)), self.decision, offset)
@@ -391,6 +392,7 @@ def _run_step(
             p["offset"] = slog.records_in  # apply's position in the decision
             slog.records_in += part.rows
             features.append(part.features)
+            facts = part.facts
         with log.timed(step.name):
             decision = step.decide(pa.concat_tables(features))
         features.clear()
@@ -406,7 +408,7 @@ def _run_step(
             _write(part.result, writer, log, slog)
             if progress:
                 progress(log.records_in)
-        return step.info()
+        return facts | step.info()
     for part in _map(parts, step, path, options, "process"):
         _log_read(part, log)
         assert part.result is not None
