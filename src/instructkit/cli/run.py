@@ -39,16 +39,22 @@ def register(app: typer.Typer) -> None:
             if engine not in ("local", "ray"):
                 raise InstructkitError(f"--engine '{engine}' is not one of local, ray")
             plan.engine = engine
-        if plan.engine != "local":
-            raise InstructkitError(
-                "the ray engine is not available in this build yet: use --engine local"
-            )
+        if ray_address is not None and plan.engine != "ray":
+            raise InstructkitError("--ray-address needs the ray engine: add --engine ray")
         if dry_run:
             print("\n".join(strip_controls(line) for line in describe_plan(plan)))
             return
-        funnel = run_recipe(
-            plan, progress=lambda msg: err.print(strip_controls(msg), markup=False, highlight=False)
-        )
+
+        def progress(msg: str) -> None:
+            err.print(strip_controls(msg), markup=False, highlight=False)
+
+        if plan.engine == "ray":
+            from instructkit.engines import ray as ray_engine
+
+            with ray_engine.session(ray_address):
+                funnel = run_recipe(plan, progress=progress, runner=ray_engine.run)
+        else:
+            funnel = run_recipe(plan, progress=progress)
         err.print(
             f"{funnel['records_in']:,} records in, {funnel['records_out']:,} out, "
             f"{funnel['rejected_total']:,} rejected -> {strip_controls(plan.output)}",
