@@ -110,6 +110,7 @@ def _apply_global(
             slog.records_in += table.num_rows
             with log.timed(step.name):
                 features.append(step.observe(table))
+            slog.stats = merge_stats(slog.stats, step.observed())
             writer = writer or pq.ParquetWriter(spill, table.schema)
             writer.write_table(table)
         if writer is None:

@@ -197,6 +197,7 @@ class _Part:
     read_rejects: list[Reject] = field(default_factory=list)
     result: StepResult | None = None
     features: pa.Table | None = None
+    observed: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -241,6 +242,7 @@ class _Worker:
         if self.phase == "observe":
             assert isinstance(self.step, GlobalStep)
             part.features = self.step.observe(conform(table))
+            part.observed = self.step.observed()
             part.facts = self.step.info()
         elif self.phase == "apply":
             assert isinstance(self.step, GlobalStep) and self.decision is not None
@@ -392,6 +394,7 @@ def _run_step(
             p["offset"] = slog.records_in  # apply's position in the decision
             slog.records_in += part.rows
             features.append(part.features)
+            slog.stats = merge_stats(slog.stats, part.observed)
             facts = part.facts
         with log.timed(step.name):
             decision = step.decide(pa.concat_tables(features))

@@ -127,6 +127,13 @@ class GlobalStep(Step):
     def observe(self, table: pa.Table) -> pa.Table:
         """Small per-record features of one batch, one row per record, in order."""
 
+    def observed(self) -> dict[str, Any]:
+        """Statistics of the ``observe`` calls since the last call (encode counts, cache hits).
+
+        The engine adds them up wherever ``observe`` ran, a worker included, so figures gathered
+        while observing never stay behind in another process."""
+        return {}
+
     @abstractmethod
     def decide(self, features: pa.Table) -> Decision:
         """The global decision over the features of all batches, concatenated in input order."""
@@ -144,9 +151,11 @@ class GlobalStep(Step):
 
     def process(self, table: pa.Table) -> StepResult:
         """The whole input as one batch (tests, small data): observe, decide, apply."""
-        decision = self.decide(self.observe(table))
+        features = self.observe(table)
+        observed = self.observed()
+        decision = self.decide(features)
         result = self.apply(table, decision, 0)
-        result.stats = merge_stats(result.stats, decision.stats)
+        result.stats = merge_stats(merge_stats(result.stats, observed), decision.stats)
         result.sidecars |= decision.sidecars
         return result
 

@@ -37,7 +37,7 @@ from instructkit.select.pool import (
     parse_quotas,
 )
 from instructkit.select.random import random_sample
-from instructkit.steps.base import Decision, GlobalStep, StepResult
+from instructkit.steps.base import Decision, GlobalStep, StepResult, merge_stats
 from instructkit.steps.config import StepConfig
 
 #: The default ranking: instruction complexity, discounted by toxicity (``score``'s default metrics).
@@ -112,7 +112,11 @@ class Select(GlobalStep):
 
     def setup(self) -> None:
         self._expr = parse(self.config.by)
-        self._encode_stats: dict[str, Any] = {}
+        self._observed: dict[str, Any] = {}
+
+    def observed(self) -> dict[str, Any]:
+        out, self._observed = self._observed, {}
+        return out
 
     def observe(self, table: pa.Table) -> pa.Table:
         """Per record: id, source, score, the first metric it lacks, tokens, unit embedding."""
@@ -131,7 +135,7 @@ class Select(GlobalStep):
         vectors = None
         if len(usable):
             encoded = embeddings.encode([texts[i] for i in usable], c.embedding_model)
-            self._encode_stats = _add(self._encode_stats, embeddings.last_stats)
+            self._observed = merge_stats(self._observed, {"embedding": dict(embeddings.last_stats)})
             vectors = np.zeros((rows, encoded.shape[1]), np.float32)
             vectors[usable] = encoded
         dims = 0 if vectors is None else vectors.shape[1]
@@ -204,7 +208,6 @@ class Select(GlobalStep):
             "score_selected": _quantiles(score[order]),
             "similarity_to_nearest_pick_mean": _mean([r["similarity"] for r in rows]),
             "not_compared_non_ascii": int(features.column("foreign").to_numpy(False).sum()),
-            "embedding": self._encode_stats,
             "decide_seconds": round(time.perf_counter() - t0, 3),
             "warnings": warnings,
         }
@@ -362,10 +365,3 @@ def _quantiles(values: np.ndarray) -> dict[str, float] | None:
 def _mean(values: list[float | None]) -> float | None:
     v = [x for x in values if x is not None]
     return round(float(np.mean(v)), 4) if v else None
-
-
-def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = out.get(k, 0) + v if isinstance(v, int | float) and k in out else v
-    return out
