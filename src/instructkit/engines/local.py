@@ -33,7 +33,7 @@ from instructkit.io.read import ReadOptions, read_batches, read_tables
 from instructkit.io.sources import resolve
 from instructkit.io.write import RecordWriter
 from instructkit.schema import Record, conform
-from instructkit.steps.base import GlobalStep, Step, StepResult, merge_stats
+from instructkit.steps.base import Decision, GlobalStep, Step, StepResult, merge_stats
 
 Progress = Callable[[int], None]
 
@@ -60,6 +60,17 @@ class StepLog:
         for kind, rows in result.sidecars.items():
             log.write_sidecar(kind, rows)
         self.stats = merge_stats(self.stats, result.stats)
+
+    def decide(self, features: list[pa.Table], log: RunLog) -> Decision:
+        """A global step's one decision over every batch's features, its figures and evidence logged."""
+        step = self.step
+        assert isinstance(step, GlobalStep)
+        with log.timed(step.name):
+            decision = step.decide(pa.concat_tables(features))
+        self.stats = merge_stats(self.stats, decision.stats)
+        for kind, rows in decision.sidecars.items():
+            log.write_sidecar(kind, rows)
+        return decision
 
     def summary(self, seconds: float) -> dict[str, Any]:
         """The step's entry in a summary: config, funnel, its statistics and facts."""
@@ -117,12 +128,8 @@ def _apply_global(
             return
         writer.close()
         writer = None
-        with log.timed(step.name):
-            decision = step.decide(pa.concat_tables(features))
+        decision = slog.decide(features, log)
         features.clear()
-        slog.stats = merge_stats(slog.stats, decision.stats)
-        for kind, rows in decision.sidecars.items():
-            log.write_sidecar(kind, rows)
         offset = 0
         for batch in pq.ParquetFile(spill).iter_batches(batch_size=slog.batch_size):
             table = pa.Table.from_batches([batch])

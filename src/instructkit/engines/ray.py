@@ -396,12 +396,8 @@ def _run_step(
             features.append(part.features)
             slog.stats = merge_stats(slog.stats, part.observed)
             facts = part.facts
-        with log.timed(step.name):
-            decision = step.decide(pa.concat_tables(features))
+        decision = slog.decide(features, log)
         features.clear()
-        slog.stats = merge_stats(slog.stats, decision.stats)
-        for kind, rows in decision.sidecars.items():
-            log.write_sidecar(kind, rows)
         import ray
 
         ref = ray.put(decision)
