@@ -29,10 +29,10 @@ def evolve(tmp_path: Path, srv: FakeLLMServer, seeds: list[str], name: str = "ou
     src = tmp_path / "seeds.jsonl"
     write_seeds(src, seeds, with_output)
     out = tmp_path / f"{name}.jsonl"
-    opts = {"rounds": 2, "seed": 0} | config
+    opts = {"rounds": 2, "seed": 0, "timeout": 1.0} | config
     templates = opts.pop("templates", None)
     step = EvolveStep(
-        base_url=srv.base_url, model="fake", concurrency=4, timeout=1.0,
+        base_url=srv.base_url, model="fake", concurrency=4,
         max_retries=4, cache=tmp_path / f"{name}.cache.sqlite", templates=templates, complexity=False,
         client_options={"backoff_initial": 0.01, "backoff_max": 0.05},  # tests wait milliseconds
         **opts,
@@ -100,9 +100,10 @@ def test_transient_faults_change_nothing(tmp_path: Path, fault: str) -> None:
     with FakeLLMServer(responder=evolve_responder) as clean:
         _, expected, _ = evolve(tmp_path / "clean", clean, SEEDS[:3])
     with FakeLLMServer(
-        responder=evolve_responder, faults=[fault] * 3, retry_after=0.05, timeout_delay=1.5
+        responder=evolve_responder, faults=[fault] * 3, retry_after=0.05, timeout_delay=4.0
     ) as srv:
-        summary, out, _ = evolve(tmp_path, srv, SEEDS[:3])
+        # A hung call is given up after 2.5 s; that much room keeps a loaded machine's answers in time.
+        summary, out, _ = evolve(tmp_path, srv, SEEDS[:3], timeout=2.5)
     assert out == expected
     assert (
         summary["steps"]["evolve"]["llm"]["retries"] == 3
