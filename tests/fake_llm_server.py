@@ -259,3 +259,24 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def kill_mid_flight(cmd: list[str], server: FakeLLMServer, answered: int) -> int:
+    """Run ``cmd`` against ``server`` (started with ``hang_after=answered``) and SIGKILL it once the
+    server has answered ``answered`` calls and holds the rest: returns how many calls were in flight.
+
+    How the resume tests make "a run killed with completed and unanswered calls" happen for sure."""
+    import os
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while server.completed() < answered and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(1.0)  # calls in flight stay unanswered; the answered ones reach the cache
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert server.completed() == answered
+    return sum(not e.completed for e in server.log)

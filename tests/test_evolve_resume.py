@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.evolve_fakes import SEEDS, evolve_responder, write_seeds
-from tests.fake_llm_server import FakeLLMServer
+from tests.fake_llm_server import FakeLLMServer, kill_mid_flight
 
 pytest.importorskip("openai")
 
@@ -47,18 +44,7 @@ def test_sigkill_halfway_then_rerun(tmp_path: Path) -> None:
     half = TOTAL_CALLS // 2
     # 1. The first run: after `half` answers the server holds every request, and the run is killed mid-flight.
     with FakeLLMServer(responder=evolve_responder, hang_after=half, max_wait=60) as first:
-        proc = subprocess.Popen(
-            command(src, out, first), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 60
-        while first.completed() < half and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        time.sleep(1.0)  # calls in flight stay unanswered; the answered ones reach the cache
-        assert proc.poll() is None, "the run ended before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        assert first.completed() == half
-        waiting = sum(not e.completed for e in first.log)
+        waiting = kill_mid_flight(command(src, out, first), first, half)
     assert waiting >= 1, "no call was in flight at the kill"
     assert not out.exists()
     # 2. The rerun, against a healthy server.

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.fake_llm_server import FakeLLMServer
+from tests.fake_llm_server import FakeLLMServer, kill_mid_flight
 from tests.generate_fakes import self_instruct_responder, write_seed_tasks
 
 pytest.importorskip("openai")
@@ -49,18 +46,7 @@ def test_sigkill_halfway_then_rerun(tmp_path: Path) -> None:
     out.parent.mkdir()
     # 1. After `half` answers the server holds every request, and the run is killed mid-flight.
     with FakeLLMServer(responder=self_instruct_responder, hang_after=half, max_wait=60) as first:
-        proc = subprocess.Popen(
-            command(src, out, first), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 60
-        while first.completed() < half and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        time.sleep(1.0)  # calls in flight stay unanswered; the answered ones reach the cache
-        assert proc.poll() is None, "the run ended before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        assert first.completed() == half
-        waiting = sum(not e.completed for e in first.log)
+        waiting = kill_mid_flight(command(src, out, first), first, half)
     assert waiting >= 1, "no call was in flight at the kill"
     assert not out.exists()
     # 2. The rerun, against a healthy server: only the calls not yet answered.
