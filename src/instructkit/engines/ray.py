@@ -53,7 +53,7 @@ from instructkit.accounting import (
 from instructkit.engines import local
 from instructkit.errors import InstructkitError
 from instructkit.formats import records as records_format
-from instructkit.io.read import ReadOptions, _parse
+from instructkit.io.read import ReadOptions, parse_row
 from instructkit.io.rows import RawRow
 from instructkit.io.sources import Source, resolve
 from instructkit.io.write import RecordWriter
@@ -293,7 +293,7 @@ def _read_slice(
     fmt = records_format.FORMAT
     records = []
     for i, row in enumerate(rows, start + 1):
-        records.extend(_parse(RawRow(f"row {i}", row), fmt, source, log, options))
+        records.extend(parse_row(RawRow(f"row {i}", row), fmt, source, log, options))
     part.records_in, part.rows, part.read_rejects = log.records_in, len(records), log.kept
     return to_table(records)
 

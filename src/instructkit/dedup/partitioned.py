@@ -1,0 +1,409 @@
+"""Dedup in partitions: the same pairs as :mod:`.exact` and :mod:`.near`, found where the records are.
+
+The single-machine path ships every record's text to one place.  Here each
+batch of records is turned into compact features where it was read
+(:func:`observe`: a 128-bit hash of the normalised text and the record's
+distinct shingle hashes), and those stay there; the phases below move only
+hashes, counts and record numbers between partitions, and only the verified
+pairs reach the driver, which clusters them with the local rules
+(:func:`instructkit.steps.dedup.decide_by`).
+
+Every phase is a pure function over arrays, returning a list (one item per
+output partition), and an :class:`Executor` runs them: :class:`Inline` in this
+process (tests), the Ray engine as tasks (:mod:`instructkit.engines.ray_dedup`).
+
+Why the result is the local one, pair for pair:
+
+- exact: records with equal hashes meet in the hash's partition, which returns
+  (first seen, copy) pairs; clusters of equality are components either way.
+- near: the local prefix filter (:mod:`.prefix`) orders shingles by their count
+  over the live records (ties by hash).  The counts are reduced in hash
+  partitions (a shuffle there and back, :func:`count_split`, :func:`count_merge`),
+  so each batch orders its records' shingles exactly as
+  :func:`~instructkit.dedup.prefix.ranked_sets` does and picks the same
+  prefixes.  Records meet in the partition of each prefix shingle, sorted by
+  record number, and are linked by the local rule (every member with the
+  group's first and its next ``MAX_GROUP``), so even capped groups give the
+  same candidates.  The candidates go to the partition of their first record's
+  batch, which removes the repeats and measures the exact Jaccard with
+  :func:`~instructkit.dedup.prefix.jaccard` over the two records' shingle sets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from instructkit.dedup.fields import record_texts
+from instructkit.dedup.prefix import MAX_GROUP, Sets, jaccard, prefix_lengths
+from instructkit.dedup.shingles import shingle
+from instructkit.schema import scores_frame
+from instructkit.steps.base import Decision
+from instructkit.steps.dedup import DedupConfig, check_quality, decide_by
+from instructkit.text import normalize
+
+#: A phase: arrays in, one item per output partition out.
+Phase = Callable[..., list[Any]]
+
+
+class Executor(Protocol):
+    """Runs phases: ``submit`` returns one handle per output (a value, or a Ray object ref)."""
+
+    def submit(self, fn: Phase, *args: Any, returns: int = 1) -> list[Any]: ...
+
+    def get(self, handles: list[Any]) -> list[Any]: ...
+
+
+class Inline:
+    """Every phase at once, in this process: handles are the values themselves."""
+
+    def submit(self, fn: Phase, *args: Any, returns: int = 1) -> list[Any]:
+        out = fn(*args)
+        assert len(out) == returns, (fn.__name__, len(out), returns)
+        return out
+
+    def get(self, handles: list[Any]) -> list[Any]:
+        return handles
+
+
+@dataclass
+class Sigs:
+    """One batch's features that stay where the batch was read (never sent to the driver)."""
+
+    #: xxh3-128 of each record's normalised text as two uint64 columns; ``[rows, 2]``.
+    digest: np.ndarray
+    #: Records whose normalised text is empty: they never match.
+    empty: np.ndarray
+    #: Each record's distinct shingle hashes, sorted (CSR with ``offsets``), and how often each occurs.
+    hashes: np.ndarray
+    mult: np.ndarray
+    offsets: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        return len(self.empty)
+
+
+def observe(table: pa.Table, c: DedupConfig) -> tuple[pa.Table, Sigs]:
+    """The driver's part of a batch (id and ``--keep-best`` quality: no text) and the batch's :class:`Sigs`."""
+    texts = record_texts(table, c.fields)
+    norm = [normalize(t) for t in texts]
+    digest = np.zeros((len(norm), 2), np.uint64)
+    for i, t in enumerate(norm):
+        d = xxhash.xxh3_128_intdigest(t.encode("utf-8", "surrogatepass"))
+        digest[i] = (d >> 64, d & 0xFFFFFFFFFFFFFFFF)
+    sh = shingle(norm if "near" in c.method else [""] * len(norm), c.ngram)
+    owner = np.repeat(np.arange(len(norm), dtype=np.int64), np.diff(sh.offsets))
+    order = np.lexsort((sh.hashes, owner))
+    h, owner = sh.hashes[order], owner[order]
+    first = np.ones(len(h), bool)
+    first[1:] = (h[1:] != h[:-1]) | (owner[1:] != owner[:-1])
+    starts = np.flatnonzero(first)
+    mult = np.diff(np.append(starts, len(h)))
+    offsets = np.zeros(len(norm) + 1, np.int64)
+    np.cumsum(np.bincount(owner[starts], minlength=len(norm)), out=offsets[1:])
+    columns: dict[str, Any] = {"id": table.column("id")}
+    if c.keep_best:
+        columns["quality"] = scores_frame(table).get(c.keep_best, np.full(table.num_rows, np.nan))
+    sigs = Sigs(digest, np.array([not t for t in norm], bool), h[starts], mult, offsets)
+    return pa.table(columns), sigs
+
+
+def _split(parts: int, key: np.ndarray, *columns: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+    """``columns`` cut by ``key % parts``, each piece in the original order."""
+    where = (key % np.uint64(parts)).astype(np.int64)
+    return [tuple(col[where == p] for col in columns) for p in range(parts)]
+
+
+def _rows_of(sigs: Sigs, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shingle hashes, multiplicities and set sizes of ``rows``, concatenated in row order."""
+    lens = sigs.offsets[rows + 1] - sigs.offsets[rows]
+    pos = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
+    pos += np.repeat(sigs.offsets[rows], lens)
+    return sigs.hashes[pos], sigs.mult[pos], lens
+
+
+# --- exact: group by content hash ---------------------------------------------------------
+
+
+def exact_split(sigs: Sigs, alive: np.ndarray, start: int, parts: int) -> list[Any]:
+    """Map: ``(hash hi, hash lo, record)`` of the live, non-empty records, by hash partition."""
+    rows = np.flatnonzero(alive & ~sigs.empty)
+    d = sigs.digest[rows]
+    return _split(parts, d[:, 1], d[:, 0], d[:, 1], rows + start)
+
+
+def exact_reduce(*pieces: tuple[np.ndarray, ...]) -> list[Any]:
+    """Reduce: ``[m, 2]`` (first seen, later copy) pairs of records with equal hashes."""
+    hi, lo, rec = (np.concatenate([p[k] for p in pieces]) for k in range(3))
+    order = np.lexsort((rec, lo, hi))
+    hi, lo, rec = hi[order], lo[order], rec[order]
+    new = np.ones(len(rec), bool)
+    new[1:] = (hi[1:] != hi[:-1]) | (lo[1:] != lo[:-1])
+    first = rec[np.flatnonzero(new)[np.cumsum(new) - 1]]
+    return [np.stack((first[~new], rec[~new]), axis=1).astype(np.int64).reshape(-1, 2)]
+
+
+# --- near: shingle counts, prefixes, candidates, verification -----------------------------
+
+
+def _vocabulary(sigs: Sigs, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The batch's distinct shingle hashes over its live records (sorted) and their occurrences."""
+    h, m, _ = _rows_of(sigs, np.flatnonzero(alive))
+    uniq, inverse = np.unique(h, return_inverse=True)
+    return uniq, np.bincount(inverse.reshape(-1), weights=m, minlength=len(uniq)).astype(np.int64)
+
+
+def count_split(sigs: Sigs, alive: np.ndarray, parts: int) -> list[Any]:
+    """Map: the batch's shingle counts, by hash partition (the first half of the count shuffle)."""
+    uniq, counts = _vocabulary(sigs, alive)
+    return _split(parts, uniq, uniq, counts)
+
+
+def count_merge(*pieces: tuple[np.ndarray, np.ndarray]) -> list[Any]:
+    """Reduce: the global count of every hash a batch sent, returned to that batch (the way back)."""
+    hashes = np.concatenate([p[0] for p in pieces])
+    uniq, inverse = np.unique(hashes, return_inverse=True)
+    total = np.bincount(inverse.reshape(-1), weights=np.concatenate([p[1] for p in pieces]))
+    total = total.astype(np.int64)
+    return [total[np.searchsorted(uniq, p[0])] for p in pieces]
+
+
+def prefix_split(
+    sigs: Sigs, alive: np.ndarray, start: int, threshold: float, *counts: np.ndarray
+) -> list[Any]:
+    """Map: each live record's prefix shingles in the global order (count, then hash), as
+    ``(shingle, record, set size)`` by shingle partition; the last item is the prefix total."""
+    parts = len(counts)
+    uniq, _ = _vocabulary(sigs, alive)
+    total = np.zeros(len(uniq), np.int64)
+    where = (uniq % np.uint64(max(parts, 1))).astype(np.int64)
+    for p, c in enumerate(counts):
+        total[where == p] = c
+    rank = np.empty(len(uniq), np.int64)
+    rank[np.lexsort((uniq, total))] = np.arange(len(uniq))
+    rows = np.flatnonzero(alive)
+    h, _, sizes = _rows_of(sigs, rows)
+    owner = np.repeat(np.arange(len(rows)), sizes)
+    r = rank[np.searchsorted(uniq, h)]
+    order = np.lexsort((r, owner))
+    local = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    pick = order[local < prefix_lengths(sizes, threshold)[owner]]
+    token, rec = h[pick], rows[owner[pick]] + start
+    return [*_split(parts, token, token, rec, sizes[owner[pick]]), int(len(pick))]
+
+
+def link(threshold: float, starts: np.ndarray, *pieces: tuple[np.ndarray, ...]) -> list[Any]:
+    """Reduce: candidate pairs of one shingle partition by the local rule, sent to the batch of
+    the pair's first record; the last item is ``(capped groups, [batches, batches] needs)``,
+    which batches' shingle sets each batch will need to verify its pairs."""
+    token, rec, size = (np.concatenate([p[k] for p in pieces]) for k in range(3))
+    batches = len(starts) - 1
+    order = np.lexsort((rec, token))
+    token, rec, size = token[order], rec[order], size[order]
+    shared = np.zeros(len(token), bool)
+    if len(token) > 1:
+        same = token[1:] == token[:-1]
+        shared[1:] |= same
+        shared[:-1] |= same
+    token, rec, size = token[shared], rec[shared], size[shared]
+    capped, a, b = 0, np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if len(token) >= 2:
+        pos = np.arange(len(token))
+        begin = np.maximum.accumulate(np.where(np.r_[True, token[1:] != token[:-1]], pos, 0))
+        group = np.bincount(begin, minlength=len(token))[begin]
+        capped = int(np.count_nonzero((group > MAX_GROUP + 1) & (begin == pos)))
+        links = [(begin[begin != pos], pos[begin != pos])]
+        for d in range(1, MAX_GROUP + 1):
+            same_at = np.flatnonzero(token[:-d] == token[d:])
+            if not len(same_at):
+                break
+            links.append((same_at, same_at + d))
+        x = np.concatenate([u for u, _ in links])
+        y = np.concatenate([v for _, v in links])
+        small, big = np.minimum(size[x], size[y]), np.maximum(size[x], size[y])
+        ok = small >= np.ceil(big * threshold - 1e-9)  # Jaccard <= |small| / |big|
+        a, b = np.minimum(rec[x], rec[y])[ok], np.maximum(rec[x], rec[y])[ok]
+    batch_a = np.searchsorted(starts, a, side="right") - 1
+    needs = np.zeros((batches, batches), bool)
+    needs[batch_a, np.searchsorted(starts, b, side="right") - 1] = True
+    out: list[Any] = [np.stack((a[batch_a == k], b[batch_a == k]), axis=1) for k in range(batches)]
+    return [*out, (capped, needs)]
+
+
+def _jaccard(pairs: np.ndarray, starts: np.ndarray, batches: list[int], sigs: list[Sigs]) -> np.ndarray:
+    """Exact Jaccard of record pairs whose shingle sets are in ``sigs`` (of ``batches``)."""
+    records = np.unique(pairs)
+    which = np.searchsorted(starts, records, side="right") - 1
+    hashes, sizes = [], np.zeros(len(records), np.int64)
+    for k, s in zip(batches, sigs):
+        mine = np.flatnonzero(which == k)
+        h, _, lens = _rows_of(s, records[mine] - starts[k])
+        hashes.append((mine, h, lens))
+        sizes[mine] = lens
+    offsets = np.zeros(len(records) + 1, np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    flat = np.zeros(offsets[-1], np.uint64)
+    for mine, h, lens in hashes:
+        pos = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
+        flat[pos + np.repeat(offsets[mine], lens)] = h
+    # Dense ids in hash order keep each record's ids sorted, as Sets wants.
+    _, ids = np.unique(flat, return_inverse=True)
+    return jaccard(Sets(ids.reshape(-1).astype(np.int64), offsets), np.searchsorted(records, pairs))
+
+
+def verify(threshold: float, starts: np.ndarray, batches: list[int], *args: Any) -> list[Any]:
+    """Reduce: one batch's candidates without repeats, kept when the exact Jaccard reaches the
+    threshold: ``[verified pairs, their Jaccard, candidates]``.  ``args``: the shingle sets of
+    ``batches`` (the batch first), then the pieces of pairs from every shingle partition."""
+    sigs, pieces = list(args[: len(batches)]), args[len(batches) :]
+    pairs = np.unique(np.concatenate(pieces).reshape(-1, 2), axis=0)
+    sim = _jaccard(pairs, starts, batches, sigs) if len(pairs) else np.zeros(0)
+    ok = sim >= threshold
+    return [pairs[ok], sim[ok], len(pairs)]
+
+
+def measure(starts: np.ndarray, batches: list[int], pairs: np.ndarray, *sigs: Sigs) -> list[Any]:
+    """The exact Jaccard of any record pairs (a rejected record and its keeper, for the detail)."""
+    return [_jaccard(pairs, starts, batches, list(sigs))]
+
+
+# --- the driver's side --------------------------------------------------------------------
+
+
+def decide(
+    c: DedupConfig, features: list[pa.Table], sigs: list[Any], ex: Executor, parts: int
+) -> Decision:
+    """The dedup decision from each batch's features (driver) and :class:`Sigs` handles (workers).
+
+    ``parts``: the partitions of each shuffle (any number gives the same decision)."""
+    table = pa.concat_tables(features)
+    quality = None
+    if c.keep_best:
+        quality = check_quality(c, table.column("quality").to_numpy(zero_copy_only=False))
+    starts = np.zeros(len(features) + 1, np.int64)
+    np.cumsum([f.num_rows for f in features], out=starts[1:])
+    run = _Run(c, sigs, starts, ex, max(1, parts))
+
+    def pairs_of(method: str, alive: np.ndarray) -> Any:
+        mask = np.zeros(starts[-1], bool)
+        mask[alive] = True
+        if method == "exact":
+            pairs = run.exact(mask)
+            return np.searchsorted(alive, pairs), lambda a, b: np.ones(len(a)), {}
+        if method == "near":
+            pairs, info = run.near(mask)
+
+            def similarity(drop: np.ndarray, kept: np.ndarray) -> np.ndarray:
+                return run.measure(np.stack((alive[drop], alive[kept]), axis=1))
+
+            return np.searchsorted(alive, pairs), similarity, info
+        raise ValueError(f"partitioned dedup has no method '{method}'")
+
+    return decide_by(c, table.column("id").to_pylist(), quality, pairs_of)
+
+
+@dataclass
+class _Run:
+    """The phases of one decision, scheduled on an executor; pairs are record numbers."""
+
+    c: DedupConfig
+    sigs: list[Any]
+    starts: np.ndarray
+    ex: Executor
+    parts: int
+
+    def _alive(self, mask: np.ndarray, k: int) -> np.ndarray:
+        return mask[self.starts[k] : self.starts[k + 1]]
+
+    def _shuffle(self, maps: list[list[Any]], fn: Phase, *args: Any, returns: int) -> list[list[Any]]:
+        """Each reduce ``p`` of ``fn`` gets piece ``p`` of every map output."""
+        return [
+            self.ex.submit(fn, *args, *(m[p] for m in maps), returns=returns)
+            for p in range(self.parts)
+        ]
+
+    def exact(self, mask: np.ndarray) -> np.ndarray:
+        ex, P = self.ex, self.parts
+        maps = [
+            ex.submit(exact_split, s, self._alive(mask, k), int(self.starts[k]), P, returns=P)
+            for k, s in enumerate(self.sigs)
+        ]
+        reduced = self._shuffle(maps, exact_reduce, returns=1)
+        return np.concatenate(ex.get([r[0] for r in reduced])).reshape(-1, 2)
+
+    def near(self, mask: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        ex, P, B, t = self.ex, self.parts, len(self.sigs), self.c.threshold
+        t0 = time.perf_counter()
+        counts = [
+            ex.submit(count_split, s, self._alive(mask, k), P, returns=P)
+            for k, s in enumerate(self.sigs)
+        ]
+        back = self._shuffle(counts, count_merge, returns=B)  # back[p][k]: batch k's counts
+        prefixes = [
+            ex.submit(prefix_split, s, self._alive(mask, k), int(self.starts[k]), t,
+                      *(back[p][k] for p in range(P)), returns=P + 1)  # fmt: skip
+            for k, s in enumerate(self.sigs)
+        ]
+        chosen = sum(ex.get([p[P] for p in prefixes]))
+        t1 = time.perf_counter()
+        linked = self._shuffle([p[:P] for p in prefixes], link, t, self.starts, returns=B + 1)
+        capped, needs = 0, np.zeros((B, B), bool)
+        for c, n in ex.get([r[B] for r in linked]):
+            capped, needs = capped + c, needs | n
+        t2 = time.perf_counter()
+        verified = []
+        for k in range(B):
+            batches = [k, *(j for j in np.flatnonzero(needs[k]).tolist() if j != k)]
+            verified.append(ex.submit(verify, t, self.starts, batches,
+                                      *(self.sigs[j] for j in batches),
+                                      *(r[k] for r in linked), returns=3))  # fmt: skip
+        got = ex.get([h for v in verified for h in v])
+        pairs = np.concatenate([got[i] for i in range(0, len(got), 3)]).reshape(-1, 2)
+        candidates = sum(got[i] for i in range(2, len(got), 3))
+        t3 = time.perf_counter()
+        info = {
+            "index": "prefix",
+            "prefix_shingles": int(chosen),
+            "capped_groups": capped,
+            "candidates": int(candidates),
+            "verified": len(pairs),
+            "verify": "exact",
+            "stage_seconds": {
+                "shingle": 0.0,  # done by the workers while observing
+                "index": round(t1 - t0, 3),
+                "candidates": round(t2 - t1, 3),
+                "verify": round(t3 - t2, 3),
+            },
+            "threshold": self.c.threshold,
+            "num_perm": self.c.num_perm,
+            "ngram": self.c.ngram,
+        }
+        return pairs, info
+
+    def measure(self, pairs: np.ndarray) -> np.ndarray:
+        """Jaccard of any pairs, each measured in the batch of its first record."""
+        if not len(pairs):
+            return np.zeros(0)
+        lo = np.minimum(pairs[:, 0], pairs[:, 1])
+        hi = np.maximum(pairs[:, 0], pairs[:, 1])
+        batch_lo = np.searchsorted(self.starts, lo, side="right") - 1
+        batch_hi = np.searchsorted(self.starts, hi, side="right") - 1
+        out = np.zeros(len(pairs))
+        jobs = []
+        for k in np.unique(batch_lo).tolist():
+            mine = np.flatnonzero(batch_lo == k)
+            batches = [k, *(j for j in np.unique(batch_hi[mine]).tolist() if j != k)]
+            sub = np.stack((lo[mine], hi[mine]), axis=1)
+            job = self.ex.submit(measure, self.starts, batches, sub,
+                                 *(self.sigs[j] for j in batches))  # fmt: skip
+            jobs.append((mine, job[0]))
+        for (mine, _), sim in zip(jobs, self.ex.get([j for _, j in jobs])):
+            out[mine] = sim
+        return out
