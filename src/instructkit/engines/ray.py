@@ -188,7 +188,7 @@ def _first_line(e: BaseException) -> str:
 
 
 @dataclass
-class _Part:
+class Part:
     """What a worker sends back for one partition; pickled into a single binary cell."""
 
     #: Input rows read (``records_in``) and the records they gave (the step's input).
@@ -235,9 +235,9 @@ class _Worker:
             {"index": batch.column("index"), "payload": pa.array(payloads, pa.binary())}
         )
 
-    def _one(self, index: int, start: int, stop: int, offset: int) -> _Part:
-        part = _Part()
-        table = _read_slice(self.file, self.source, start, stop, self.options, part)
+    def _one(self, index: int, start: int, stop: int, offset: int) -> Part:
+        part = Part()
+        table = read_slice(self.file, self.source, start, stop, self.options, part)
         t0 = time.perf_counter()
         if self.phase == "observe":
             assert isinstance(self.step, GlobalStep)
@@ -276,8 +276,8 @@ class _Collect(RunLog):
         self.kept.append(rej)
 
 
-def _read_slice(
-    file: pq.ParquetFile, source: Source, start: int, stop: int, options: ReadOptions, part: _Part
+def read_slice(
+    file: pq.ParquetFile, source: Source, start: int, stop: int, options: ReadOptions, part: Part
 ) -> pa.Table:
     """Rows ``[start, stop)`` of a record file, parsed as the local reader parses them."""
     groups, first, seen = [], 0, 0
@@ -329,7 +329,7 @@ def _partitions(path: str, batch_size: int) -> list[dict[str, int]]:
 
 
 def _map(parts: list[dict[str, int]], step: Step, path: str, options: ReadOptions, phase: str,
-         decision: Any = None) -> Iterator[_Part]:  # fmt: skip
+         decision: Any = None) -> Iterator[Part]:  # fmt: skip
     """Run one phase over every partition on the cluster; yield the parts in input order."""
     import ray
     import ray.data
@@ -357,7 +357,7 @@ def _map(parts: list[dict[str, int]], step: Step, path: str, options: ReadOption
         yield pickle.loads(row["payload"])
 
 
-def _log_read(part: _Part, log: RunLog) -> None:
+def _log_read(part: Part, log: RunLog) -> None:
     log.records_in += part.records_in
     for rej in part.read_rejects:
         log.reject(rej)
@@ -385,19 +385,34 @@ def _run_step(
         return {}
     facts: dict[str, Any] = {}
     if isinstance(step, GlobalStep):
+        from instructkit.engines import ray_dedup
+
         step.setup()
-        features = []
-        for p, part in zip(parts, _map(parts, step, path, options, "observe")):
+        spread = ray_dedup.handles(step)  # dedup: decided in partitions, no text to the driver
+        observed = (
+            ray_dedup.observe(step, parts, path, options)  # type: ignore[arg-type]
+            if spread
+            else ((part, None) for part in _map(parts, step, path, options, "observe"))
+        )
+        features, sigs = [], []
+        for p, (part, sig) in zip(parts, observed):
             _log_read(part, log)
             log.seconds[step.name] = log.seconds.get(step.name, 0.0) + part.seconds
             assert part.features is not None
             p["offset"] = slog.records_in  # apply's position in the decision
             slog.records_in += part.rows
             features.append(part.features)
+            sigs.append(sig)
             slog.stats = merge_stats(slog.stats, part.observed)
             facts = part.facts
-        decision = slog.decide(features, log)
+        if spread:
+            with log.timed(step.name):
+                decision = ray_dedup.decide(step, features, sigs)  # type: ignore[arg-type]
+            slog.stats = merge_stats(slog.stats, decision.stats)
+        else:
+            decision = slog.decide(features, log)
         features.clear()
+        sigs.clear()
         import ray
 
         ref = ray.put(decision)
