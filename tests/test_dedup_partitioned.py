@@ -70,9 +70,7 @@ def _partitioned(step: Dedup, table: pa.Table, batch: int, parts: int) -> Any:
 
 
 def _without_seconds(stats: dict[str, Any]) -> dict[str, Any]:
-    return {
-        m: {k: v for k, v in s.items() if "seconds" not in k} for m, s in stats.items()
-    }
+    return {m: {k: v for k, v in s.items() if "seconds" not in k} for m, s in stats.items()}
 
 
 @pytest.mark.parametrize(

@@ -237,7 +237,9 @@ def link(threshold: float, starts: np.ndarray, *pieces: tuple[np.ndarray, ...]) 
     return [*out, (capped, needs)]
 
 
-def _jaccard(pairs: np.ndarray, starts: np.ndarray, batches: list[int], sigs: list[Sigs]) -> np.ndarray:
+def _jaccard(
+    pairs: np.ndarray, starts: np.ndarray, batches: list[int], sigs: list[Sigs]
+) -> np.ndarray:
     """Exact Jaccard of record pairs whose shingle sets are in ``sigs`` (of ``batches``)."""
     records = np.unique(pairs)
     which = np.searchsorted(starts, records, side="right") - 1
@@ -322,7 +324,9 @@ class _Run:
     def _alive(self, mask: np.ndarray, k: int) -> np.ndarray:
         return mask[self.starts[k] : self.starts[k + 1]]
 
-    def _shuffle(self, maps: list[list[Any]], fn: Phase, *args: Any, returns: int) -> list[list[Any]]:
+    def _shuffle(
+        self, maps: list[list[Any]], fn: Phase, *args: Any, returns: int
+    ) -> list[list[Any]]:
         """Each reduce ``p`` of ``fn`` gets piece ``p`` of every map output."""
         return [
             self.ex.submit(fn, *args, *(m[p] for m in maps), returns=returns)
@@ -347,8 +351,15 @@ class _Run:
         ]
         back = self._shuffle(counts, count_merge, returns=B)  # back[p][k]: batch k's counts
         prefixes = [
-            ex.submit(prefix_split, s, self._alive(mask, k), int(self.starts[k]), t,
-                      *(back[p][k] for p in range(P)), returns=P + 1)  # fmt: skip
+            ex.submit(
+                prefix_split,
+                s,
+                self._alive(mask, k),
+                int(self.starts[k]),
+                t,
+                *(back[p][k] for p in range(P)),
+                returns=P + 1,
+            )  # fmt: skip
             for k, s in enumerate(self.sigs)
         ]
         chosen = sum(ex.get([p[P] for p in prefixes]))

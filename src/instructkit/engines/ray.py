@@ -214,14 +214,19 @@ class _Worker:
         options: ReadOptions,
         phase: str,
         decision: Any = None,
+        shared: Any = None,
     ) -> None:
+        import ray
+
         step = get_step(name).from_config(config, output=Path(output) if output else None)
+        if isinstance(shared, ray.ObjectRef):
+            shared = ray.get(shared)
+        if shared is not None:  # built once by _share, read from the object store
+            step.adopt(shared)
         step.setup()
         self.step, self.options, self.phase = step, options, phase
         self.source = resolve([path])[0]
         if decision is not None and not isinstance(decision, Decision):
-            import ray
-
             decision = ray.get(decision)
         self.decision: Decision | None = decision
         self.file = pq.ParquetFile(path)
@@ -328,6 +333,23 @@ def _partitions(path: str, batch_size: int) -> list[dict[str, int]]:
     ]
 
 
+def _build_shared(name: str, config: dict[str, Any], output: str | None) -> Any:
+    step = get_step(name).from_config(config, output=Path(output) if output else None)
+    return step.shared()
+
+
+def _share(step: Step) -> Any:
+    """What the step's workers share (:meth:`Step.shared`: benchmark indexes), built once by one
+    task and left in the object store; ``None`` for a step that shares nothing."""
+    if type(step).shared is Step.shared:
+        return None
+    import ray
+
+    output = str(step.output) if step.output else None
+    build = ray.remote(num_cpus=1)(_build_shared)
+    return build.remote(step.name, step.config.to_mapping(), output)
+
+
 def _map(parts: list[dict[str, int]], step: Step, path: str, options: ReadOptions, phase: str,
          decision: Any = None) -> Iterator[Part]:  # fmt: skip
     """Run one phase over every partition on the cluster; yield the parts in input order."""
@@ -347,7 +369,7 @@ def _map(parts: list[dict[str, int]], step: Step, path: str, options: ReadOption
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers, initial_size=workers),
         num_cpus=1,
         fn_constructor_args=(step.name, step.config.to_mapping(), output, path, options, phase,
-                             decision),
+                             decision, _share(step)),
     )  # fmt: skip
     expected = 0
     for row in ds.iter_rows():

@@ -91,8 +91,9 @@ def observe(
     ex = RayExecutor()
     config = step.config.to_mapping()
     handles = [
-        ex.submit(_observe, step.name, config, str(Path(path)), p["start"], p["stop"], options,
-                  returns=2)  # fmt: skip
+        ex.submit(
+            _observe, step.name, config, str(Path(path)), p["start"], p["stop"], options, returns=2
+        )  # fmt: skip
         for p in parts
     ]
     for part_ref, sigs in handles:
