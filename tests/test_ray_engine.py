@@ -131,8 +131,9 @@ def twin_recipes(tmp_path: Path, text: str) -> tuple[Path, Path]:
 
 
 #: Summary keys that describe the moment, not the run: timings, the process's peak memory, and
-#: which benchmark indexes were already cached (the second run finds those the first one built).
-MOMENT = ("peak_rss_mb", "cache_hits")  # and every key naming seconds
+#: what was already cached: benchmark indexes, and the texts select's encoder found in its on-disk
+#: cache (``encoded`` counts the others; the second run finds those the first one encoded).
+MOMENT = ("peak_rss_mb", "cache_hits", "encoded")  # and every key naming seconds
 FIGURE = re.compile(rb"\d[\d,]*(\.\d+)?")
 
 
