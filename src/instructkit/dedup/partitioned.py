@@ -24,9 +24,11 @@ Why the result is the local one, pair for pair:
   prefixes.  Records meet in the partition of each prefix shingle, sorted by
   record number, and are linked by the local rule (every member with the
   group's first and its next ``MAX_GROUP``), so even capped groups give the
-  same candidates.  The candidates go to the partition of their first record's
-  batch, which removes the repeats and measures the exact Jaccard with
-  :func:`~instructkit.dedup.prefix.jaccard` over the two records' shingle sets.
+  same candidates.  The candidates go to the verify partition of their first
+  record, which removes the repeats and asks each batch for the shingle sets of
+  the records it names (a join: :func:`plan`, :func:`gather`; only those sets
+  move), then measures the exact Jaccard with
+  :func:`~instructkit.dedup.prefix.jaccard`.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def observe(table: pa.Table, c: DedupConfig) -> tuple[pa.Table, Sigs]:
     first = np.ones(len(h), bool)
     first[1:] = (h[1:] != h[:-1]) | (owner[1:] != owner[:-1])
     starts = np.flatnonzero(first)
-    mult = np.diff(np.append(starts, len(h)))
+    mult = np.diff(np.append(starts, len(h))).astype(np.int32)
     offsets = np.zeros(len(norm) + 1, np.int64)
     np.cumsum(np.bincount(owner[starts], minlength=len(norm)), out=offsets[1:])
     columns: dict[str, Any] = {"id": table.column("id")}
@@ -199,12 +201,10 @@ def prefix_split(
     return [*_split(parts, token, token, rec, sizes[owner[pick]]), int(len(pick))]
 
 
-def link(threshold: float, starts: np.ndarray, *pieces: tuple[np.ndarray, ...]) -> list[Any]:
-    """Reduce: candidate pairs of one shingle partition by the local rule, sent to the batch of
-    the pair's first record; the last item is ``(capped groups, [batches, batches] needs)``,
-    which batches' shingle sets each batch will need to verify its pairs."""
+def link(threshold: float, parts: int, *pieces: tuple[np.ndarray, ...]) -> list[Any]:
+    """Reduce: candidate pairs of one shingle partition by the local rule, sent to the verify
+    partition of the pair's first record; the last item is the count of capped groups."""
     token, rec, size = (np.concatenate([p[k] for p in pieces]) for k in range(3))
-    batches = len(starts) - 1
     order = np.lexsort((rec, token))
     token, rec, size = token[order], rec[order], size[order]
     shared = np.zeros(len(token), bool)
@@ -230,50 +230,52 @@ def link(threshold: float, starts: np.ndarray, *pieces: tuple[np.ndarray, ...]) 
         small, big = np.minimum(size[x], size[y]), np.maximum(size[x], size[y])
         ok = small >= np.ceil(big * threshold - 1e-9)  # Jaccard <= |small| / |big|
         a, b = np.minimum(rec[x], rec[y])[ok], np.maximum(rec[x], rec[y])[ok]
-    batch_a = np.searchsorted(starts, a, side="right") - 1
-    needs = np.zeros((batches, batches), bool)
-    needs[batch_a, np.searchsorted(starts, b, side="right") - 1] = True
-    out: list[Any] = [np.stack((a[batch_a == k], b[batch_a == k]), axis=1) for k in range(batches)]
-    return [*out, (capped, needs)]
+    where = a % parts
+    return [*(np.stack((a[where == q], b[where == q]), axis=1) for q in range(parts)), capped]
 
 
-def _jaccard(
-    pairs: np.ndarray, starts: np.ndarray, batches: list[int], sigs: list[Sigs]
-) -> np.ndarray:
-    """Exact Jaccard of record pairs whose shingle sets are in ``sigs`` (of ``batches``)."""
+def plan(starts: np.ndarray, *pieces: np.ndarray) -> list[Any]:
+    """A verify partition's pairs without repeats (the last item) and, for each batch, the
+    records (sorted) whose shingle sets it needs from there: the request half of the join."""
+    pairs = np.unique(np.concatenate(pieces).reshape(-1, 2), axis=0)
     records = np.unique(pairs)
     which = np.searchsorted(starts, records, side="right") - 1
-    hashes, sizes = [], np.zeros(len(records), np.int64)
-    for k, s in zip(batches, sigs):
-        mine = np.flatnonzero(which == k)
-        h, _, lens = _rows_of(s, records[mine] - starts[k])
-        hashes.append((mine, h, lens))
-        sizes[mine] = lens
-    offsets = np.zeros(len(records) + 1, np.int64)
-    np.cumsum(sizes, out=offsets[1:])
-    flat = np.zeros(offsets[-1], np.uint64)
-    for mine, h, lens in hashes:
-        pos = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
-        flat[pos + np.repeat(offsets[mine], lens)] = h
+    return [*(records[which == k] for k in range(len(starts) - 1)), pairs]
+
+
+def gather(start: int, sigs: Sigs, *requests: np.ndarray) -> list[Any]:
+    """A batch's answer to each verify partition: the shingle sets of the records it asked for."""
+    out = []
+    for rows in requests:
+        h, _, lens = _rows_of(sigs, rows - start)
+        out.append((h, lens))
+    return out
+
+
+def _jaccard(pairs: np.ndarray, sets: tuple[tuple[np.ndarray, np.ndarray], ...]) -> np.ndarray:
+    """Exact Jaccard of record pairs from the sets every batch sent (``np.unique(pairs)``, in order)."""
+    if not len(pairs):
+        return np.zeros(0)
+    flat = np.concatenate([h for h, _ in sets])
+    offsets = np.zeros(sum(len(n) for _, n in sets) + 1, np.int64)
+    np.cumsum(np.concatenate([n for _, n in sets]), out=offsets[1:])
     # Dense ids in hash order keep each record's ids sorted, as Sets wants.
     _, ids = np.unique(flat, return_inverse=True)
+    records = np.unique(pairs)
     return jaccard(Sets(ids.reshape(-1).astype(np.int64), offsets), np.searchsorted(records, pairs))
 
 
-def verify(threshold: float, starts: np.ndarray, batches: list[int], *args: Any) -> list[Any]:
-    """Reduce: one batch's candidates without repeats, kept when the exact Jaccard reaches the
-    threshold: ``[verified pairs, their Jaccard, candidates]``.  ``args``: the shingle sets of
-    ``batches`` (the batch first), then the pieces of pairs from every shingle partition."""
-    sigs, pieces = list(args[: len(batches)]), args[len(batches) :]
-    pairs = np.unique(np.concatenate(pieces).reshape(-1, 2), axis=0)
-    sim = _jaccard(pairs, starts, batches, sigs) if len(pairs) else np.zeros(0)
+def verify(threshold: float, pairs: np.ndarray, *sets: tuple[np.ndarray, np.ndarray]) -> list[Any]:
+    """Reduce: the partition's candidates kept when their exact Jaccard reaches the threshold:
+    ``[verified pairs, their Jaccard, candidates]``."""
+    sim = _jaccard(pairs, sets)
     ok = sim >= threshold
     return [pairs[ok], sim[ok], len(pairs)]
 
 
-def measure(starts: np.ndarray, batches: list[int], pairs: np.ndarray, *sigs: Sigs) -> list[Any]:
+def measure(pairs: np.ndarray, *sets: tuple[np.ndarray, np.ndarray]) -> list[Any]:
     """The exact Jaccard of any record pairs (a rejected record and its keeper, for the detail)."""
-    return [_jaccard(pairs, starts, batches, list(sigs))]
+    return [_jaccard(pairs, sets)]
 
 
 # --- the driver's side --------------------------------------------------------------------
@@ -359,22 +361,18 @@ class _Run:
                 t,
                 *(back[p][k] for p in range(P)),
                 returns=P + 1,
-            )  # fmt: skip
+            )
             for k, s in enumerate(self.sigs)
         ]
         chosen = sum(ex.get([p[P] for p in prefixes]))
         t1 = time.perf_counter()
-        linked = self._shuffle([p[:P] for p in prefixes], link, t, self.starts, returns=B + 1)
-        capped, needs = 0, np.zeros((B, B), bool)
-        for c, n in ex.get([r[B] for r in linked]):
-            capped, needs = capped + c, needs | n
+        linked = self._shuffle([p[:P] for p in prefixes], link, t, P, returns=P + 1)
+        capped = sum(ex.get([r[P] for r in linked]))
         t2 = time.perf_counter()
-        verified = []
-        for k in range(B):
-            batches = [k, *(j for j in np.flatnonzero(needs[k]).tolist() if j != k)]
-            verified.append(ex.submit(verify, t, self.starts, batches,
-                                      *(self.sigs[j] for j in batches),
-                                      *(r[k] for r in linked), returns=3))  # fmt: skip
+        plans, sets = self._join([[r[q] for r in linked] for q in range(P)])
+        verified = [
+            ex.submit(verify, t, plans[q][B], *(s[q] for s in sets), returns=3) for q in range(P)
+        ]
         got = ex.get([h for v in verified for h in v])
         pairs = np.concatenate([got[i] for i in range(0, len(got), 3)]).reshape(-1, 2)
         candidates = sum(got[i] for i in range(2, len(got), 3))
@@ -398,23 +396,28 @@ class _Run:
         }
         return pairs, info
 
+    def _join(self, pieces: list[list[Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
+        """Each verify partition ``q`` (``pieces[q]``: its pairs) gets the shingle sets of the
+        records it names, and only those: ``plans[q][B]`` its pairs, ``sets[k][q]`` batch k's part."""
+        ex, B, Q = self.ex, len(self.sigs), len(pieces)
+        plans = [ex.submit(plan, self.starts, *p, returns=B + 1) for p in pieces]
+        sets = [
+            ex.submit(gather, int(self.starts[k]), s, *(p[k] for p in plans), returns=Q)
+            for k, s in enumerate(self.sigs)
+        ]
+        return plans, sets
+
     def measure(self, pairs: np.ndarray) -> np.ndarray:
-        """Jaccard of any pairs, each measured in the batch of its first record."""
+        """Jaccard of any pairs (as given, on the driver), measured in the partition of the first record."""
         if not len(pairs):
             return np.zeros(0)
-        lo = np.minimum(pairs[:, 0], pairs[:, 1])
-        hi = np.maximum(pairs[:, 0], pairs[:, 1])
-        batch_lo = np.searchsorted(self.starts, lo, side="right") - 1
-        batch_hi = np.searchsorted(self.starts, hi, side="right") - 1
+        where = pairs.min(axis=1) % self.parts
+        mine = [np.flatnonzero(where == q) for q in range(self.parts)]
+        _, sets = self._join([[pairs[m]] for m in mine])
+        jobs = [
+            self.ex.submit(measure, pairs[m], *(s[q] for s in sets))[0] for q, m in enumerate(mine)
+        ]
         out = np.zeros(len(pairs))
-        jobs = []
-        for k in np.unique(batch_lo).tolist():
-            mine = np.flatnonzero(batch_lo == k)
-            batches = [k, *(j for j in np.unique(batch_hi[mine]).tolist() if j != k)]
-            sub = np.stack((lo[mine], hi[mine]), axis=1)
-            job = self.ex.submit(measure, self.starts, batches, sub,
-                                 *(self.sigs[j] for j in batches))  # fmt: skip
-            jobs.append((mine, job[0]))
-        for (mine, _), sim in zip(jobs, self.ex.get([j for _, j in jobs])):
-            out[mine] = sim
+        for m, sim in zip(mine, self.ex.get(jobs)):
+            out[m] = sim
         return out

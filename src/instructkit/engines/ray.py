@@ -346,8 +346,10 @@ def _share(step: Step) -> Any:
     import ray
 
     output = str(step.output) if step.output else None
-    build = ray.remote(num_cpus=1)(_build_shared)
-    return build.remote(step.name, step.config.to_mapping(), output)
+    ref = ray.remote(num_cpus=1)(_build_shared).remote(step.name, step.config.to_mapping(), output)
+    # Built before the pool starts: actors waiting for it must not hold the CPU it needs.
+    ray.wait([ref], fetch_local=False)
+    return ref
 
 
 def _map(parts: list[dict[str, int]], step: Step, path: str, options: ReadOptions, phase: str,
