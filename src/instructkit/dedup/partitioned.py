@@ -302,10 +302,22 @@ def decide(
             pairs = run.exact(mask)
             return np.searchsorted(alive, pairs), lambda a, b: np.ones(len(a)), {}
         if method == "near":
-            pairs, info = run.near(mask)
+            pairs, sims, info = run.near(mask)
+            n = int(starts[-1])
+            known = pairs[:, 0] * n + pairs[:, 1]
+            order = np.argsort(known)
 
             def similarity(drop: np.ndarray, kept: np.ndarray) -> np.ndarray:
-                return run.measure(np.stack((alive[drop], alive[kept]), axis=1))
+                """A verified pair's Jaccard as verified; others (components) measured anew."""
+                a, b = alive[drop], alive[kept]
+                if not len(known):
+                    return run.measure(np.stack((a, b), axis=1))
+                code = np.minimum(a, b) * n + np.maximum(a, b)
+                at = order[np.minimum(np.searchsorted(known, code, sorter=order), len(order) - 1)]
+                found = known[at] == code
+                out = np.where(found, sims[at], 0.0)
+                out[~found] = run.measure(np.stack((a[~found], b[~found]), axis=1))
+                return out
 
             return np.searchsorted(alive, pairs), similarity, info
         raise ValueError(f"partitioned dedup has no method '{method}'")
@@ -344,7 +356,7 @@ class _Run:
         reduced = self._shuffle(maps, exact_reduce, returns=1)
         return np.concatenate(ex.get([r[0] for r in reduced])).reshape(-1, 2)
 
-    def near(self, mask: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    def near(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         ex, P, B, t = self.ex, self.parts, len(self.sigs), self.c.threshold
         t0 = time.perf_counter()
         counts = [
@@ -375,6 +387,7 @@ class _Run:
         ]
         got = ex.get([h for v in verified for h in v])
         pairs = np.concatenate([got[i] for i in range(0, len(got), 3)]).reshape(-1, 2)
+        sims = np.concatenate([got[i] for i in range(1, len(got), 3)])
         candidates = sum(got[i] for i in range(2, len(got), 3))
         t3 = time.perf_counter()
         info = {
@@ -394,7 +407,7 @@ class _Run:
             "num_perm": self.c.num_perm,
             "ngram": self.c.ngram,
         }
-        return pairs, info
+        return pairs, sims, info
 
     def _join(self, pieces: list[list[Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
         """Each verify partition ``q`` (``pieces[q]``: its pairs) gets the shingle sets of the
