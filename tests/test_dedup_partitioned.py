@@ -98,3 +98,17 @@ def test_same_decision_as_one_machine(options: dict[str, Any], batch: int, parts
         assert any("linked to it" not in (d or "") for d in local.details)
     if options.get("cluster") == "components":  # chains: a record dropped for a non-neighbour
         assert any("linked to it through" in (d or "") for d in local.details)
+
+
+@pytest.mark.parametrize("texts", [["a b c d"], ["", ""], ["one two three", "four five six"],
+                                   ["x y z w", "x y z w", "X, y z w!"]])  # fmt: skip
+def test_small_and_empty_inputs(texts: list[str]) -> None:
+    recs = [{"id": f"r{i}", "source": "t", "messages": [{"role": "user", "content": t}]}
+            for i, t in enumerate(texts)]  # fmt: skip
+    table = to_table(recs)
+    for options in ({}, {"cluster": "components"}):
+        step = Dedup(**options)
+        local = step.decide(step.observe(table))
+        dist = _partitioned(step, table, 1, 3)
+        assert np.array_equal(local.keep, dist.keep) and local.details == dist.details
+        assert _without_seconds(local.stats) == _without_seconds(dist.stats)
