@@ -16,7 +16,11 @@ as the local engine: same rejects file, same sidecar files, same summary.
 A :class:`~instructkit.steps.base.GlobalStep` runs in two passes: ``observe``
 in parallel, the small features gathered and ``decide``-d once on the driver,
 the decision shared through the object store (``ray.put``), ``apply`` in
-parallel.  Conversion (no steps) runs on the driver with the local engine.
+parallel.  Dedup decides in partitions on the cluster instead, with no text sent
+to the driver (:mod:`instructkit.engines.ray_dedup`).  What a step's workers can
+share as is (:meth:`~instructkit.steps.base.Step.shared`: benchmark indexes) is
+built once by one task and read from the object store.  Conversion (no steps)
+runs on the driver with the local engine.
 """
 
 from __future__ import annotations
