@@ -8,7 +8,15 @@ overridable file by file with ``--templates DIR`` (as evolve's are):
 - ``classify``: few-shot "is it classification?" for one instruction;
 - ``instances_input_first``: input then output (open-ended tasks);
 - ``instances_output_first``: class label then input (classification tasks,
-  so the model does not write inputs that all fall in one class).
+  so the model does not write inputs that all fall in one class);
+- ``respond``: the instruction and its input as they are, for an example the
+  model gave an input but no output.
+
+The few-shot templates are chat turns: a line ``---`` separates them, user
+and assistant in turn, ending with the user's.  Shown as one block of text,
+a small chat model answers the demonstrations instead of imitating them
+(it wrote "Input: ..." and stopped, or echoed a demonstration); as earlier
+turns of its own it follows their format, and so do strong models.
 
 The in-context tasks of a request are drawn from a generator seeded by
 (run seed, round, request), never from a shared stream, so a resumed run draws
@@ -20,7 +28,11 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
 
+from instructkit.errors import InstructkitError
+from instructkit.formats.base import join_input
 from instructkit.llm.templates import PromptTemplates
 
 _PLACEHOLDERS = {
@@ -28,8 +40,11 @@ _PLACEHOLDERS = {
     "classify": ("{instruction}",),
     "instances_input_first": ("{instruction}",),
     "instances_output_first": ("{instruction}",),
+    "respond": ("{instruction}",),
 }
 _SPACE = re.compile(r"\s+")
+_TURN = re.compile(r"^---[ \t]*$", re.MULTILINE)
+Messages = list[dict[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +58,18 @@ class Task:
 class Templates(PromptTemplates):
     PACKAGE = "instructkit.generate"
     PLACEHOLDERS = _PLACEHOLDERS
+
+    @classmethod
+    def load(cls, override_dir: Path | None = None) -> Self:
+        """As for every method, and a few-shot template must end with a user turn."""
+        templates = super().load(override_dir)
+        for name in ("classify", "instances_input_first", "instances_output_first"):
+            if len(_TURN.split(templates.texts[name])) % 2 == 0:
+                raise InstructkitError(
+                    f"template {name}.txt: its '---' lines must leave user and assistant turns "
+                    "in turn, ending with the user's (the one with {instruction})"
+                )
+        return templates
 
     @staticmethod
     def tidy(text: str) -> str:
@@ -60,12 +87,24 @@ class Templates(PromptTemplates):
             .replace("{next}", str(len(tasks) + 1))
         )
 
-    def classify(self, instruction: str) -> str:
-        return self.texts["classify"].replace("{instruction}", instruction)
+    def classify(self, instruction: str) -> Messages:
+        return turns(self.texts["classify"].replace("{instruction}", instruction))
 
-    def instances(self, instruction: str, classification: bool) -> str:
+    def instances(self, instruction: str, classification: bool) -> Messages:
         name = "instances_output_first" if classification else "instances_input_first"
-        return self.texts[name].replace("{instruction}", instruction)
+        return turns(self.texts[name].replace("{instruction}", instruction))
+
+    def respond(self, instruction: str, inp: str) -> Messages:
+        text = self.texts["respond"].replace("{instruction}", join_input(instruction, inp))
+        return [{"role": "user", "content": text}]
+
+
+def turns(text: str) -> Messages:
+    """A few-shot template's chat turns: user, assistant, ..., user (split at ``---`` lines)."""
+    parts = [p.strip("\n") for p in _TURN.split(text)]
+    return [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": p} for i, p in enumerate(parts)
+    ]
 
 
 def in_context(
