@@ -55,9 +55,8 @@ def bootstrap_answer(prompt: str, body: dict[str, Any]) -> str:
         f"Mystery task about {words_from(tag[50:], 2)} for the reader.",
     ]
     items = [fresh[0], shown[0], *BREAKERS, *fresh[1:]]
-    first = items.pop(0)
-    listed = "\n".join(f"{n}. {text}" for n, text in enumerate(items, len(shown) + 2))
-    return f"{first}\n{listed}\n\nI hope these tasks are useful!"
+    listed = "\n".join(f"{n}. {text}" for n, text in enumerate(items, len(shown) + 1))
+    return f"Sure! Here are some new tasks.\n{listed}\n\nI hope these tasks are useful!"
 
 
 def instance_answer(first: str, prompt: str) -> str:
@@ -80,7 +79,7 @@ def self_instruct_responder(messages: list[dict[str, str]], body: dict[str, Any]
 
 def answer(messages: list[dict[str, str]], body: dict[str, Any]) -> str:
     first, prompt = messages[0]["content"], messages[-1]["content"]
-    if first.startswith("Come up with a series of tasks:"):
+    if first.startswith("Here are ") and "new tasks" in first:
         return bootstrap_answer(prompt, body)
     if first.startswith("Can the following task be regarded as a classification task"):
         task = prompt.rsplit("Task: ", 1)[1]

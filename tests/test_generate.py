@@ -44,6 +44,16 @@ def test_stray_text_is_not_an_instruction() -> None:
     ]
 
 
+def test_text_before_the_first_number_is_an_item_only_after_an_open_number() -> None:
+    from instructkit.generate.prompts import open_ended
+
+    answer = "Sure, here they are.\n9. Name five birds that cannot fly."
+    assert parse_instructions(answer, open_item=False) == ["Name five birds that cannot fly."]
+    assert parse_instructions(answer, open_item=True)[0] == "Sure, here they are."
+    assert open_ended("Come up with a series of tasks:\n1. A task.\n2.")
+    assert not open_ended("Here are 2 example tasks:\n1. A task.\n2. B task.\n\nWrite 2 new tasks.")
+
+
 def test_an_item_is_its_first_line_and_the_model_answering_it_is_dropped() -> None:
     # what SmolLM2-135M wrote: numbering restarted at 1, each task followed by its own answer
     answer = (
@@ -76,6 +86,9 @@ def test_a_truncated_answer_loses_its_last_item() -> None:
 def test_quotes_and_spaces_are_tidied() -> None:
     assert parse_instructions('9.   "suggest a   name for a dog."  \n') == [
         "Suggest a name for a dog."
+    ]
+    assert parse_instructions("1. 3. Convert the sentence to camelCase.") == [
+        "Convert the sentence to camelCase."
     ]
     assert parse_instructions("") == [] and parse_instructions("Here you go:\n\n") == []
 

@@ -30,7 +30,14 @@ from instructkit.errors import InstructkitError
 from instructkit.formats.base import join_input
 from instructkit.generate.filters import Verdict, rule_verdict, similarity_verdict
 from instructkit.generate.parse import parse_classification, parse_instances, parse_instructions
-from instructkit.generate.prompts import Task, Templates, call_seed, in_context, request_rng
+from instructkit.generate.prompts import (
+    Task,
+    Templates,
+    call_seed,
+    in_context,
+    open_ended,
+    request_rng,
+)
 from instructkit.generate.rouge import RougeIndex
 from instructkit.llm.client import Completion, LLMClient, LLMError
 from instructkit.schema import Record
@@ -155,7 +162,9 @@ class SelfInstruct:
                     continue
                 truncated = answer.completion_tokens >= cfg.instruction_max_tokens
                 tally.truncated_answers += truncated
-                for i, text in enumerate(parse_instructions(answer.text, truncated)):
+                prompt = self.templates.instructions(tasks)
+                items = parse_instructions(answer.text, truncated, open_ended(prompt))
+                for i, text in enumerate(items):
                     generated += 1
                     tally.candidates += 1
                     rec = self._candidate(text, [t.id for t in tasks], r, q, i)

@@ -13,6 +13,8 @@ import re
 #: "3. ", "3) ", "  12. " at a line start: a numbered item.
 _ITEM = re.compile(r"^[ \t]*(?:\*\*)?(\d{1,3})[.)](?:\*\*)?[ \t]+", re.MULTILINE)
 _SPACE = re.compile(r"\s+")
+#: A second number left at an item's start ("1. 3. Convert ...": the model numbered it twice).
+_NUMBER = re.compile(r"^(?:\d{1,3}[.)] +)+")
 _YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
 _LABEL = re.compile(
     r"^[ \t]*(?:\*\*)?(input|output|class label|label)(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*",
@@ -24,21 +26,22 @@ _EMPTY_INPUT = {"", "none", "n/a", "<empty>", "empty", "no input", "(none)", "nu
 
 
 def _tidy(text: str) -> str:
-    """One line, outer white space, one pair of wrapping quotes or ``**`` and a trailing ``;`` or
-    ``,`` gone (list punctuation, not the task's), first letter upper case."""
-    text = _SPACE.sub(" ", text).strip().rstrip(";,").rstrip()
+    """One line, outer white space, a repeated item number, one pair of wrapping quotes or ``**``
+    and a trailing ``;`` or ``,`` gone (list punctuation, not the task's), first letter upper case."""
+    text = _NUMBER.sub("", _SPACE.sub(" ", text).strip()).rstrip(";,").rstrip()
     for mark in ('"', "'", "**"):
         if len(text) >= 2 * len(mark) and text.startswith(mark) and text.endswith(mark):
             text = text[len(mark) : -len(mark)].strip()
     return text[:1].upper() + text[1:]
 
 
-def parse_instructions(answer: str, truncated: bool = False) -> list[str]:
+def parse_instructions(answer: str, truncated: bool = False, open_item: bool = True) -> list[str]:
     """The instructions of an answer to the bootstrap prompt, in order.
 
-    The prompt ends with an open number (``9.``), so text before the first
-    numbered line is the model's item 9, unless it is a preamble (it ends with
-    a colon: "Here are more tasks:").  The tasks are shown one per line, so an
+    When the prompt ends with an open number (``9.``, the paper's prompt:
+    ``open_item``), text before the first numbered line is the model's item 9,
+    unless it is a preamble (it ends with a colon: "Here are more tasks:");
+    otherwise it is never an item ("Sure! Here they are.").  The tasks are shown one per line, so an
     item is the first line after its number: the lines after it are the
     model answering its own task (small models do) or chatter after the list,
     not part of the instruction.  When the answer was cut off at the token
@@ -55,7 +58,7 @@ def parse_instructions(answer: str, truncated: bool = False) -> list[str]:
         chunk = answer[start:end].lstrip()
         line, newline, _ = chunk.partition("\n")
         text = _tidy(line)
-        if not text or (i == 0 and text.endswith(":")):
+        if not text or (i == 0 and (not open_item or text.endswith(":"))):
             continue
         items.append(text)
         cut = not newline and end == len(answer)

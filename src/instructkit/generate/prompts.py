@@ -3,8 +3,13 @@
 Four templates, package data in ``instructkit/generate/templates/`` and
 overridable file by file with ``--templates DIR`` (as evolve's are):
 
-- ``instructions``: "Come up with a series of tasks:" then the in-context
-  tasks numbered 1..k and an open ``k+1.`` for the model to continue;
+- ``instructions``: the in-context tasks numbered 1..k, then the request for
+  k new ones numbered k+1..2k, one per line, not answered.  The paper's
+  prompt ("Come up with a series of tasks:", the tasks, an open ``k+1.``) was
+  written for a completion model; sent to a chat model as its message, the
+  small offline model answers the tasks instead of going on with the list
+  (docs/generate.md has the measurement).  ``{count}`` and ``{last}`` are
+  filled when present, so the paper's prompt is one ``--templates`` file away;
 - ``classify``: few-shot "is it classification?" for one instruction;
 - ``instances_input_first``: input then output (open-ended tasks);
 - ``instances_output_first``: class label then input (classification tasks,
@@ -43,6 +48,7 @@ _PLACEHOLDERS = {
     "respond": ("{instruction}",),
 }
 _SPACE = re.compile(r"\s+")
+_OPEN = re.compile(r"^\d+[.)]\s*\Z", re.MULTILINE)
 _TURN = re.compile(r"^---[ \t]*$", re.MULTILINE)
 Messages = list[dict[str, str]]
 
@@ -85,6 +91,8 @@ class Templates(PromptTemplates):
             self.texts["instructions"]
             .replace("{tasks}", "\n".join(lines))
             .replace("{next}", str(len(tasks) + 1))
+            .replace("{count}", str(len(tasks)))
+            .replace("{last}", str(2 * len(tasks)))
         )
 
     def classify(self, instruction: str) -> Messages:
@@ -97,6 +105,11 @@ class Templates(PromptTemplates):
     def respond(self, instruction: str, inp: str) -> Messages:
         text = self.texts["respond"].replace("{instruction}", join_input(instruction, inp))
         return [{"role": "user", "content": text}]
+
+
+def open_ended(prompt: str) -> bool:
+    """Whether a bootstrap prompt ends with an open number for the model to go on from ("9.")."""
+    return _OPEN.search(prompt) is not None
 
 
 def turns(text: str) -> Messages:
