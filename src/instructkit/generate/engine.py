@@ -332,7 +332,7 @@ class SelfInstruct:
             "instructions_kept": t.instructions_kept,
             "truncated_answers": t.truncated_answers,
             "pool_size": pool,
-            "seconds": {k: round(v, 3) for k, v in sorted(t.seconds.items())},
+            "phase_seconds": {k: round(v, 3) for k, v in sorted(t.seconds.items())},
             "failed_calls": t.failures,
         }
         if cfg.respond:
