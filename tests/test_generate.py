@@ -107,6 +107,9 @@ def test_an_instance_copied_from_the_demonstrations_is_not_usable() -> None:
     assert usable("Sort the numbers.", "9, 2", "1, 3", prompt), "a short output may match by chance"
     assert not usable("Name a fruit.", "apple", "apple", prompt)
     assert not usable("Name a fruit.", "", "  ", prompt)
+    # an input copied from a demonstration belongs to another task (the 135M model does this)
+    demo = "Task: Rewrite.\nInput: The committee approved the new budget.\nOutput: Done.\n"
+    assert not usable("Summarize it.", "The committee approved the new budget.", "A budget.", demo)
 
 
 def test_instances_input_first_and_output_first() -> None:

@@ -6,10 +6,11 @@ earlier in the run, the rest seeds), then reads their candidates in a fixed
 order (request, then position in the answer): each passes the rule filters
 and the ROUGE-L novelty check against the pool as it stands, which includes
 the candidates kept just before it, or becomes a reject naming its filter.
-Kept instructions join the pool; unless ``respond`` is off, each is then
+Kept instructions join the pool; unless ``respond`` is off, they are then
 classified (the model is asked, as the method does) and given an instance,
-output first for classification tasks.  Rounds go on until ``n`` records are
-made or ``max_requests`` is spent.
+output first for classification tasks, in order and no more of them than
+records are still missing (the rest are ``surplus``).  Rounds go on until
+``n`` records are made or ``max_requests`` is spent.
 
 The pool grows, so the loop is sequential by nature; the requests of a round
 run concurrently, and every call goes through the client's cache with prompts
