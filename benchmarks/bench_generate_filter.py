@@ -24,7 +24,9 @@ them), LIMA, WizardLM's test set and Self-Instruct's user-oriented set,
 without their inputs, each scored against the 175 seed tasks: the exact
 score with every seed (identical to ``rouge-score``'s), and the decision at
 0.7 through the index, bound and all (the same as ``rouge-score``'s maximum
-over the 175).
+over the 175).  Few real instructions come near a seed, so the pairs near the
+threshold are taken among the instructions themselves: every pair whose
+unigram bound reaches 0.5, its exact score against ``rouge-score``'s.
 Results: benchmarks/results/bench_generate_filter.json.
 """
 
@@ -117,6 +119,20 @@ def real_pairs(scorer: rouge_scorer.RougeScorer, limit: int) -> dict:
         pairs += len(seeds)
         equal += int((index.scores(c, everything) == theirs).sum())
         near += int((theirs >= 0.5).sum())
+    # Few real instructions come near a seed; the near pairs are among the instructions
+    # themselves: every pair whose unigram bound reaches 0.5, scored both ways.
+    close = RougeIndex(0.5)
+    for t in real:
+        close.add(t)
+    near_pairs = near_equal = above = 0
+    for row, c in enumerate(real):
+        rows = close.candidates(close.encode(c))
+        rows = rows[rows != row]
+        mine = close.scores(c, rows)
+        theirs = np.array([scorer.score(real[r], c)["rougeL"].fmeasure for r in rows.tolist()])
+        near_pairs += len(rows)
+        near_equal += int((mine == theirs).sum())
+        above += int((theirs >= THRESHOLD).sum())
     return {
         "instructions": len(real),
         "seeds": len(seeds),
@@ -126,6 +142,9 @@ def real_pairs(scorer: rouge_scorer.RougeScorer, limit: int) -> dict:
         "pairs_rouge_l_at_least_0.5": near,
         "decisions_same": same,
         "too_similar_to_a_seed": rejected,
+        "instruction_pairs_bound_at_least_0.5": near_pairs,
+        "instruction_pairs_identical": near_equal,
+        "instruction_pairs_rouge_l_at_least_0.7": above,
     }
 
 
