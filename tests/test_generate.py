@@ -329,3 +329,17 @@ def test_a_few_shot_template_must_end_with_the_users_turn(tmp_path: Path) -> Non
     turns = Templates.load(tmp_path).classify("Name a colour.")
     assert [m["role"] for m in turns] == ["user", "assistant", "user"]
     assert turns[-1]["content"] == "Task: Name a colour." and turns[1]["content"] == "Yes"
+
+
+def test_the_papers_prompt_is_one_template_file_away(tmp_path: Path) -> None:
+    from instructkit.generate.prompts import Task, Templates, open_ended
+
+    tasks = [Task(f"t{k}", f"Task number {k}:") for k in range(1, 4)]
+    packaged = Templates.load(None).instructions(tasks)
+    assert "1. Task number 1\n" in packaged and "Number them 4 to 6" in packaged
+    assert not open_ended(packaged)
+    (tmp_path / "instructions.txt").write_text(
+        "Come up with a series of tasks:\n{tasks}\n{next}.\n"
+    )
+    paper = Templates.load(tmp_path).instructions(tasks)
+    assert paper.endswith("3. Task number 3\n4.") and open_ended(paper)
