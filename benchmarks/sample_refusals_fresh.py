@@ -16,7 +16,12 @@ has read.  The draw never calls the pattern library:
   to have enough refusals to measure recall (only ~375 fresh ones exist: the
   earlier label sets took most);
 - ``short``: 60 more at random among responses under 300 characters without a
-  cue word (refusals that ask back or say "I don't understand" in other words).
+  cue word (refusals that ask back or say "I don't understand" in other words);
+- ``cue2``: every remaining response whose first 300 characters hold a word of
+  a second generic list (:data:`CUES2`: not sure, more context, clarify, not
+  possible, difficult to, ...).  Added after the first three pools were
+  labelled and gave only 54 refusals in the report split; written before any of
+  its items was read.
 
 Each item goes to ``tune`` or ``report`` by a seeded coin (30% tune), so the
 report split is drawn before anyone looks at it.  Output: one TSV line per item
@@ -56,6 +61,24 @@ CUES = (
     "not aware",
     "don't know",
 )
+#: The second list (see the module docstring): asking back and "cannot be done" words.
+CUES2 = (
+    "not sure",
+    "more context",
+    "more information",
+    "clarify",
+    "provide more",
+    "no information",
+    "not possible",
+    "difficult to",
+    "impossible",
+    "do not know",
+    "i'm not",
+    "i am not",
+    "beyond my",
+    "not clear",
+    "unclear",
+)
 USED = [ROOT / "tests/data/refusal_labels_sharegpt_v3.jsonl"]
 
 
@@ -88,6 +111,7 @@ def draw(dump: Path) -> list[dict]:
                 "id": conv.get("id"),
                 "turn": turn,
                 "cue": any(c in head for c in CUES),
+                "cue2": any(c in head for c in CUES2),
                 "short": len(reply.strip()) < SHORT_CHARS,
             }
         )
@@ -96,8 +120,10 @@ def draw(dump: Path) -> list[dict]:
     taken = {p["idx"] for p in uniform}
     cued = [p for p in pool if p["cue"] and p["idx"] not in taken]
     short = rng.sample([p for p in pool if p["short"] and not p["cue"] and p["idx"] not in taken], N_SHORT)
+    taken |= {p["idx"] for p in cued + short}
+    cued2 = [p for p in pool if p["cue2"] and p["idx"] not in taken]
     out = []
-    for name, part in (("uniform", uniform), ("cue", cued), ("short", short)):
+    for name, part in (("uniform", uniform), ("cue", cued), ("short", short), ("cue2", cued2)):
         for p in part:
             split = "tune" if rng.random() < TUNE_SHARE else "report"
             out.append({"idx": p["idx"], "id": p["id"], "turn": p["turn"], "pool": name, "split": split})
