@@ -1,17 +1,24 @@
 """Precision and recall of ``refusal`` on hand-labelled real ShareGPT V3 responses.
 
-    .venv/bin/python benchmarks/eval_refusals.py [--baseline-library OLD.yaml] [--show-errors tune]
+    .venv/bin/python benchmarks/eval_refusals.py [--baseline-library OLD.yaml] [--show-errors SPLIT] [--report]
 
-Labels: tests/data/refusal_labels_sharegpt_v3.jsonl (conversation position, id,
-turn and my label; the text is read from the ShareGPT V3 dump at run time, see
-benchmarks/_sharegpt_v3.py).  First exchanges, labelled by reading every
-response before any detector was run on it:
+Labels (conversation position, id, turn and my label; the text is read from the
+ShareGPT V3 dump at run time, see benchmarks/_sharegpt_v3.py).  First
+exchanges, labelled by reading every response before any detector was run on it:
+
+tests/data/refusal_labels_sharegpt_v3.jsonl (session 3):
 
 - ``tune``: conversations 3,000-7,999, 200 at random + 250 candidates (a broad
-  keyword filter: sorry, cannot, not aware, AI, ...); the patterns and the judge
-  were tuned on these only.
-- ``heldout``: conversations 8,000-17,670, 400 at random + 350 candidates; never
-  tuned on.  ``heldout/random`` is the random part alone (the natural rate).
+  keyword filter: sorry, cannot, not aware, AI, ...).
+- ``heldout``: conversations 8,000-17,670, 400 at random + 350 candidates.  It
+  was scored, and its misses read, in session 3: since then it is tuning data.
+
+tests/data/refusal_labels_sharegpt_v3_fresh.jsonl (session 4, drawn by
+benchmarks/sample_refusals_fresh.py from conversations no earlier label file
+names: uniform + generic cue words + short responses):
+
+- ``fresh-tune``: 30% by a seeded coin; patterns and judge may be tuned on it.
+- ``fresh-report``: the rest; scored only with ``--report``, once, at the end.
 
 ``refusal`` = the response gives none of what was asked (declines, cannot,
 does not know / is not familiar with X, cannot tell what is meant and asks back).
@@ -31,7 +38,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sharegpt_v3 import find_dump, labelled_responses  # noqa: E402
+from _sharegpt_v3 import ROOT, find_dump, labelled_responses  # noqa: E402
 
 from instructkit.clean.refusal_judge import default_judge, first_refusal  # noqa: E402
 from instructkit.clean.refusals import PatternLibrary  # noqa: E402
@@ -69,6 +76,9 @@ BASELINE_PHRASES = [
 ]
 
 
+FRESH = ROOT / "tests/data/refusal_labels_sharegpt_v3_fresh.jsonl"
+
+
 def prf(pred: list[bool], gold: list[bool]) -> dict[str, float]:
     tp = sum(p and g for p, g in zip(pred, gold))
     fp = sum(p and not g for p, g in zip(pred, gold))
@@ -93,17 +103,26 @@ def decide(lib: PatternLibrary, text: str) -> tuple[bool, bool]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline-library", type=Path, help="an older pattern library to compare")
-    ap.add_argument("--show-errors", choices=("tune", "heldout"))
+    ap.add_argument("--show-errors", choices=("tune", "heldout", "fresh-tune", "fresh-report"))
+    ap.add_argument("--report", action="store_true", help="also score the fresh report split")
     args = ap.parse_args()
+    if args.show_errors == "fresh-report" and not args.report:
+        sys.exit("error: --show-errors fresh-report needs --report")
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
     items = labelled_responses(dump)
+    for row, text in labelled_responses(dump, FRESH):
+        if row["split"] == "tune" or args.report:
+            items.append(({**row, "split": f"fresh-{row['split']}"}, text))
     lib = PatternLibrary.load()
     old = PatternLibrary.load(args.baseline_library) if args.baseline_library else None
     decided = [decide(lib, t) for _, t in items]
     print(f"ShareGPT V3: {dump}")
-    for split in ("tune", "heldout", "heldout/random"):
+    splits = ["tune", "heldout", "heldout/random", "fresh-tune"]
+    if args.report:
+        splits += ["fresh-report", "fresh-report/uniform"]
+    for split in splits:
         name, _, pool = split.partition("/")
         idx = [
             i
