@@ -119,14 +119,18 @@ def draw(dump: Path) -> list[dict]:
     uniform = rng.sample(pool, N_UNIFORM)
     taken = {p["idx"] for p in uniform}
     cued = [p for p in pool if p["cue"] and p["idx"] not in taken]
-    short = rng.sample([p for p in pool if p["short"] and not p["cue"] and p["idx"] not in taken], N_SHORT)
+    short = rng.sample(
+        [p for p in pool if p["short"] and not p["cue"] and p["idx"] not in taken], N_SHORT
+    )
     taken |= {p["idx"] for p in cued + short}
     cued2 = [p for p in pool if p["cue2"] and p["idx"] not in taken]
     out = []
     for name, part in (("uniform", uniform), ("cue", cued), ("short", short), ("cue2", cued2)):
         for p in part:
             split = "tune" if rng.random() < TUNE_SHARE else "report"
-            out.append({"idx": p["idx"], "id": p["id"], "turn": p["turn"], "pool": name, "split": split})
+            out.append(
+                {"idx": p["idx"], "id": p["id"], "turn": p["turn"], "pool": name, "split": split}
+            )
     print(
         f"# pool: {len(pool)} first exchanges, {sum(p['cue'] for p in pool)} with a cue word",
         file=sys.stderr,
