@@ -24,7 +24,14 @@ has read.  The draw never calls the pattern library:
   its items was read.
 
 Each item goes to ``tune`` or ``report`` by a seeded coin (30% tune), so the
-report split is drawn before anyone looks at it.  Output: one TSV line per item
+report split is drawn before anyone looks at it.
+
+``--early`` draws a second, small held-out set after the report split was
+scored once (and its misses read): every first exchange of conversations
+0-2,999 (the shared sample) whose first 300 characters hold a word of either
+list, leaving out the conversations tests/data/refusal_labels.jsonl labelled a
+turn of (and their neighbours, as that file counts lines).  All of it is
+``report2``.  Output: one TSV line per item
 (idx, id, turn, pool, split); ``--show`` prints the exchanges for labelling.
 """
 
@@ -138,14 +145,34 @@ def draw(dump: Path) -> list[dict]:
     return sorted(out, key=lambda r: r["idx"])
 
 
+def draw_early(dump: Path) -> list[dict]:
+    """The ``--early`` set (see the module docstring), in conversation order."""
+    lines = {json.loads(line)["line"] for line in (ROOT / "tests/data/refusal_labels.jsonl").open()}
+    out = []
+    for idx, conv in enumerate(conversations(dump)):
+        if idx >= 3000:
+            break
+        ex = first_exchange(conv) if idx not in lines and idx + 1 not in lines else None
+        if ex is None:
+            continue
+        head = ex[2][:300].lower().replace("\u2019", "'")
+        if any(c in head for c in CUES + CUES2):
+            pool = "cue" if any(c in head for c in CUES) else "cue2"
+            out.append(
+                {"idx": idx, "id": conv.get("id"), "turn": ex[0], "pool": pool, "split": "report2"}
+            )
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--show", help="print the exchanges of items N-M (0-based, in idx order)")
+    ap.add_argument("--early", action="store_true", help="the second held-out set (report2)")
     args = ap.parse_args()
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
-    items = draw(dump)
+    items = draw_early(dump) if args.early else draw(dump)
     if not args.show:
         for r in items:
             print(json.dumps(r))
