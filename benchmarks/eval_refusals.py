@@ -17,8 +17,15 @@ tests/data/refusal_labels_sharegpt_v3_fresh.jsonl (session 4, drawn by
 benchmarks/sample_refusals_fresh.py from conversations no earlier label file
 names: uniform + generic cue words + short responses):
 
-- ``fresh-tune``: 30% by a seeded coin; patterns and judge may be tuned on it.
-- ``fresh-report``: the rest; scored only with ``--report``, once, at the end.
+- ``fresh-tune``: 30% by a seeded coin; patterns and judge were tuned on it.
+- ``fresh-report``: the rest; scored once, at commit 0cdae29
+  (benchmarks/results/eval_refusals_fresh.txt), then its misses were read and
+  it became tuning data too.
+
+tests/data/refusal_labels_sharegpt_v3_early.jsonl (``report2``): first exchanges
+of conversations 0-2,999 that no earlier file labelled, cue-word filtered,
+labelled after the fresh report was scored and before any run on them; scored
+only with ``--report``.
 
 ``refusal`` = the response gives none of what was asked (declines, cannot,
 does not know / is not familiar with X, cannot tell what is meant and asks back).
@@ -77,6 +84,7 @@ BASELINE_PHRASES = [
 
 
 FRESH = ROOT / "tests/data/refusal_labels_sharegpt_v3_fresh.jsonl"
+EARLY = ROOT / "tests/data/refusal_labels_sharegpt_v3_early.jsonl"
 
 
 def prf(pred: list[bool], gold: list[bool]) -> dict[str, float]:
@@ -103,25 +111,29 @@ def decide(lib: PatternLibrary, text: str) -> tuple[bool, bool]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline-library", type=Path, help="an older pattern library to compare")
-    ap.add_argument("--show-errors", choices=("tune", "heldout", "fresh-tune", "fresh-report"))
-    ap.add_argument("--report", action="store_true", help="also score the fresh report split")
+    ap.add_argument(
+        "--show-errors", choices=("tune", "heldout", "fresh-tune", "fresh-report", "report2")
+    )
+    ap.add_argument("--report", action="store_true", help="also score the held-out report2 set")
     args = ap.parse_args()
-    if args.show_errors == "fresh-report" and not args.report:
-        sys.exit("error: --show-errors fresh-report needs --report")
+    if args.show_errors == "report2" and not args.report:
+        sys.exit("error: --show-errors report2 needs --report")
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
     items = labelled_responses(dump)
-    for row, text in labelled_responses(dump, FRESH):
-        if row["split"] == "tune" or args.report:
-            items.append(({**row, "split": f"fresh-{row['split']}"}, text))
+    items += [
+        ({**r, "split": f"fresh-{r['split']}"}, t) for r, t in labelled_responses(dump, FRESH)
+    ]
+    if args.report:
+        items += labelled_responses(dump, EARLY)
     lib = PatternLibrary.load()
     old = PatternLibrary.load(args.baseline_library) if args.baseline_library else None
     decided = [decide(lib, t) for _, t in items]
     print(f"ShareGPT V3: {dump}")
-    splits = ["tune", "heldout", "heldout/random", "fresh-tune"]
+    splits = ["tune", "heldout", "heldout/random", "fresh-tune", "fresh-report"]
     if args.report:
-        splits += ["fresh-report", "fresh-report/uniform"]
+        splits.append("report2")
     for split in splits:
         name, _, pool = split.partition("/")
         idx = [

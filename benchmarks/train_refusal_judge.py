@@ -3,15 +3,18 @@
     .venv/bin/python benchmarks/train_refusal_judge.py [--c C] [--threshold T] [--ablation] [--write]
 
 Training rows: every labelled ShareGPT V3 response where a refusal pattern fires
-(label 1 for ``refusal``, 0 for answers, partial answers and answers that talk
+and no code block or list follows the opening sentence (those the judge passes
+by rule) (label 1 for ``refusal``, 0 for answers, partial answers and answers that talk
 about being an AI), from tests/data/refusal_labels_sharegpt_v3.jsonl (``tune``
-and the old ``heldout``, both read in session 3) and the ``tune`` split of
-tests/data/refusal_labels_sharegpt_v3_fresh.jsonl.  The fresh ``report`` split
-is never read here (benchmarks/eval_refusals.py --report scores it).
+and the old ``heldout``, both read in session 3) and
+tests/data/refusal_labels_sharegpt_v3_fresh.jsonl (``tune``, and ``report``
+since it was scored once at commit 0cdae29 and its misses read).  The held-out
+set now is tests/data/refusal_labels_sharegpt_v3_early.jsonl (``report2``),
+never read here (benchmarks/eval_refusals.py --report scores it).
 
 Prints the response-level precision and recall of patterns + judge under 5-fold
-cross-validation over 3 seeds (a response no pattern fires on counts as "not
-refusal"), overall and per label set, for a grid of C and thresholds.
+cross-validation over 3 seeds (a response no pattern fires on, or passed by
+rule, counts as "not refusal"), overall and per label set, for a grid of C and thresholds.
 ``--ablation`` also scores two richer feature sets that were tried and dropped:
 + the id of the rule that fired, + words and word pairs of the first 300
 characters (in at least 3 rows).  With ``--write`` it fits on all rows and stores
@@ -35,12 +38,17 @@ from sklearn.model_selection import StratifiedKFold
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _sharegpt_v3 import ROOT, find_dump, labelled_responses  # noqa: E402
 
-from instructkit.clean.refusal_judge import FEATURES, features, first_refusal  # noqa: E402
+from instructkit.clean.refusal_judge import (  # noqa: E402
+    FEATURES,
+    delivered_structure,
+    features,
+    first_refusal,
+)
 from instructkit.clean.refusals import PatternLibrary  # noqa: E402
 
 OUT = ROOT / "src/instructkit/clean/patterns/refusal_judge.json"
 FRESH = ROOT / "tests/data/refusal_labels_sharegpt_v3_fresh.jsonl"
-SETS = ("tune", "heldout", "fresh-tune")
+SETS = ("tune", "heldout", "fresh-tune", "fresh-report")
 
 
 def tuning_rows() -> list[tuple[dict, str]]:
@@ -49,11 +57,7 @@ def tuning_rows() -> list[tuple[dict, str]]:
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
     rows = labelled_responses(dump)
-    rows += [
-        ({**r, "split": "fresh-tune"}, t)
-        for r, t in labelled_responses(dump, FRESH)
-        if r["split"] == "tune"
-    ]
+    rows += [({**r, "split": f"fresh-{r['split']}"}, t) for r, t in labelled_responses(dump, FRESH)]
     return rows
 
 
@@ -63,7 +67,7 @@ def design(rows: list[tuple[dict, str]], extra: str) -> tuple[list[int], list[di
     idx, feats = [], []
     for i, (_, text) in enumerate(rows):
         hit = first_refusal(lib.find(text))
-        if hit is None:
+        if hit is None or delivered_structure(text, hit.end):
             continue
         vec = dict(zip(FEATURES, features(text, hit.end)[0]))
         if extra:
@@ -130,7 +134,7 @@ def main() -> None:
         print("| C | threshold | all P / R | " + " | ".join(f"{s} P / R" for s in SETS) + " |")
         print("| ---: | ---: |" + " ---: |" * (1 + len(SETS)))
         for c in (0.3, 1.0, 3.0):
-            for t in (0.4, 0.45, 0.5):
+            for t in (0.3, 0.35, 0.4, 0.45, 0.5):
                 res = cross_validate(rows, idx, x, c, t)
                 cells = " | ".join(f"{res[k][0]:.3f} / {res[k][1]:.3f}" for k in ("all", *SETS))
                 print(f"| {c} | {t} | {cells} |")
@@ -140,7 +144,7 @@ def main() -> None:
     model = LogisticRegression(C=args.c, class_weight="balanced", max_iter=5000).fit(x, y)
     doc = {
         "about": "Logistic regression of clean/refusal_judge.py; fitted by benchmarks/train_refusal_judge.py "
-        "on tests/data/refusal_labels_sharegpt_v3.jsonl and the tune split of refusal_labels_sharegpt_v3_fresh.jsonl",
+        "on tests/data/refusal_labels_sharegpt_v3.jsonl and refusal_labels_sharegpt_v3_fresh.jsonl",
         "weights": {f: round(float(w), 4) for f, w in zip(FEATURES, model.coef_[0])},
         "bias": round(float(model.intercept_[0]), 4),
         "threshold": args.threshold,
