@@ -158,19 +158,25 @@ def test_strip_ai_opener_cuts_only_an_opening_disclaimer(
     assert out == (expected or text) and cut == removed
 
 
-def test_heldout_refusal_figures_hold_on_real_data() -> None:
-    """The figures docs/cleaning.md quotes, on labelled ShareGPT V3 responses never tuned on."""
+def test_refusal_figures_in_the_docs_hold_on_real_data() -> None:
+    """docs/cleaning.md's figures on labelled ShareGPT V3 responses: report2 (held out) and the fresh report split."""
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "benchmarks"))
     from _sharegpt_v3 import find_dump, labelled_responses
 
     dump = find_dump()
     if dump is None:
         pytest.skip("the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
-    items = [(r, t) for r, t in labelled_responses(dump) if r["split"] == "heldout"]
-    pred = [_is_refusal(t) for _, t in items]
-    gold = [r["label"] == "refusal" for r, _ in items]
-    tp = sum(p and g for p, g in zip(pred, gold))
-    assert tp / sum(pred) >= 0.85 and tp / sum(gold) >= 0.78
+    for name, split, min_p, min_r in (
+        ("early", "report2", 0.78, 0.70),
+        ("fresh", "report", 0.90, 0.83),
+    ):
+        labels = root / f"tests/data/refusal_labels_sharegpt_v3_{name}.jsonl"
+        items = [(r, t) for r, t in labelled_responses(dump, labels) if r["split"] == split]
+        pred = [_is_refusal(t) for _, t in items]
+        gold = [r["label"] == "refusal" for r, _ in items]
+        tp = sum(p and g for p, g in zip(pred, gold))
+        assert tp / sum(pred) >= min_p and tp / sum(gold) >= min_r, (name, tp, sum(pred), sum(gold))
