@@ -94,14 +94,14 @@ def _is_refusal(text: str) -> bool:
         "I'm sorry, but I don't have access to the internet, so I cannot check today's weather.",
         "I'm sorry, but as",
         # session 4: openers the fresh labels showed, in my own words
-        "I'm sorry, but I still need more information about the format before I can write the report.",
-        "I apologize for the confusion. Could you please clarify which part of the script you want me to continue?",
-        "I apologize, I am not able to see the previous messages in this chat, so please repeat your question.",
-        "I apologize for misreading you. It's not clear to me what kind of poem you want. Could you give me more details?",
+        "I'm sorry, but I still need more information about the audience before I can draft the speech.",
+        "I apologize for the mix-up. Could you please clarify which chapter you want me to rewrite?",
+        "Sorry, I can't see earlier messages from this chat. Please send the question again.",
+        "Thanks for your patience. It's not clear to me which city you are asking about. Could you name it?",
         'Sorry, but "qzx" is not a clear question. Could you tell me more about what you need?',
         # a refusal padded with generalities is still a refusal
-        "I'm sorry, but I don't have access to the contents of that book. In general, the first chapter of a "
-        "book introduces its subject and gives an overview of the main themes it will cover.",
+        "I'm sorry, but I don't have access to that company's internal sales data. In general, sales in this "
+        "sector depend on the season and on the region, and they may vary widely from year to year.",
     ],
 )
 def test_non_answers_are_refusals(text: str) -> None:
@@ -124,8 +124,8 @@ def test_non_answers_are_refusals(text: str) -> None:
         # takes the task on and asks for what it needs: not a refusal
         "Sure! I'd be happy to help with your essay. Could you share more details about the topic and the length?",
         # "As an AI, I have no physical form" answering a question about itself: a GPT-ism
-        "As an AI, I do not have physical form, so there is nothing to break. I am a program that runs on "
-        "servers, and if one machine fails another one takes over the work.",
+        "As an AI, I do not have physical form, so I never get tired. I can keep working on your spreadsheet "
+        "questions for as long as you need, one formula at a time, and check each result with you.",
     ],
 )
 def test_answers_behind_a_refusal_opener_are_not_refusals(text: str) -> None:
