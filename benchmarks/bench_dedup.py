@@ -133,7 +133,7 @@ def run_ours(
     result = near_pairs(norm, threshold, num_perm, NGRAM, index=index)
     secs = time.perf_counter() - t0
     stages = dict(result.stats["stage_seconds"])
-    stages |= {k: result.stats[k] for k in ("candidates", "verified")}
+    stages |= {f"{k}_pairs": result.stats[k] for k in ("candidates", "verified")}
     return {tuple(map(int, p)) for p in result.pairs}, secs, stages
 
 
@@ -448,6 +448,7 @@ def real_section(args: argparse.Namespace, results: dict) -> None:
     )
 
     # speed: the same normalised texts through both tools
+    load = os.getloadavg()
     ours, ours_s, stages = run_ours(norm, args.threshold, args.num_perm)
     ds, ds_s, _ = run_datasketch(norm, args.threshold, args.num_perm, bulk="batch")
     lsh, lsh_s, lsh_stages = run_ours(norm, args.threshold, args.num_perm, index="lsh")
@@ -466,8 +467,11 @@ def real_section(args: argparse.Namespace, results: dict) -> None:
         results["real"]["speed"].append(
             {"tool": name, "seconds": secs, "pairs": len(pred), "planted_recall": found}
         )
+    load = (*load, *os.getloadavg())
     print(f"instructkit stages (prefix): {stages}; (lsh): {lsh_stages}")
+    print(f"load average (1, 5, 15 min) before the speed runs {load[:3]}, after {load[3:]}")
     results["real"]["stages"] = {"prefix": stages, "lsh": lsh_stages}
+    results["real"]["load_before_after"] = load
 
     # quality: the real step with its defaults, then each removal checked against its kept record
     for cluster in ("star", "components"):
@@ -498,6 +502,16 @@ def real_section(args: argparse.Namespace, results: dict) -> None:
             < args.threshold
         ]
         by_source = Counter(sources[d] for d in boiler)
+        near_alg = sum(res.stats["near"]["stage_seconds"].values())
+        split = {
+            "step": round(secs, 3),
+            "near_algorithm": round(near_alg, 3),
+            "near_clusters_and_details": round(res.stats["near"]["seconds"] - near_alg, 3),
+            "exact": res.stats["exact"]["seconds"],
+            "texts_normalise_and_rest": round(
+                secs - res.stats["near"]["seconds"] - res.stats["exact"]["seconds"], 3
+            ),
+        }
         precision = len(good) / max(len(removed), 1)
         recall = caught / max(len(positive), 1)
         print(
@@ -505,7 +519,8 @@ def real_section(args: argparse.Namespace, results: dict) -> None:
             f"precision (removed record >= {args.threshold} to its kept record) {precision:.4f}; "
             f"planted-pair recall {recall:.4f}; removals below the threshold once boilerplate lines "
             f"(in >= {BOILERPLATE_RECORDS} records) are dropped: {len(boiler):,} {dict(by_source)}; "
-            f"summary near: { {k: v for k, v in res.stats['near'].items() if k != 'stage_seconds'} }"
+            f"summary near: { {k: v for k, v in res.stats['near'].items() if k != 'stage_seconds'} }; "
+            f"seconds: {split}"
         )
         results["real"][cluster] = {
             "seconds": secs,
@@ -514,6 +529,7 @@ def real_section(args: argparse.Namespace, results: dict) -> None:
             "recall": recall,
             "boilerplate_driven": len(boiler),
             "boilerplate_by_source": dict(by_source),
+            "seconds_split": split,
         }
 
 

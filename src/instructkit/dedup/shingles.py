@@ -25,6 +25,8 @@ FOLD = np.uint64(0x9E3779B97F4A7C15)
 #: Bytes per chunk: the prefix-sum temporaries (~5 uint64 arrays of this length) stay cache-sized.
 CHUNK_BYTES = 1 << 18
 
+SEED = np.uint64(0x243F6A8885A308D3)
+
 _powers: dict[int, np.ndarray] = {}
 
 
@@ -79,43 +81,83 @@ class Shingles:
 
 
 def _word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(hash per word, word count per text) for normalised texts (single spaces, no edge spaces)."""
-    counts = np.fromiter(
-        (t.count(" ") + 1 if t else 0 for t in texts), dtype=np.int64, count=len(texts)
-    )
-    joined = " ".join(t for t in texts if t).encode("utf-8", "surrogatepass")
-    if not joined:
-        return np.zeros(0, dtype=np.uint64), counts
-    data = np.frombuffer(joined, dtype=np.uint8)
+    """(hash per word, word count per text) for normalised texts (single spaces, no edge spaces).
+
+    Texts are joined by newlines (normalised text has none), so the word count
+    per text comes from the byte buffer instead of a Python loop over texts.
+    """
+    joined = "\n".join(texts)
+    if joined.count("\n") != max(
+        len(texts) - 1, 0
+    ):  # a text with a newline: not normalised, split by spaces only
+        counts = np.fromiter((t.count(" ") + 1 if t else 0 for t in texts), np.int64, len(texts))
+        joined = " ".join(t for t in texts if t)
+        data = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+        seps = np.flatnonzero(data == 32)
+        keep = None
+    else:
+        data = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+        seps = np.flatnonzero((data == 32) | (data == 10))
+        newline = data[seps] == 10
+        text = np.zeros(len(seps) + 1, np.int64)  # text of each word: newlines before its start
+        np.cumsum(newline, out=text[1:])
+        # an empty text is one empty "word" between two newlines (or the buffer's ends): not a word
+        left = np.r_[True, newline]
+        right = np.r_[newline, True]
+        length = np.diff(np.r_[-1, seps, len(data)]) - 1
+        keep = ~(left & right & (length == 0))
+        counts = np.bincount(text[keep], minlength=len(texts)).astype(np.int64)
     n = len(data)
-    weighted = (data.astype(np.uint64) + np.uint64(1)) * _pow_table(_P, n)
-    prefix = np.zeros(n + 1, dtype=np.uint64)
+    if not n or not counts.any():
+        return np.zeros(0, dtype=np.uint64), counts
+    weighted = data.astype(np.uint64)
+    weighted += np.uint64(1)  # so a zero byte still counts
+    np.multiply(weighted, _pow_table(_P, n), out=weighted)
+    prefix = np.empty(n + 1, dtype=np.uint64)
+    prefix[0] = 0
     np.cumsum(weighted, out=prefix[1:])
     del weighted
-    spaces = np.flatnonzero(data == 32)
-    starts = np.concatenate(([0], spaces + 1))
-    ends = np.concatenate((spaces, [n]))
-    words = (prefix[ends] - prefix[starts]) * _pow_table(_P_INV, n)[starts]
+    starts = np.concatenate(([0], seps + 1))
+    ends = np.concatenate((seps, [n]))
+    if keep is not None:
+        starts, ends = starts[keep], ends[keep]
+    words = (prefix[ends] - prefix[starts]) * _pow_table(_P_INV, n + 1)[starts]
     words += (ends - starts).astype(np.uint64)  # length tag: keeps "a" and "a\0"-like tails apart
     return fmix64(words), counts
 
 
 def _fold(words: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Word hashes -> n-gram shingle hashes per text (a text with 1..n-1 words is one shingle)."""
+    """Word hashes -> n-gram shingle hashes per text (a text with 1..n-1 words is one shingle).
+
+    Every word position starts a window of ``n`` words over the whole chunk
+    (contiguous slices, no gathers); windows that run past their text's end are
+    then dropped, and a short text's first position gets the fold of its own words.
+    """
     per_text = np.where(counts >= n, counts - n + 1, (counts > 0).astype(np.int64))
-    word_start = np.cumsum(counts) - counts
-    total = int(per_text.sum())
-    owner = np.repeat(np.arange(len(counts)), per_text)
-    local = np.arange(total) - np.repeat(np.cumsum(per_text) - per_text, per_text)
-    start = word_start[owner] + local
-    width = np.minimum(counts[owner], n)
-    h = np.full(total, 0x243F6A8885A308D3, dtype=np.uint64)
-    last = max(len(words) - 1, 0)
+    total = len(words)
+    if not total:
+        return np.zeros(0, dtype=np.uint64), per_text
+    padded = np.concatenate((words, np.zeros(n - 1, dtype=np.uint64)))
+    h = np.full(total, SEED, dtype=np.uint64)
     for k in range(n):
-        w = words[np.minimum(start + k, last)] if len(words) else np.zeros(total, np.uint64)
-        step = (h ^ w) * FOLD
-        h = np.where(k < width, step, h)
-    return fmix64(h), per_text
+        h ^= padded[k : k + total]
+        h *= FOLD
+    word_start = np.cumsum(counts) - counts
+    valid = np.ones(total, dtype=bool)
+    end = (word_start + counts)[counts >= n]
+    for k in range(1, n):
+        valid[end - k] = False
+    short = np.flatnonzero((counts > 0) & (counts < n))
+    if len(short):
+        first, width = word_start[short], counts[short]
+        hs = np.full(len(short), SEED, dtype=np.uint64)
+        for k in range(n - 1):
+            step = (hs ^ words[np.minimum(first + k, total - 1)]) * FOLD
+            hs = np.where(k < width, step, hs)
+            if k:
+                valid[(first + k)[k < width]] = False
+        h[first] = hs
+    return fmix64(h[valid]), per_text
 
 
 def shingle(texts: list[str], n: int) -> Shingles:
@@ -124,12 +166,11 @@ def shingle(texts: list[str], n: int) -> Shingles:
         raise ValueError("n-gram size must be >= 1")
     parts: list[np.ndarray] = []
     counts: list[np.ndarray] = []
+    ends = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + 1)
     i = 0
     while i < len(texts):
-        size, j = 0, i
-        while j < len(texts) and (j == i or size + len(texts[j]) < CHUNK_BYTES):
-            size += len(texts[j]) + 1
-            j += 1
+        # texts up to CHUNK_BYTES characters from here, at least one
+        j = max(int(np.searchsorted(ends, (ends[i - 1] if i else 0) + CHUNK_BYTES)), i + 1)
         words, wcounts = _word_hashes(texts[i:j])
         h, per_text = _fold(words, wcounts, n)
         parts.append(h)
