@@ -36,18 +36,15 @@ def brute_force(sets: prefix.Sets, threshold: float) -> set[tuple[int, int]]:
 def test_lex_order_matches_lexsort_even_when_packed_key_bits_tie() -> None:
     rng = np.random.default_rng(3)
     n = 5000
-    major = np.sort(rng.integers(0, 300, n))
-    minor = np.zeros(n, np.int64)
-    for m in np.unique(major):  # element i sits at base[major] + minor
-        at = np.flatnonzero(major == m)
-        minor[at] = np.arange(len(at))
-    base = np.searchsorted(major, np.arange(major.max() + 1))
+    major = np.sort(rng.integers(0, 300, n))  # grouped, ascending
+    first = np.searchsorted(major, major)  # index of each group's first element
+    at = np.arange(n, dtype=np.int64)
     # keys that differ only in their low bits, so the packed high bits tie and the fix-up must order them
     key = (rng.integers(0, 4, n) << 40) | rng.integers(0, 1 << 20, n)
-    got = prefix.lex_order(key, minor, major, base)
-    assert np.array_equal(got, np.lexsort((minor, key, major)))
-    flat = np.arange(n, dtype=np.int64)
-    assert np.array_equal(prefix.lex_order(key, flat), np.lexsort((flat, key)))
+    assert np.array_equal(prefix.lex_order(key, major, first), np.lexsort((at, key, major)))
+    assert np.array_equal(prefix.lex_order(key), np.lexsort((at, key)))
+    wide = rng.integers(0, 2**prefix.KEY_BITS, n)  # the common case: distinct high bits
+    assert np.array_equal(prefix.lex_order(wide, major, first), np.lexsort((at, wide, major)))
 
 
 def test_order_keys_are_one_per_shingle_and_rank_rare_buckets_first() -> None:
@@ -112,27 +109,16 @@ def test_any_bucket_order_misses_no_pair_at_or_above_the_threshold(
 def test_small_chunks_give_the_same_pairs_as_one_chunk() -> None:
     norm = corpus(6, 120)
     sets = prefix.ranked_sets(shingle(norm, 3))
-    whole, _ = prefix.candidate_pairs(sets, 0.7)
-    chunks = list(prefix.iter_candidates(sets, 0.7, chunk_links=50))
-    assert len(chunks) > 3
-    assert np.array_equal(prefix.unique_pairs(np.concatenate(chunks), len(norm)), whole)
+    whole, stats = prefix.candidate_pairs(sets, 0.7)
+    assert len(whole) > 100
+    chunked, _ = prefix.candidate_pairs(sets, 0.7, chunk_links=30)  # many chunks and compactions
+    assert np.array_equal(chunked, whole)
+    assert np.array_equal(whole, np.unique(whole, axis=0))  # unique and sorted
 
 
-def test_near_pairs_verify_chunk_by_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
-    norm = corpus(7, 120)
-    want = near_pairs(norm, threshold=0.7)
-    monkeypatch.setattr(prefix, "CHUNK_LINKS", 40)
-    got = near_pairs(norm, threshold=0.7)
-    assert np.array_equal(got.pairs, want.pairs)
-    assert np.array_equal(got.similarity, want.similarity)
-    assert got.stats["verified"] == len(got.pairs)
-
-
-def test_unique_pairs_and_jaccard_on_a_hand_made_example() -> None:
-    sh = Shingles(
-        np.array([1, 2, 3, 4, 2, 3, 4, 5, 9], np.uint64), np.array([0, 4, 8, 9], np.int64)
-    )
+def test_jaccard_on_a_hand_made_example() -> None:
+    sh = Shingles(np.array([1, 2, 3, 4, 2, 3, 4, 5, 9], np.uint64), np.array([0, 4, 8, 9], np.int64))
     sets = prefix.ranked_sets(sh)
-    pairs = prefix.unique_pairs(np.array([[0, 1], [1, 2], [0, 1], [0, 2]]), 3)
-    assert pairs.tolist() == [[0, 1], [0, 2], [1, 2]]
+    assert sets.sizes().tolist() == [4, 4, 1]
+    pairs = np.array([[0, 1], [0, 2], [1, 2]])
     assert prefix.jaccard(sets, pairs).tolist() == [pytest.approx(3 / 5), 0.0, 0.0]

@@ -62,23 +62,14 @@ def near_pairs(
     if index == "prefix":
         sets = prefix.ranked_sets(sh)
         t2 = time.perf_counter()
-        more: dict[str, int] = {}
-        kept, sims, found = [], [], 0
-        verify_s = 0.0
-        for chunk in prefix.iter_candidates(sets, threshold, stats=more):
-            v0 = time.perf_counter()
-            sim = prefix.jaccard(sets, chunk)
-            ok = sim >= threshold
-            found += len(chunk)
-            kept.append(chunk[ok])
-            sims.append(sim[ok])
-            verify_s += time.perf_counter() - v0
-        pairs, sim = _merge(kept, sims, len(normalized))
+        cand, more = prefix.candidate_pairs(sets, threshold)
+        t3 = time.perf_counter()
+        sim = prefix.jaccard(sets, cand)
+        ok = sim >= threshold
         t4 = time.perf_counter()
-        t3 = t4 - verify_s
-        stats |= more | {"candidates": found, "verified": len(pairs), "verify": "exact"}
+        stats |= more | {"candidates": len(cand), "verified": int(ok.sum()), "verify": "exact"}
         stats["stage_seconds"] = _stages(t0, t1, t2, t3, t4)
-        return NearResult(pairs, sim, lambda p: prefix.jaccard(sets, p), stats)
+        return NearResult(cand[ok], sim[ok], lambda p: prefix.jaccard(sets, p), stats)
     sig = minhash.signatures(sh, minhash.Permutations.make(num_perm, seed))
     t2 = time.perf_counter()
     bands, rows = minhash.optimal_bands(threshold, num_perm)
@@ -105,18 +96,3 @@ def _stages(t0: float, t1: float, t2: float, t3: float, t4: float) -> dict[str, 
         "candidates": round(t3 - t2, 3),
         "verify": round(t4 - t3, 3),
     }
-
-
-def _merge(
-    pairs: list[np.ndarray], sims: list[np.ndarray], n: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Verified pairs of all chunks, each once (a pair linked in two chunks was verified twice), sorted."""
-    if not pairs:
-        return np.zeros((0, 2), np.int64), np.zeros(0)
-    p, s = np.concatenate(pairs), np.concatenate(sims)
-    code = p[:, 0] * n + p[:, 1]
-    order = np.argsort(code, kind="stable")
-    code, s = code[order], s[order]
-    first = np.r_[True, code[1:] != code[:-1]] if len(code) else np.zeros(0, bool)
-    code = code[first]
-    return np.stack((code // n, code % n), axis=1), s[first]

@@ -83,11 +83,14 @@ def bucket_bits(shingles: int) -> int:
     return min(max(int(shingles).bit_length() - 4, MIN_BUCKET_BITS), DEFAULT_BUCKET_BITS)
 
 
+def _bucket(hashes: np.ndarray, bits: int) -> np.ndarray:
+    return (hashes & np.uint64((1 << bits) - 1)).view(np.int64)
+
+
 def bucket_counts(hashes: np.ndarray, bits: int) -> np.ndarray:
     """Occurrences per bucket ``hash & (2**bits - 1)``: the approximate frequency that orders the
     shingles.  Counts of shards add up to the counts of their union."""
-    low = (hashes & np.uint64((1 << bits) - 1)).astype(np.intp)
-    return np.bincount(low, minlength=1 << bits)
+    return np.bincount(_bucket(hashes, bits), minlength=1 << bits)
 
 
 def order_keys(hashes: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -99,60 +102,61 @@ def order_keys(hashes: np.ndarray, counts: np.ndarray) -> np.ndarray:
         )
     # uint16 so the stable argsort is NumPy's radix sort; buckets seen 65,535+ times tie, by bucket
     order = np.argsort(np.minimum(counts, 0xFFFF).astype(np.uint16), kind="stable")
-    rank = np.empty(len(counts), np.int32)
-    rank[order] = np.arange(len(counts), dtype=np.int32)
-    low = (hashes & np.uint64((1 << bits) - 1)).astype(np.intp)
-    key = rank[low].astype(np.int64) << np.int64(KEY_BITS - bits)
-    key |= (hashes >> np.uint64(64 - KEY_BITS + bits)).astype(np.int64)
+    rank = np.empty(len(counts), np.int64)
+    rank[order] = np.arange(len(counts), dtype=np.int64) << np.int64(KEY_BITS - bits)
+    key = rank[_bucket(hashes, bits)]
+    key |= (hashes >> np.uint64(64 - KEY_BITS + bits)).view(np.int64)
     return key
 
 
 def lex_order(
-    key: np.ndarray,
-    minor: np.ndarray,
-    major: np.ndarray | None = None,
-    base: np.ndarray | None = None,
+    key: np.ndarray, major: np.ndarray | None = None, first: np.ndarray | None = None
 ) -> np.ndarray:
-    """Indices that sort elements by ``(major, key, minor)``, with one ``np.sort`` of packed uint64.
+    """Indices that sort elements by ``(major, key, index)``, with one ``np.sort`` of packed uint64.
 
-    ``key`` is int64 in ``[0, 2**KEY_BITS)``; ``minor`` (int64 >= 0) tells
-    elements of one major apart, and element ``i`` must be at
-    ``base[major[i]] + minor[i]`` (or ``minor[i]`` without a major).  The packed word holds the major, as many high bits of
-    the key as fit, and the minor; elements whose packed high bits tie but
-    whose keys differ (rare: 40+ key bits in practice) are re-sorted exactly
-    with ``lexsort``.  NumPy's ``sort`` of uint64 is SIMD and measured ~5x
-    faster than ``argsort`` of the keys on this machine.
+    ``key`` is int64 in ``[0, 2**KEY_BITS)``.  With a ``major`` (int64 >= 0),
+    elements must already be grouped by it, ascending, and ``first[i]`` is the
+    index of the first element of ``i``'s group: only the order inside each
+    group changes.  The packed word holds the major, as many high bits of the
+    key as fit and the index within the group; where packed high bits tie but
+    keys differ and come out of order (rare: 30+ key bits fit in practice),
+    those runs are re-sorted exactly with ``lexsort``.  NumPy's ``sort`` of
+    uint64 is SIMD and measured ~5x faster than ``argsort`` of the keys here.
     """
-    if not len(key):
+    n = len(key)
+    if not n:
         return np.zeros(0, np.int64)
-    a = int(major.max()).bit_length() if major is not None else 0
+    at = np.arange(n, dtype=np.int64)
+    minor = at if major is None or first is None else at - first
+    a = int(major[-1]).bit_length() if major is not None else 0
     low = int(minor.max()).bit_length()
     top = 64 - a - low  # key bits that fit
     if top < 1:  # not reachable below ~2**40 elements; stay exact anyway
-        return np.lexsort((minor, key) if major is None else (minor, key, major))
+        return np.lexsort((at, key) if major is None else (at, key, major))
     drop = max(KEY_BITS - top, 0)
-    packed = (key >> np.int64(drop)).astype(np.uint64) << np.uint64(low)
-    packed |= minor.astype(np.uint64)
+    packed = (key >> np.int64(drop)).view(np.uint64)
+    packed <<= np.uint64(low)
+    packed |= minor.view(np.uint64)
     if a:
-        packed |= major.astype(np.uint64) << np.uint64(64 - a)
+        packed |= major.view(np.uint64) << np.uint64(64 - a)
     packed.sort()
-    minor_s = (packed & np.uint64((1 << low) - 1)).astype(np.int64)
-    if major is None or base is None:
-        idx = minor_s
-    else:
-        idx = base[(packed >> np.uint64(64 - a)).astype(np.int64) if a else 0] + minor_s
+    idx = (packed & np.uint64((1 << low) - 1)).view(np.int64)
+    if major is not None and first is not None:
+        idx += first  # sorting moved nothing across groups
     if drop == 0:
         return idx
-    head = packed >> np.uint64(low)
     k = key[idx]
-    bad = (head[1:] == head[:-1]) & (k[1:] != k[:-1])
-    if bad.any():  # runs of equal packed heads holding different keys: order them exactly
-        run = np.zeros(len(head), np.int64)
+    bad = k[1:] < k[:-1]
+    if major is not None:
+        bad &= major[1:] == major[:-1]
+    if bad.any():  # runs of equal packed heads whose keys came out of order: order them exactly
+        head = packed >> np.uint64(low)
+        run = np.zeros(n, np.int64)
         np.cumsum(head[1:] != head[:-1], out=run[1:])
         mark = np.zeros(int(run[-1]) + 1, bool)
         mark[run[1:][bad]] = True
         sel = np.flatnonzero(mark[run])
-        idx[sel] = idx[sel][np.lexsort((minor_s[sel], k[sel], run[sel]))]
+        idx[sel] = idx[sel][np.lexsort((idx[sel], k[sel], run[sel]))]
     return idx
 
 
@@ -170,14 +174,14 @@ def ranked_sets(sh: Shingles, counts: np.ndarray | None = None) -> Sets:
     key = order_keys(sh.hashes, counts)
     lens = sh.counts()
     owner = np.repeat(np.arange(n, dtype=np.int64), lens)
-    local = np.arange(len(owner), dtype=np.int64) - np.repeat(sh.offsets[:-1], lens)
-    key = key[lex_order(key, local, owner, sh.offsets[:-1])]
-    keep = np.ones(len(key), bool)
-    keep[1:] = key[1:] != key[:-1]
+    key = key[lex_order(key, owner, np.repeat(sh.offsets[:-1], lens))]
+    keep = np.empty(len(key), bool)
+    keep[0] = True
+    np.not_equal(key[1:], key[:-1], out=keep[1:])
     keep[sh.offsets[:-1][lens > 0]] = True  # a record's first shingle is always new
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(owner[keep], minlength=n), out=offsets[1:])
-    return Sets(key[keep], offsets)
+    kept = np.zeros(len(key) + 1, np.int64)
+    np.cumsum(keep, out=kept[1:])
+    return Sets(key[keep], kept[sh.offsets])
 
 
 def prefix_lengths(sizes: np.ndarray, threshold: float) -> np.ndarray:
@@ -202,10 +206,11 @@ def _prefixes(sets: Sets, threshold: float, max_group: int, stats: dict[str, int
     sizes = sets.sizes()
     n = len(sizes)
     plen = prefix_lengths(sizes, threshold)
-    owner = np.repeat(np.arange(n, dtype=np.int64), sizes)
-    local = np.arange(len(owner), dtype=np.int64) - np.repeat(sets.offsets[:-1], sizes)
-    pick = np.flatnonzero(local < plen[owner])  # in record order
-    order = lex_order(sets.ranks[pick], np.arange(len(pick), dtype=np.int64))
+    before_rec = np.cumsum(plen) - plen  # each record's first slot among the prefix shingles
+    owner = np.repeat(np.arange(n, dtype=np.int64), plen)
+    local = np.arange(int(plen.sum()), dtype=np.int64) - np.repeat(before_rec, plen)
+    pick = np.repeat(sets.offsets[:-1], plen) + local  # in record order
+    order = lex_order(sets.ranks[pick])
     key = sets.ranks[pick[order]]
     stats["prefix_shingles"] = len(pick)
     # Only keys in two or more prefixes can pair anything: most prefix shingles are unique.
@@ -225,9 +230,8 @@ def _prefixes(sets: Sets, threshold: float, max_group: int, stats: dict[str, int
     flag[order[capped]] = 1
     cum = np.zeros(len(pick) + 1, np.int64)
     np.cumsum(flag, out=cum[1:])
-    before = cum[:-1] - np.repeat(cum[np.cumsum(plen) - plen], plen)
-    el = pick[order]
-    return _Prefixes(key, owner[el], local[el], before[order], start, group_size)
+    before = cum[:-1] - np.repeat(cum[before_rec], plen)
+    return _Prefixes(key, owner[order], local[order], before[order], start, group_size)
 
 
 def _chunk_bounds(p: _Prefixes, max_group: int, chunk_links: int) -> list[tuple[int, int]]:
@@ -247,10 +251,11 @@ def _chunk_bounds(p: _Prefixes, max_group: int, chunk_links: int) -> list[tuple[
     return bounds
 
 
-def _chunk_pairs(
+def _chunk_codes(
     p: _Prefixes, s: int, e: int, sizes: np.ndarray, threshold: float, max_group: int
 ) -> np.ndarray:
-    """Unique pairs (i < j) linked in ``p[s:e]`` that pass the size and positional filters."""
+    """Sorted unique codes ``i * n + j`` (i < j) of pairs linked in ``p[s:e]`` that pass the size
+    and positional filters."""
     key = p.key[s:e]
     at = np.arange(s, e)
     far = at - p.start[s:e] > max_group  # the star link, where the window does not reach
@@ -265,60 +270,46 @@ def _chunk_pairs(
     a, b = np.concatenate(left), np.concatenate(right)
     x, y = p.rec[a], p.rec[b]
     sx, sy = sizes[x], sizes[y]
-    ok = np.minimum(sx, sy) >= np.ceil(
-        np.maximum(sx, sy) * threshold - _EPS
-    )  # J <= |small| / |big|
+    ok = np.minimum(sx, sy) >= np.ceil(np.maximum(sx, sy) * threshold - _EPS)  # J <= |small| / |big|
     # PPJoin: shared shingles sit at or after this one in both sets, except ones in capped groups
     # before it (where the pair may not have been linked), so the overlap is at most:
-    most = np.minimum(sx - p.pos[a], sy - p.pos[b]) + np.minimum(
-        p.capped_before[a], p.capped_before[b]
-    )
+    most = np.minimum(sx - p.pos[a], sy - p.pos[b])
+    most += np.minimum(p.capped_before[a], p.capped_before[b])
     ok &= most >= np.ceil((sx + sy) * threshold / (1.0 + threshold) - _EPS)
     x, y = x[ok], y[ok]
-    code = np.minimum(x, y) * len(sizes) + np.maximum(x, y)
-    code.sort()
-    code = code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
-    return np.stack((code // len(sizes), code % len(sizes)), axis=1)
+    return _unique(np.minimum(x, y) * len(sizes) + np.maximum(x, y))
 
 
-def iter_candidates(
-    sets: Sets,
-    threshold: float,
-    max_group: int = MAX_GROUP,
-    chunk_links: int = CHUNK_LINKS,
-    stats: dict[str, int] | None = None,
-) -> Iterator[np.ndarray]:
-    """Candidate pairs in chunks of about ``chunk_links`` links, each chunk's pairs unique (i < j).
-
-    A pair linked by shingles in two chunks comes out twice; verifying chunk by
-    chunk keeps memory bounded by the chunk, not by the pair count.  ``stats``
-    gets ``prefix_shingles`` and ``capped_groups``.
-    """
-    stats = {} if stats is None else stats
-    p = _prefixes(sets, threshold, max_group, stats)
-    sizes = sets.sizes()
-    for s, e in _chunk_bounds(p, max_group, chunk_links):
-        yield _chunk_pairs(p, s, e, sizes, threshold, max_group)
+def _unique(code: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (``np.unique`` on int64 measured up to ~50x slower than sort + mask here)."""
+    code = np.sort(code)
+    return code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
 
 
 def candidate_pairs(
-    sets: Sets, threshold: float, max_group: int = MAX_GROUP
+    sets: Sets, threshold: float, max_group: int = MAX_GROUP, chunk_links: int = CHUNK_LINKS
 ) -> tuple[np.ndarray, dict[str, int]]:
-    """``int64 [m, 2]`` unique pairs (i < j) that may reach ``threshold``, and counts for the summary."""
+    """``int64 [m, 2]`` unique pairs (i < j) that may reach ``threshold``, and counts for the summary.
+
+    Links are made and filtered a group-aligned chunk of about ``chunk_links``
+    at a time, and only the surviving pair codes (8 bytes each) are kept,
+    de-duplicated whenever they double: the link temporaries never scale with
+    the pair count.
+    """
     stats: dict[str, int] = {}
-    chunks = list(iter_candidates(sets, threshold, max_group, stats=stats))
-    return unique_pairs(
-        np.concatenate(chunks) if chunks else np.zeros((0, 2), np.int64), len(sets.sizes())
-    ), stats
-
-
-def unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
-    """Distinct rows of ``[m, 2]`` pairs (i < j < n), sorted (``np.unique`` on int64 measured ~50x slower)."""
-    if not len(pairs):
-        return np.zeros((0, 2), np.int64)
-    code = np.sort(pairs[:, 0] * n + pairs[:, 1])
-    code = code[np.r_[True, code[1:] != code[:-1]]]
-    return np.stack((code // n, code % n), axis=1)
+    p = _prefixes(sets, threshold, max_group, stats)
+    sizes = sets.sizes()
+    n = len(sizes)
+    codes: list[np.ndarray] = []
+    held = compacted = 0
+    for s, e in _chunk_bounds(p, max_group, chunk_links):
+        codes.append(_chunk_codes(p, s, e, sizes, threshold, max_group))
+        held += len(codes[-1])
+        if held > 2 * compacted + chunk_links:  # amortised: each compaction at least doubles the held size
+            codes = [_unique(np.concatenate(codes))]
+            held = compacted = len(codes[0])
+    code = _unique(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
+    return np.stack((code // n, code % n), axis=1), stats
 
 
 def jaccard(sets: Sets, pairs: np.ndarray, block: int = 1 << 16) -> np.ndarray:
