@@ -117,8 +117,20 @@ def test_small_chunks_give_the_same_pairs_as_one_chunk() -> None:
 
 
 def test_jaccard_on_a_hand_made_example() -> None:
-    sh = Shingles(np.array([1, 2, 3, 4, 2, 3, 4, 5, 9], np.uint64), np.array([0, 4, 8, 9], np.int64))
+    sh = Shingles(
+        np.array([1, 2, 3, 4, 2, 3, 4, 5, 9], np.uint64), np.array([0, 4, 8, 9], np.int64)
+    )
     sets = prefix.ranked_sets(sh)
     assert sets.sizes().tolist() == [4, 4, 1]
     pairs = np.array([[0, 1], [0, 2], [1, 2]])
     assert prefix.jaccard(sets, pairs).tolist() == [pytest.approx(3 / 5), 0.0, 0.0]
+
+
+def test_near_pairs_equal_brute_force_and_report_counts() -> None:
+    norm = corpus(9, 100)
+    sets = prefix.ranked_sets(shingle(norm, 3))
+    result = near_pairs(norm, threshold=0.8)
+    assert {tuple(p) for p in result.pairs.tolist()} == brute_force(sets, 0.8)
+    s = result.stats
+    assert s["verified"] == len(result.pairs) <= s["candidates"]
+    assert s["capped_groups"] == 0 and s["prefix_shingles"] > 0

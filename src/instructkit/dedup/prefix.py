@@ -32,7 +32,6 @@ groups.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,7 +44,7 @@ MAX_GROUP = 16
 #: Bucket bits: the default grows with the corpus up to DEFAULT_BUCKET_BITS, whose int32 rank table
 #: (1 MB) stays in L2; on the real-data benchmark 2**22 buckets (a 16 MB table, cache misses on every
 #: lookup) cost more in key building than the 4% fewer candidates saved.  Up to MAX for given counts.
-MIN_BUCKET_BITS, DEFAULT_BUCKET_BITS, MAX_BUCKET_BITS = 10, 18, 26
+MIN_BUCKET_BITS, DEFAULT_BUCKET_BITS, MAX_BUCKET_BITS = 10, 20, 26
 #: Candidate links generated (and verified) per chunk: bounds the temporaries whatever the pair count.
 CHUNK_LINKS = 1 << 21
 _EPS = 1e-9  # float guard: 0.8 * 5 = 4.000000000000001 must not round up to 5
@@ -79,8 +78,8 @@ class Sets:
 
 
 def bucket_bits(shingles: int) -> int:
-    """Bucket bits for a corpus of this many shingle occurrences: ~16 occurrences per bucket, capped."""
-    return min(max(int(shingles).bit_length() - 4, MIN_BUCKET_BITS), DEFAULT_BUCKET_BITS)
+    """Bucket bits for a corpus of this many shingle occurrences: ~8 occurrences per bucket, capped."""
+    return min(max(int(shingles).bit_length() - 3, MIN_BUCKET_BITS), DEFAULT_BUCKET_BITS)
 
 
 def _bucket(hashes: np.ndarray, bits: int) -> np.ndarray:
@@ -270,7 +269,9 @@ def _chunk_codes(
     a, b = np.concatenate(left), np.concatenate(right)
     x, y = p.rec[a], p.rec[b]
     sx, sy = sizes[x], sizes[y]
-    ok = np.minimum(sx, sy) >= np.ceil(np.maximum(sx, sy) * threshold - _EPS)  # J <= |small| / |big|
+    ok = np.minimum(sx, sy) >= np.ceil(
+        np.maximum(sx, sy) * threshold - _EPS
+    )  # J <= |small| / |big|
     # PPJoin: shared shingles sit at or after this one in both sets, except ones in capped groups
     # before it (where the pair may not have been linked), so the overlap is at most:
     most = np.minimum(sx - p.pos[a], sy - p.pos[b])
@@ -305,7 +306,9 @@ def candidate_pairs(
     for s, e in _chunk_bounds(p, max_group, chunk_links):
         codes.append(_chunk_codes(p, s, e, sizes, threshold, max_group))
         held += len(codes[-1])
-        if held > 2 * compacted + chunk_links:  # amortised: each compaction at least doubles the held size
+        if (
+            held > 2 * compacted + chunk_links
+        ):  # amortised: each compaction at least doubles the held size
             codes = [_unique(np.concatenate(codes))]
             held = compacted = len(codes[0])
     code = _unique(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
