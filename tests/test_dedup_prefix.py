@@ -134,3 +134,10 @@ def test_near_pairs_equal_brute_force_and_report_counts() -> None:
     s = result.stats
     assert s["verified"] == len(result.pairs) <= s["candidates"]
     assert s["capped_groups"] == 0 and s["prefix_shingles"] > 0
+
+
+def test_jaccard_is_the_same_in_small_blocks() -> None:
+    norm = corpus(10, 80)
+    sets = prefix.ranked_sets(shingle(norm, 3))
+    pairs = np.array([(i, j) for i in range(40) for j in range(i + 1, len(norm))], dtype=np.int64)
+    assert np.array_equal(prefix.jaccard(sets, pairs, block=50), prefix.jaccard(sets, pairs))
