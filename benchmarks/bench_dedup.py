@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/bench_dedup.py [--records 50000] [--num-perm 128] [--threshold 0.8]
     .venv/bin/python benchmarks/bench_dedup.py --only semantic [--semantic-records 2000] [--semantic-fields all|instruction]
     .venv/bin/python benchmarks/bench_dedup.py --only memory [--memory-records 1000000]
+    .venv/bin/python benchmarks/bench_dedup.py --only real [--split report]
+    .venv/bin/python benchmarks/bench_dedup.py --only pool [--pool-rows 200000]
 
 Corpus: Alpaca-sized records drawn from a unigram model of the real Alpaca
 sample in ../shared/data (word frequencies and record lengths; a Zipf
@@ -356,6 +358,49 @@ def memory_section(args: argparse.Namespace, results: dict) -> None:
     }
 
 
+def pool_section(args: argparse.Namespace, results: dict) -> None:
+    """``instructkit dedup`` on bench_recipe.py's pool (real rows cycled, ~85% near-duplicates) in a
+    child process: peak RSS from getrusage, and the near-duplicate counts from its summary."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_recipe import build_input
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "pool.jsonl"
+        build_input(src, args.pool_rows)
+        out = Path(tmp) / "out.jsonl"
+        load = os.getloadavg()
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "instructkit", "dedup", str(src), "-o", str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        secs = time.perf_counter() - t0
+        if proc.returncode != 0:
+            sys.exit(f"dedup failed: {proc.stderr[-2000:]}")
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        summary = orjson.loads((Path(tmp) / "out.summary.json").read_bytes())
+    step = summary["steps"]["dedup"]
+    near = step["near"]
+    print(
+        f"\npool: `instructkit dedup` (exact,near) on {args.pool_rows:,} bench_recipe rows: peak RSS {peak_mb:,.0f} MB, "
+        f"{secs:.1f} s (load {load[0]:.1f}), {summary['records_out']:,} out; near: {near['candidates']:,} candidates, "
+        f"{near['verified']:,} verified, {near['capped_groups']:,} capped groups, stages {near['stage_seconds']}; "
+        f"dedup step {summary['seconds'].get('dedup', 0):.1f} s"
+    )
+    results["pool"] = {
+        "rows": args.pool_rows,
+        "peak_rss_mb": peak_mb,
+        "seconds": secs,
+        "load_before": load,
+        "records_out": summary["records_out"],
+        "dedup_seconds": summary["seconds"].get("dedup"),
+        "near": near,
+        "exact": step["exact"],
+    }
+
+
 # ---------------------------------------------------------------- real data
 
 REAL_SETS = (
@@ -557,7 +602,10 @@ def main() -> None:
     ap.add_argument("--semantic-records", type=int, default=2000)
     ap.add_argument("--semantic-fields", choices=["all", "instruction"], default="all")
     ap.add_argument("--memory-records", type=int, default=1_000_000)
-    ap.add_argument("--only", choices=["near", "semantic", "memory", "real"], action="append")
+    ap.add_argument("--pool-rows", type=int, default=200_000)
+    ap.add_argument(
+        "--only", choices=["near", "semantic", "memory", "real", "pool"], action="append"
+    )
     ap.add_argument("--split", choices=["tune", "report"], default="report")
     ap.add_argument("--plants", type=int, default=1500)
     ap.add_argument(
@@ -573,6 +621,7 @@ def main() -> None:
         "semantic": semantic_section,
         "memory": memory_section,
         "real": real_section,
+        "pool": pool_section,
     }
     for name in args.only or list(sections):
         sections[name](args, results)
