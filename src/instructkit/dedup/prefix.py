@@ -16,8 +16,8 @@ buckets (``hash & (2**bits - 1)``), buckets are ranked by their occurrence
 count (a ``bincount``, no sort of the shingles), and a shingle's key is its
 bucket's rank followed by the rest of its hash.  The key is a bijection of 62
 of the hash's 64 bits (the bucket bits and the highest ones), so two shingles
-share a key only if those 62 bits agree.  A rare shingle sharing a bucket with a frequent one just
-ranks later.  Bucket counts add up over shards, so a distributed run can
+share a key only if those 62 bits agree.  A rare shingle sharing a bucket
+with a frequent one just ranks later.  Bucket counts add up over shards, so a distributed run can
 share one order (``ranked_sets(sh, counts=...)``).
 
 Rare shingles go first, so a record's prefix is its own distinctive text and
@@ -40,12 +40,12 @@ from scipy import sparse
 from instructkit.dedup.shingles import Shingles
 
 #: A prefix shingle shared by more records than this + 1 is not expanded to all pairs (module docstring).
-#: 16 missed 141 of the 5,049 pairs >= 0.8 on the real-data benchmark and ~58k of ~856k on the 200k
-#: pool; 64 misses none of the former, for 1.3M instead of 340k candidates in a 20,000-record template group.
+#: 16 missed 141 of the 5,049 pairs >= 0.8 of the real-data benchmark; 64 misses none there (and finds
+#: 46k more on the 200k pool) at equal CPU, for 1.3M instead of 340k candidates in a 20,000-record template.
 MAX_GROUP = 64
-#: Bucket bits: the default grows with the corpus up to DEFAULT_BUCKET_BITS, whose int32 rank table
-#: (1 MB) stays in L2; on the real-data benchmark 2**22 buckets (a 16 MB table, cache misses on every
-#: lookup) cost more in key building than the 4% fewer candidates saved.  Up to MAX for given counts.
+#: Bucket bits: the default grows with the corpus (~8 occurrences per bucket) up to DEFAULT_BUCKET_BITS;
+#: with 2**22 buckets the rank-table lookups missed cache and key building cost more than the ~4% fewer
+#: candidates saved (real-data benchmark).  Counts passed in may use up to MAX_BUCKET_BITS.
 MIN_BUCKET_BITS, DEFAULT_BUCKET_BITS, MAX_BUCKET_BITS = 10, 20, 26
 #: Candidate links generated (and verified) per chunk: bounds the temporaries whatever the pair count.
 CHUNK_LINKS = 1 << 18
