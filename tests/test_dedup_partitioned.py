@@ -20,7 +20,7 @@ WORDS = [f"w{i}" for i in range(3000)]
 
 def planted(n: int, seed: int = 7) -> list[dict[str, Any]]:
     """``n`` records: unique texts, exact copies (case and punctuation changed), near copies,
-    chains (A~B, B~C, not A~C), a 40-record template family (a capped prefix group) and empties."""
+    chains (A~B, B~C, not A~C), a 90-record template family (a capped prefix group: more than MAX_GROUP + 1 = 65) and empties."""
     rng = random.Random(seed)
     texts: list[str] = []
 
@@ -37,16 +37,17 @@ def planted(n: int, seed: int = 7) -> list[dict[str, Any]]:
             edit = list(base)
             edit[rng.randrange(len(edit))] = rng.choice(WORDS)
             texts.append(" ".join(edit))
-        elif kind < 0.45:  # a chain: each link edits two more words
+        elif (
+            kind < 0.45
+        ):  # a chain: each link edits one more word (J ~0.85 to the previous, ~0.73 to the one before)
             edit = list(base)
             for _ in range(3):
-                for _ in range(2):
-                    edit[rng.randrange(len(edit))] = rng.choice(WORDS)
+                edit[rng.randrange(3, len(edit) - 3)] = rng.choice(WORDS)
                 texts.append(" ".join(edit))
         elif kind < 0.47:
             texts.append("")
     template = fresh(60)
-    for i in range(40):
+    for i in range(90):
         edit = list(template)
         edit[i % 60] = f"v{i}"
         texts.insert(rng.randrange(len(texts)), " ".join(edit))

@@ -16,18 +16,22 @@ Why the result is the local one, pair for pair:
 
 - exact: records with equal hashes meet in the hash's partition, which returns
   (first seen, copy) pairs; clusters of equality are components either way.
-- near: the local prefix filter (:mod:`.prefix`) orders shingles by their count
-  over the live records (ties by hash).  The counts are reduced in hash
-  partitions (a shuffle there and back, :func:`count_split`, :func:`count_merge`),
-  so each batch orders its records' shingles exactly as
+- near: the local prefix filter (:mod:`.prefix`) orders shingles by the count
+  of their hash bucket over the live records.  Bucket counts add up, so each
+  batch counts its own and the sums are reduced in bucket ranges
+  (:func:`bucket_split`, :func:`bucket_merge`); every batch then keys and
+  sorts its records' shingles exactly as
   :func:`~instructkit.dedup.prefix.ranked_sets` does and picks the same
-  prefixes.  Records meet in the partition of each prefix shingle, sorted by
-  record number, and are linked by the local rule (every member with the
-  group's first and its next ``MAX_GROUP``), so even capped groups give the
+  prefixes.  A first shuffle on the prefix keys sizes every group
+  (:func:`group_sizes`: which keys are shared, which groups are capped), so
+  each batch knows the capped-group allowance of PPJoin's positional filter
+  for its records; a second sends the shared prefix shingles to their key's
+  partition, which links them by the local rule
+  (:func:`~instructkit.dedup.prefix.link`), so even capped groups give the
   same candidates.  The candidates go to the verify partition of their first
-  record, which removes the repeats and asks each batch for the shingle sets of
-  the records it names (a join: :func:`plan`, :func:`gather`; only those sets
-  move), then measures the exact Jaccard with
+  record, which removes the repeats and asks each batch for the shingle sets
+  of the records it names (a join: :func:`plan`, :func:`gather`; only those
+  sets move), then measures the exact Jaccard with
   :func:`~instructkit.dedup.prefix.jaccard`.
 """
 
@@ -43,8 +47,21 @@ import pyarrow as pa
 import xxhash
 
 from instructkit.dedup.fields import record_texts
-from instructkit.dedup.prefix import MAX_GROUP, Sets, jaccard, prefix_lengths
-from instructkit.dedup.shingles import shingle
+from instructkit.dedup.prefix import (
+    DEFAULT_BUCKET_BITS,
+    MAX_GROUP,
+    Prefixes,
+    Sets,
+    bucket_bits,
+    bucket_counts,
+    capped_before,
+    groups,
+    jaccard,
+    link,
+    ranked_sets,
+    record_prefixes,
+)
+from instructkit.dedup.shingles import Shingles, shingle
 from instructkit.schema import scores_frame
 from instructkit.steps.base import Decision
 from instructkit.steps.dedup import DedupConfig, check_quality, decide_by
@@ -61,6 +78,8 @@ class Executor(Protocol):
 
     def get(self, handles: list[Any]) -> list[Any]: ...
 
+    def put(self, value: Any) -> Any: ...
+
 
 class Inline:
     """Every phase at once, in this process: handles are the values themselves."""
@@ -72,6 +91,9 @@ class Inline:
 
     def get(self, handles: list[Any]) -> list[Any]:
         return handles
+
+    def put(self, value: Any) -> Any:
+        return value
 
 
 @dataclass
@@ -155,83 +177,84 @@ def exact_reduce(*pieces: tuple[np.ndarray, ...]) -> list[Any]:
 # --- near: shingle counts, prefixes, candidates, verification -----------------------------
 
 
-def _vocabulary(sigs: Sigs, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The batch's distinct shingle hashes over its live records (sorted) and their occurrences."""
+def _live_sets(sigs: Sigs, counts: np.ndarray, rows: np.ndarray) -> Sets:
+    """``rows``' shingle sets as the local filter keys them (global order from ``counts``)."""
+    h, _, lens = _rows_of(sigs, rows)
+    offsets = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    return ranked_sets(Shingles(h, offsets), counts)
+
+
+def bucket_split(sigs: Sigs, alive: np.ndarray, parts: int) -> list[Any]:
+    """Map: the batch's shingle occurrences per bucket (at the most bits), cut into ``parts`` bucket
+    ranges; the last item is the batch's number of occurrences (it sets the bucket bits)."""
     h, m, _ = _rows_of(sigs, np.flatnonzero(alive))
-    uniq, inverse = np.unique(h, return_inverse=True)
-    return uniq, np.bincount(inverse.reshape(-1), weights=m, minlength=len(uniq)).astype(np.int64)
+    counts = bucket_counts(np.repeat(h, m), DEFAULT_BUCKET_BITS)
+    return [*np.array_split(counts, parts), int(m.sum())]
 
 
-def count_split(sigs: Sigs, alive: np.ndarray, parts: int) -> list[Any]:
-    """Map: the batch's shingle counts, by hash partition (the first half of the count shuffle)."""
-    uniq, counts = _vocabulary(sigs, alive)
-    return _split(parts, uniq, uniq, counts)
-
-
-def count_merge(*pieces: tuple[np.ndarray, np.ndarray]) -> list[Any]:
-    """Reduce: the global count of every hash a batch sent, returned to that batch (the way back)."""
-    hashes = np.concatenate([p[0] for p in pieces])
-    uniq, inverse = np.unique(hashes, return_inverse=True)
-    total = np.bincount(inverse.reshape(-1), weights=np.concatenate([p[1] for p in pieces]))
-    total = total.astype(np.int64)
-    return [total[np.searchsorted(uniq, p[0])] for p in pieces]
+def bucket_merge(*pieces: np.ndarray) -> list[Any]:
+    """Reduce: one bucket range's counts summed over the batches."""
+    return [np.sum(pieces, axis=0)]
 
 
 def prefix_split(
-    sigs: Sigs, alive: np.ndarray, start: int, threshold: float, *counts: np.ndarray
+    sigs: Sigs, alive: np.ndarray, start: int, threshold: float, counts: np.ndarray, parts: int
 ) -> list[Any]:
-    """Map: each live record's prefix shingles in the global order (count, then hash), as
-    ``(shingle, record, set size)`` by shingle partition; the last item is the prefix total."""
-    parts = len(counts)
-    uniq, _ = _vocabulary(sigs, alive)
-    total = np.zeros(len(uniq), np.int64)
-    where = (uniq % np.uint64(max(parts, 1))).astype(np.int64)
-    for p, c in enumerate(counts):
-        total[where == p] = c
-    rank = np.empty(len(uniq), np.int64)
-    rank[np.lexsort((uniq, total))] = np.arange(len(uniq))
+    """Map: each live record's prefix keys by key partition (to size the groups), then the prefix
+    shingles themselves ``(key, record, position, set size, prefix length per record)``, which stay
+    here until the groups are sized, and the batch's prefix total."""
     rows = np.flatnonzero(alive)
-    h, _, sizes = _rows_of(sigs, rows)
-    owner = np.repeat(np.arange(len(rows)), sizes)
-    r = rank[np.searchsorted(uniq, h)]
-    order = np.lexsort((r, owner))
-    local = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    pick = order[local < prefix_lengths(sizes, threshold)[owner]]
-    token, rec = h[pick], rows[owner[pick]] + start
-    return [*_split(parts, token, token, rec, sizes[owner[pick]]), int(len(pick))]
+    sets = _live_sets(sigs, counts, rows)
+    pick, owner, pos = record_prefixes(sets, threshold)
+    key = sets.ranks[pick]
+    plen = np.bincount(owner, minlength=len(rows))
+    elements = (key, rows[owner] + start, pos, sets.sizes()[owner], plen)
+    where = key % parts
+    return [*(key[where == p] for p in range(parts)), elements, len(pick)]
 
 
-def link(threshold: float, parts: int, *pieces: tuple[np.ndarray, ...]) -> list[Any]:
-    """Reduce: candidate pairs of one shingle partition by the local rule, sent to the verify
-    partition of the pair's first record; the last item is the count of capped groups."""
-    token, rec, size = (np.concatenate([p[k] for p in pieces]) for k in range(3))
-    order = np.lexsort((rec, token))
-    token, rec, size = token[order], rec[order], size[order]
-    shared = np.zeros(len(token), bool)
-    if len(token) > 1:
-        same = token[1:] == token[:-1]
-        shared[1:] |= same
-        shared[:-1] |= same
-    token, rec, size = token[shared], rec[shared], size[shared]
-    capped, a, b = 0, np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if len(token) >= 2:
-        pos = np.arange(len(token))
-        begin = np.maximum.accumulate(np.where(np.r_[True, token[1:] != token[:-1]], pos, 0))
-        group = np.bincount(begin, minlength=len(token))[begin]
-        capped = int(np.count_nonzero((group > MAX_GROUP + 1) & (begin == pos)))
-        links = [(begin[begin != pos], pos[begin != pos])]
-        for d in range(1, MAX_GROUP + 1):
-            same_at = np.flatnonzero(token[:-d] == token[d:])
-            if not len(same_at):
-                break
-            links.append((same_at, same_at + d))
-        x = np.concatenate([u for u, _ in links])
-        y = np.concatenate([v for _, v in links])
-        small, big = np.minimum(size[x], size[y]), np.maximum(size[x], size[y])
-        ok = small >= np.ceil(big * threshold - 1e-9)  # Jaccard <= |small| / |big|
-        a, b = np.minimum(rec[x], rec[y])[ok], np.maximum(rec[x], rec[y])[ok]
+def group_sizes(*pieces: np.ndarray) -> list[Any]:
+    """Reduce: the size of each piece's groups (records sharing the prefix key), returned to each
+    batch; the last item is the count of capped groups."""
+    keys = np.concatenate(pieces)
+    order = np.argsort(keys, kind="stable")
+    start, size = groups(keys[order])
+    capped = int(np.count_nonzero((size > MAX_GROUP + 1) & (start == np.arange(len(keys)))))
+    back = np.empty(len(keys), np.int64)
+    back[order] = size
+    cuts = np.cumsum([len(p) for p in pieces])[:-1]
+    return [*np.split(back, cuts), capped]
+
+
+def link_split(elements: tuple[np.ndarray, ...], parts: int, *sizes: np.ndarray) -> list[Any]:
+    """Map: the batch's shared prefix shingles, with their records' capped-group allowance, by key
+    partition."""
+    key, rec, pos, size, plen = elements
+    where = key % parts
+    group = np.zeros(len(key), np.int64)
+    for p, s in enumerate(sizes):
+        group[where == p] = s
+    before = capped_before(group > MAX_GROUP + 1, plen)
+    shared = group >= 2
+    cols = (key, rec, pos, size, before)
+    return [tuple(c[shared & (where == p)] for c in cols) for p in range(parts)]
+
+
+def link_reduce(threshold: float, parts: int, *pieces: tuple[np.ndarray, ...]) -> list[Any]:
+    """Reduce: candidate pairs of one key partition by the local rule, sent to the verify
+    partition of the pair's first record."""
+    key, rec, pos, size, before = (np.concatenate([p[k] for p in pieces]) for k in range(5))
+    order = np.lexsort((rec, key))
+    key, rec, pos, size, before = (c[order] for c in (key, rec, pos, size, before))
+    recs = np.unique(rec)
+    local = np.searchsorted(recs, rec)
+    sizes = np.zeros(len(recs), np.int64)
+    sizes[local] = size
+    code = link(Prefixes.grouped(key, local, pos, before), sizes, threshold)
+    a, b = recs[code // max(len(recs), 1)], recs[code % max(len(recs), 1)]
     where = a % parts
-    return [*(np.stack((a[where == q], b[where == q]), axis=1) for q in range(parts)), capped]
+    return [np.stack((a[where == q], b[where == q]), axis=1) for q in range(parts)]
 
 
 def plan(starts: np.ndarray, *pieces: np.ndarray) -> list[Any]:
@@ -243,26 +266,24 @@ def plan(starts: np.ndarray, *pieces: np.ndarray) -> list[Any]:
     return [*(records[which == k] for k in range(len(starts) - 1)), pairs]
 
 
-def gather(start: int, sigs: Sigs, *requests: np.ndarray) -> list[Any]:
-    """A batch's answer to each verify partition: the shingle sets of the records it asked for."""
+def gather(start: int, sigs: Sigs, counts: np.ndarray, *requests: np.ndarray) -> list[Any]:
+    """A batch's answer to each verify partition: the keyed shingle sets of the records it asked for."""
     out = []
     for rows in requests:
-        h, _, lens = _rows_of(sigs, rows - start)
-        out.append((h, lens))
+        sets = _live_sets(sigs, counts, rows - start)
+        out.append((sets.ranks, sets.sizes()))
     return out
 
 
 def _jaccard(pairs: np.ndarray, sets: tuple[tuple[np.ndarray, np.ndarray], ...]) -> np.ndarray:
-    """Exact Jaccard of record pairs from the sets every batch sent (``np.unique(pairs)``, in order)."""
+    """Exact Jaccard of record pairs from the keyed sets every batch sent (``np.unique(pairs)``, in order)."""
     if not len(pairs):
         return np.zeros(0)
-    flat = np.concatenate([h for h, _ in sets])
+    keys = np.concatenate([k for k, _ in sets])
     offsets = np.zeros(sum(len(n) for _, n in sets) + 1, np.int64)
     np.cumsum(np.concatenate([n for _, n in sets]), out=offsets[1:])
-    # Dense ids in hash order keep each record's ids sorted, as Sets wants.
-    _, ids = np.unique(flat, return_inverse=True)
     records = np.unique(pairs)
-    return jaccard(Sets(ids.reshape(-1).astype(np.int64), offsets), np.searchsorted(records, pairs))
+    return jaccard(Sets(keys, offsets), np.searchsorted(records, pairs))
 
 
 def verify(threshold: float, pairs: np.ndarray, *sets: tuple[np.ndarray, np.ndarray]) -> list[Any]:
@@ -334,6 +355,8 @@ class _Run:
     starts: np.ndarray
     ex: Executor
     parts: int
+    #: The global bucket counts (a handle), set by :meth:`near`: every shingle set is keyed by them.
+    counts: Any = None
 
     def _alive(self, mask: np.ndarray, k: int) -> np.ndarray:
         return mask[self.starts[k] : self.starts[k + 1]]
@@ -359,11 +382,17 @@ class _Run:
     def near(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         ex, P, B, t = self.ex, self.parts, len(self.sigs), self.c.threshold
         t0 = time.perf_counter()
-        counts = [
-            ex.submit(count_split, s, self._alive(mask, k), P, returns=P)
+        buckets = [
+            ex.submit(bucket_split, s, self._alive(mask, k), P, returns=P + 1)
             for k, s in enumerate(self.sigs)
         ]
-        back = self._shuffle(counts, count_merge, returns=B)  # back[p][k]: batch k's counts
+        merged = self._shuffle([b[:P] for b in buckets], bucket_merge, returns=1)
+        total = sum(ex.get([b[P] for b in buckets]))
+        bits = bucket_bits(
+            total
+        )  # as the local filter sizes its buckets, folded from the most bits
+        counts = np.concatenate(ex.get([m[0] for m in merged])).reshape(-1, 1 << bits).sum(axis=0)
+        self.counts = ex.put(counts)
         prefixes = [
             ex.submit(
                 prefix_split,
@@ -371,15 +400,21 @@ class _Run:
                 self._alive(mask, k),
                 int(self.starts[k]),
                 t,
-                *(back[p][k] for p in range(P)),
-                returns=P + 1,
+                self.counts,
+                P,
+                returns=P + 2,
             )
             for k, s in enumerate(self.sigs)
         ]
-        chosen = sum(ex.get([p[P] for p in prefixes]))
+        chosen = sum(ex.get([p[P + 1] for p in prefixes]))
+        sized = self._shuffle([p[:P] for p in prefixes], group_sizes, returns=B + 1)
+        capped = sum(ex.get([g[B] for g in sized]))
         t1 = time.perf_counter()
-        linked = self._shuffle([p[:P] for p in prefixes], link, t, P, returns=P + 1)
-        capped = sum(ex.get([r[P] for r in linked]))
+        shared = [
+            ex.submit(link_split, p[P], P, *(sized[q][k] for q in range(P)), returns=P)
+            for k, p in enumerate(prefixes)
+        ]
+        linked = self._shuffle(shared, link_reduce, t, P, returns=P)
         t2 = time.perf_counter()
         plans, sets = self._join([[r[q] for r in linked] for q in range(P)])
         verified = [
@@ -415,7 +450,9 @@ class _Run:
         ex, B, Q = self.ex, len(self.sigs), len(pieces)
         plans = [ex.submit(plan, self.starts, *p, returns=B + 1) for p in pieces]
         sets = [
-            ex.submit(gather, int(self.starts[k]), s, *(p[k] for p in plans), returns=Q)
+            ex.submit(
+                gather, int(self.starts[k]), s, self.counts, *(p[k] for p in plans), returns=Q
+            )
             for k, s in enumerate(self.sigs)
         ]
         return plans, sets

@@ -223,7 +223,7 @@ def prefix_lengths(sizes: np.ndarray, threshold: float) -> np.ndarray:
 
 
 @dataclass
-class _Prefixes:
+class Prefixes:
     """Prefix shingles in two or more prefixes, sorted by (key, record): one group per shared key."""
 
     key: np.ndarray
@@ -233,15 +233,41 @@ class _Prefixes:
     start: np.ndarray  # index of its group's first element
     group_size: np.ndarray  # per element
 
+    @classmethod
+    def grouped(
+        cls, key: np.ndarray, rec: np.ndarray, pos: np.ndarray, capped_before: np.ndarray
+    ) -> Prefixes:
+        """Elements already sorted by (key, record); their groups found here."""
+        start, group_size = groups(key)
+        return cls(key, rec, pos, capped_before, start, group_size)
 
-def _prefixes(sets: Sets, threshold: float, max_group: int, stats: dict[str, int]) -> _Prefixes:
+
+def groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For sorted ``key``: each element's group start and the group's size."""
+    at = np.arange(len(key))
+    start = np.maximum.accumulate(np.where(np.r_[True, key[1:] != key[:-1]], at, 0))
+    return start, np.bincount(start, minlength=len(key))[start]
+
+
+def capped_before(capped: np.ndarray, plen: np.ndarray) -> np.ndarray:
+    """Per prefix shingle (record order, ``plen`` per record): how many earlier ones of its record
+    sit in capped groups, which the positional filter must allow for."""
+    cum = np.zeros(len(capped) + 1, np.int64)
+    np.cumsum(capped, out=cum[1:])
+    return cum[:-1] - np.repeat(cum[np.cumsum(plen) - plen], plen)
+
+
+def record_prefixes(sets: Sets, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each record's prefix shingles in record order: ``(index into sets.ranks, record, position)``."""
     sizes = sets.sizes()
-    n = len(sizes)
     plen = prefix_lengths(sizes, threshold)
-    before_rec = np.cumsum(plen) - plen  # each record's first slot among the prefix shingles
-    owner = np.repeat(np.arange(n, dtype=np.int64), plen)
-    local = np.arange(int(plen.sum()), dtype=np.int64) - np.repeat(before_rec, plen)
-    pick = np.repeat(sets.offsets[:-1], plen) + local  # in record order
+    owner = np.repeat(np.arange(len(sizes), dtype=np.int64), plen)
+    local = np.arange(int(plen.sum()), dtype=np.int64) - np.repeat(np.cumsum(plen) - plen, plen)
+    return np.repeat(sets.offsets[:-1], plen) + local, owner, local
+
+
+def _prefixes(sets: Sets, threshold: float, max_group: int, stats: dict[str, int]) -> Prefixes:
+    pick, owner, local = record_prefixes(sets, threshold)
     order = lex_order(sets.ranks[pick])
     key = sets.ranks[pick[order]]
     stats["prefix_shingles"] = len(pick)
@@ -252,21 +278,16 @@ def _prefixes(sets: Sets, threshold: float, max_group: int, stats: dict[str, int
         shared[1:] |= same
         shared[:-1] |= same
     order, key = order[shared], key[shared]
-    at = np.arange(len(key))
-    start = np.maximum.accumulate(np.where(np.r_[True, key[1:] != key[:-1]], at, 0))
-    group_size = np.bincount(start, minlength=len(key))[start]
+    start, group_size = groups(key)
     capped = group_size > max_group + 1
-    stats["capped_groups"] = int(np.count_nonzero(capped & (start == at)))
-    # Per prefix shingle (record order): how many earlier ones of its record sit in capped groups.
-    flag = np.zeros(len(pick), np.int64)
-    flag[order[capped]] = 1
-    cum = np.zeros(len(pick) + 1, np.int64)
-    np.cumsum(flag, out=cum[1:])
-    before = cum[:-1] - np.repeat(cum[before_rec], plen)
-    return _Prefixes(key, owner[order], local[order], before[order], start, group_size)
+    stats["capped_groups"] = int(np.count_nonzero(capped & (start == np.arange(len(key)))))
+    flag = np.zeros(len(pick), bool)
+    flag[order[capped]] = True
+    before = capped_before(flag, prefix_lengths(sets.sizes(), threshold))
+    return Prefixes(key, owner[order], local[order], before[order], start, group_size)
 
 
-def _chunk_bounds(p: _Prefixes, max_group: int, chunk_links: int) -> list[tuple[int, int]]:
+def _chunk_bounds(p: Prefixes, max_group: int, chunk_links: int) -> list[tuple[int, int]]:
     """Group-aligned slices of ``p`` holding about ``chunk_links`` links each."""
     firsts = np.flatnonzero(p.start == np.arange(len(p.key)))
     g = p.group_size[firsts]
@@ -284,7 +305,7 @@ def _chunk_bounds(p: _Prefixes, max_group: int, chunk_links: int) -> list[tuple[
 
 
 def _chunk_codes(
-    p: _Prefixes, s: int, e: int, sizes: np.ndarray, threshold: float, max_group: int
+    p: Prefixes, s: int, e: int, sizes: np.ndarray, threshold: float, max_group: int
 ) -> np.ndarray:
     """Sorted unique codes ``i * n + j`` (i < j) of pairs linked in ``p[s:e]`` that pass the size
     and positional filters."""
@@ -323,17 +344,29 @@ def _unique(code: np.ndarray) -> np.ndarray:
 def candidate_pairs(
     sets: Sets, threshold: float, max_group: int = MAX_GROUP, chunk_links: int = CHUNK_LINKS
 ) -> tuple[np.ndarray, dict[str, int]]:
-    """``int64 [m, 2]`` unique pairs (i < j) that may reach ``threshold``, and counts for the summary.
+    """``int64 [m, 2]`` unique pairs (i < j) that may reach ``threshold``, and counts for the summary."""
+    stats: dict[str, int] = {}
+    p = _prefixes(sets, threshold, max_group, stats)
+    sizes = sets.sizes()
+    n = len(sizes)
+    code = link(p, sizes, threshold, max_group, chunk_links)
+    return np.stack((code // n, code % n), axis=1), stats
+
+
+def link(
+    p: Prefixes,
+    sizes: np.ndarray,
+    threshold: float,
+    max_group: int = MAX_GROUP,
+    chunk_links: int = CHUNK_LINKS,
+) -> np.ndarray:
+    """Sorted unique codes ``i * len(sizes) + j`` (i < j) of the pairs ``p``'s groups link.
 
     Links are made and filtered a group-aligned chunk of about ``chunk_links``
     at a time, and only the surviving pair codes (8 bytes each) are kept,
     de-duplicated whenever they double: the link temporaries never scale with
     the pair count.
     """
-    stats: dict[str, int] = {}
-    p = _prefixes(sets, threshold, max_group, stats)
-    sizes = sets.sizes()
-    n = len(sizes)
     codes: list[np.ndarray] = []
     held = compacted = 0
     for s, e in _chunk_bounds(p, max_group, chunk_links):
@@ -344,8 +377,7 @@ def candidate_pairs(
         ):  # amortised: each compaction at least doubles the held size
             codes = [_unique(np.concatenate(codes))]
             held = compacted = len(codes[0])
-    code = _unique(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
-    return np.stack((code // n, code % n), axis=1), stats
+    return _unique(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
 
 
 def jaccard(sets: Sets, pairs: np.ndarray, block: int = 1 << 19) -> np.ndarray:

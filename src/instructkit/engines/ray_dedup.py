@@ -67,6 +67,12 @@ class RayExecutor:
 
         return list(ray.get(handles))
 
+    def put(self, value: Any) -> Any:
+        """One copy in the object store, read by every task it is passed to."""
+        import ray
+
+        return ray.put(value)
+
 
 def _observe(
     name: str, config: dict[str, Any], path: str, start: int, stop: int, options: ReadOptions
