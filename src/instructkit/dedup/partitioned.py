@@ -189,13 +189,14 @@ def bucket_split(sigs: Sigs, alive: np.ndarray, parts: int) -> list[Any]:
     """Map: the batch's shingle occurrences per bucket (at the most bits), cut into ``parts`` bucket
     ranges; the last item is the batch's number of occurrences (it sets the bucket bits)."""
     h, m, _ = _rows_of(sigs, np.flatnonzero(alive))
-    counts = bucket_counts(np.repeat(h, m), DEFAULT_BUCKET_BITS)
+    # uint32: a batch has fewer than 2**32 shingles; 4 MB per batch whatever its size
+    counts = bucket_counts(np.repeat(h, m), DEFAULT_BUCKET_BITS).astype(np.uint32)
     return [*np.array_split(counts, parts), int(m.sum())]
 
 
 def bucket_merge(*pieces: np.ndarray) -> list[Any]:
     """Reduce: one bucket range's counts summed over the batches."""
-    return [np.sum(pieces, axis=0)]
+    return [np.sum(pieces, axis=0, dtype=np.int64)]
 
 
 def prefix_split(
@@ -221,7 +222,7 @@ def group_sizes(*pieces: np.ndarray) -> list[Any]:
     order = np.argsort(keys, kind="stable")
     start, size = groups(keys[order])
     capped = int(np.count_nonzero((size > MAX_GROUP + 1) & (start == np.arange(len(keys)))))
-    back = np.empty(len(keys), np.int64)
+    back = np.empty(len(keys), np.int32)
     back[order] = size
     cuts = np.cumsum([len(p) for p in pieces])[:-1]
     return [*np.split(back, cuts), capped]
