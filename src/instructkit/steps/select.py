@@ -22,11 +22,10 @@ from pydantic import Field, field_validator
 from instructkit.accounting import Reject
 from instructkit.errors import InstructkitError
 from instructkit.models import embeddings
-from instructkit.schema import scores_frame
 from instructkit.select.deita import deita
 from instructkit.select.expression import parse, producer_hint
 from instructkit.select.facility import facility
-from instructkit.select.features import embedding_texts, token_counts
+from instructkit.select.features import embedding_texts, metric_columns, token_counts
 from instructkit.select.kcenter import kcenter
 from instructkit.select.pool import (
     Budget,
@@ -123,18 +122,17 @@ class Select(GlobalStep):
         if not hasattr(self, "_expr"):
             self.setup()
         c = self.config
-        frame = scores_frame(table)
+        frame = metric_columns(table, self._expr.metrics)
         rows = table.num_rows
         lacks = np.full(rows, None, dtype=object)
         for metric in reversed(self._expr.metrics):
-            absent = np.isnan(frame[metric]) if metric in frame else np.ones(rows, bool)
-            lacks[absent] = metric
+            lacks[np.isnan(frame[metric])] = metric
         texts = embedding_texts(table, c.fields)
         foreign = embeddings.unsupported(texts, c.embedding_model)
         usable = np.flatnonzero(~foreign)
         vectors = None
         if len(usable):
-            encoded = embeddings.encode([texts[i] for i in usable], c.embedding_model)
+            encoded = embeddings.encode(texts.take(pa.array(usable, pa.int64())), c.embedding_model)
             self._observed = merge_stats(self._observed, {"embedding": dict(embeddings.last_stats)})
             vectors = np.zeros((rows, encoded.shape[1]), np.float32)
             vectors[usable] = encoded
@@ -149,7 +147,11 @@ class Select(GlobalStep):
                 "source": table.column("source"),
                 "score": self._expr.evaluate(frame, rows),
                 "lacks": pa.array(lacks.tolist(), pa.string()),
-                "tokens": token_counts(table),
+                # Counting tokens is the costliest feature: only when a token budget needs them
+                # (otherwise ``apply`` counts the picks' tokens for the summary).
+                "tokens": token_counts(table)
+                if c.max_tokens is not None
+                else np.zeros(rows, np.int64),
                 "foreign": foreign,
                 "vector": pa.FixedSizeListArray.from_arrays(flat, dims)
                 if dims
@@ -202,7 +204,6 @@ class Select(GlobalStep):
             "by": c.by,
             "pool": len(pool),
             "selected": len(order),
-            "tokens_selected": int(pool.tokens[picks.order].sum()) if order else 0,
             "per_source_selected": dict(sorted(budget.per_source.items())),
             "score_pool": _quantiles(pool.score),
             "score_selected": _quantiles(score[order]),
@@ -211,6 +212,8 @@ class Select(GlobalStep):
             "decide_seconds": round(time.perf_counter() - t0, 3),
             "warnings": warnings,
         }
+        if c.max_tokens is not None:  # else apply counts them
+            stats["tokens_selected"] = int(pool.tokens[picks.order].sum()) if order else 0
         return Decision(keep, reasons, details, stats, {"selection": rows})
 
     def _check_missing(
@@ -290,21 +293,25 @@ class Select(GlobalStep):
         stop = offset + table.num_rows
         keep = decision.keep[offset:stop]
         drop = np.flatnonzero(~keep)
-        rejects: list[Reject] = []
-        if len(drop):
-            taken = pa.array(drop)
-            ids = table.column("id").take(taken).to_pylist()
-            scores = table.column("scores").take(taken).to_pylist()
-            for i, rid, sc in zip(drop.tolist(), ids, scores):
-                rejects.append(
-                    Reject(
-                        self.name,
-                        decision.reasons[offset + i] or "not_selected",
-                        decision.details[offset + i] or "",
-                        record={"id": rid, "scores": dict(sc or [])},
-                    )
-                )
-        return StepResult(table.filter(pa.array(keep)), rejects)
+        taken = pa.array(drop, pa.int64())
+        ids = table.column("id").take(taken).to_pylist()
+        scores = table.column("scores").take(taken).to_pylist()
+        reasons = decision.reasons[offset:stop]
+        details = decision.details[offset:stop]
+        rejects = [
+            Reject(
+                self.name,
+                reasons[i] or "not_selected",
+                details[i] or "",
+                record={"id": rid, "scores": dict(sc or ())},
+            )
+            for i, rid, sc in zip(drop.tolist(), ids, scores)
+        ]
+        kept = table.filter(pa.array(keep))
+        stats: dict[str, Any] = {}
+        if self.config.max_tokens is None:  # the token budget's decide counted them already
+            stats["tokens_selected"] = int(token_counts(kept).sum())
+        return StepResult(kept, rejects, stats=stats)
 
 
 def _vectors(features: pa.Table) -> np.ndarray:
