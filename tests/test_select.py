@@ -218,6 +218,24 @@ def test_token_budget_is_never_exceeded() -> None:
     )
 
 
+def test_tokens_selected_is_counted_once_with_or_without_a_token_budget() -> None:
+    """Without --max-tokens the features skip the token count and apply counts the picks'."""
+    records = clusters(2)
+    tokens = dict(zip([r["id"] for r in records], token_counts(to_table(records)).tolist()))
+    for options in ({}, {"max_tokens": 10_000}):
+        result = run(records, n=3, **options)
+        assert result.stats["tokens_selected"] == sum(tokens[i] for i in picked(result))
+
+
+def test_default_threshold_suits_the_encoder() -> None:
+    assert SelectConfig.from_config({}).threshold == 0.9
+    assert SelectConfig.from_config({"embedding-model": "static"}).threshold == 0.75
+    assert (
+        SelectConfig.from_config({"embedding-model": "static", "threshold": 0.8}).threshold == 0.8
+    )
+    assert SelectConfig.from_config({"threshold": 0.5}).to_mapping()["threshold"] == 0.5
+
+
 def test_ties_keep_input_order_and_are_deterministic() -> None:
     records = [rec(f"r{k}", f"{TOPICS[k % 5]} tie {k}", 0.5) for k in range(10)]
     assert picked(run(records, n=4, threshold=1.0)) == ["r0", "r1", "r2", "r3"]

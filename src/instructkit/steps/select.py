@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from instructkit.accounting import Reject
 from instructkit.errors import InstructkitError
@@ -41,6 +41,12 @@ from instructkit.steps.config import StepConfig
 
 #: The default ranking: instruction complexity, discounted by toxicity (``score``'s default metrics).
 DEFAULT_BY = "complexity * (1 - toxicity)"
+#: Deita's threshold: a record is skipped when its cosine to a kept one exceeds it.
+DEITA_THRESHOLD = 0.9
+#: The static encoder's cosines are compressed (two unrelated records often score above 0.7,
+#: a random subset's mean nearest-neighbour cosine is ~0.8), so 0.9 hardly binds with it; 0.75
+#: was the best threshold on the tuning pool (benchmarks/eval_select.py --pool tune, docs/select.md).
+STATIC_THRESHOLD = 0.75
 #: Scores whose standard deviation is below this (relative to their scale) are "collapsed".
 COLLAPSED = 1e-6
 
@@ -62,11 +68,12 @@ class SelectConfig(StepConfig):
         description="deita: best score first, skip records too similar to a kept one; "
         "kcenter: spread over the embedding space; facility: cover the pool; random: the baseline.",
     )
-    threshold: float = Field(
-        0.9,
+    threshold: float | None = Field(
+        None,
         ge=-1.0,
         le=1.0,
-        description="deita: skip a record whose cosine to a kept one exceeds this.",
+        description="deita: skip a record whose cosine to a kept one exceeds this (default "
+        "0.9, Deita's; 0.75 with --embedding-model static, whose cosines run higher).",
     )
     embedding_model: str = Field(
         embeddings.DEFAULT_EMBEDDING_MODEL,
@@ -89,6 +96,16 @@ class SelectConfig(StepConfig):
         description="A record lacking a metric --by needs: 'error' (stop), or 'reject' it.",
     )
     seed: int = Field(1, description="Seed of random sampling and of facility's partitions.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _threshold_for_the_encoder(cls, data: Any) -> Any:
+        """No --threshold: Deita's 0.9, or :data:`STATIC_THRESHOLD` for the static encoder."""
+        if isinstance(data, dict) and data.get("threshold") is None:
+            model = data.get("embedding_model", embeddings.DEFAULT_EMBEDDING_MODEL)
+            static = model == embeddings.STATIC_MODEL
+            data = {**data, "threshold": STATIC_THRESHOLD if static else DEITA_THRESHOLD}
+        return data
 
     @field_validator("by")
     @classmethod
@@ -243,6 +260,7 @@ class Select(GlobalStep):
     def _run(self, pool: Pool, budget: Budget) -> Picks:
         c = self.config
         if c.method == "deita":
+            assert c.threshold is not None  # filled in by _threshold_for_the_encoder
             return deita(pool, budget, c.threshold)
         if c.method == "kcenter":
             return kcenter(pool, budget)
