@@ -243,7 +243,7 @@ def main() -> None:
     ap.add_argument("--embedding-model", default="minilm", help="the encoder select uses")
     ap.add_argument(
         "--measure-model",
-        default="minilm",
+        default="tfidf",
         help="the space the diversity measures are computed in: an encoder, 'tfidf' (lexical, "
         "independent of the encoders) or 'same' (the selector's own)",
     )
