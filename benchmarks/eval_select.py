@@ -1,11 +1,14 @@
 """Does ``select`` beat random?  The selection against 20 seeded random subsets of the same size.
 
 The pool is real data from ../shared/data (several sources, capped per
-source), scored with the ``score`` step (complexity, safety) and cached as
-Parquet in the user cache so reruns skip scoring; embeddings come from the
-shared on-disk cache.  For the selection and each random subset of the same
-size drawn from the same eligible pool it measures quality (score mean and
-quantiles) and diversity/coverage, all on the embeddings the selection used:
+source), scored with ``score``'s default metrics (complexity, safety, format)
+and cached as Parquet in the user cache so reruns skip scoring; embeddings
+come from the shared on-disk cache.  For the selection and each random subset
+of the same size drawn from the same eligible pool it measures quality (the
+``--by`` score's mean and quantiles) and diversity/coverage in one space,
+``--measure-model``: an encoder, ``tfidf`` (TF-IDF + SVD of the words: shares
+nothing with the encoders, so a selection cannot look diverse merely in the
+space it was chosen in) or ``same`` (the selector's own):
 
 - facility coverage: mean over the pool of the best cosine to the subset (higher is better)
 - k-center radius: worst pool record's distance 1 - best cosine to the subset (lower)
@@ -14,14 +17,16 @@ quantiles) and diversity/coverage, all on the embeddings the selection used:
 - k-means coverage: share of the pool's k-means clusters (k = 100) with a member in the subset (higher)
 - near-duplicate pairs: pairs in the subset with cosine >= 0.9 (lower)
 
-Only records with a score and an embedding enter the comparison (the offline
-encoders give mostly non-ASCII texts none); the random subsets have as many
-records as the selection has such records.
+Only records with a score and a vector in both spaces enter the comparison
+(the offline encoders give mostly non-ASCII texts none); the random subsets
+have as many records as the selection has such records.  For each measure:
+the percentile of the selection among the random subsets (the share of them
+it is strictly better than: 100 means it beats all 20).  ``--threshold`` and
+``--by`` take several values (comma- and ';'-separated) to sweep them; tune
+on ``--pool tune`` (disjoint records), report on ``--pool report``.
 
-and the percentile of the selection among the random subsets (the share of
-them it is strictly better than: 100 means it beats all 20).
-
-    PYTHONPATH=src python benchmarks/eval_select.py --method deita -n 1000 --embedding-model minilm
+    PYTHONPATH=src python benchmarks/eval_select.py --method deita -n 1000 \\
+        --embedding-model static --measure-model tfidf --threshold 0.75
 """
 
 from __future__ import annotations
@@ -36,9 +41,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from _data import ROOT, read
+from sklearn.cluster import KMeans
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
 
+from instructkit.models import embeddings
 from instructkit.models.vector_cache import cache_root
 from instructkit.schema import conform
+from instructkit.select.features import embedding_texts
 from instructkit.steps.score import ScoreConfig, ScoreStep
 from instructkit.steps.select import Select, SelectConfig, _vectors
 
@@ -65,6 +75,8 @@ TUNING = {
     "wizardlm_evol_testset": (0, 218),
 }
 RANDOM_SUBSETS = 20
+#: Dimensions of the lexical (TF-IDF + SVD) judge space.
+LSA_DIMS = 256
 #: (name, True when higher is better)
 MEASURES = [
     ("score mean", True),
@@ -82,28 +94,39 @@ QUALITY = 4
 
 
 def scored_pool(which: str = "report") -> pa.Table:
-    """The pool, scored once (complexity, safety) and kept in the user cache."""
+    """The pool, scored once with ``score``'s default metrics (complexity, safety, format) and
+    kept in the user cache (a pool cached with complexity and safety only gets format added)."""
     spec = {name: (0, cap) for name, cap in SOURCES.items()} if which == "report" else TUNING
     named = SOURCES if which == "report" else TUNING
     key = hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()[:12]
-    path = cache_root() / "benchmarks" / f"select-pool-{key}.parquet"
+    base = cache_root() / "benchmarks" / f"select-pool-{key}.parquet"
+    path = base.with_name(f"{base.stem}-format.parquet")
     if path.is_file():
         return conform(pq.read_table(path))
-    parts = []
-    for name, (start, stop) in spec.items():
-        table = read(name).slice(start, stop - start)
-        parts.append(table.set_column(1, "source", pa.array([name] * table.num_rows)))
-    pool = pa.concat_tables(parts)
-    step = ScoreStep(ScoreConfig.from_config({"metrics": "complexity,safety"}))
+    if base.is_file():
+        scored = conform(pq.read_table(base))
+    else:
+        parts = []
+        for name, (start, stop) in spec.items():
+            table = read(name).slice(start, stop - start)
+            parts.append(table.set_column(1, "source", pa.array([name] * table.num_rows)))
+        scored = _score(pa.concat_tables(parts), "complexity,safety")
+        base.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(scored, base)
+    scored = _score(scored, "format")
+    pq.write_table(scored, path)
+    return conform(scored)
+
+
+def _score(pool: pa.Table, metrics: str) -> pa.Table:
+    step = ScoreStep(ScoreConfig.from_config({"metrics": metrics}))
     step.setup()
     t0 = time.perf_counter()
     scored = pa.concat_tables(
         step.process(pool.slice(s, 1000)).kept for s in range(0, pool.num_rows, 1000)
     )
-    print(f"scored {scored.num_rows} records in {time.perf_counter() - t0:.0f} s")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(scored, path)
-    return conform(scored)
+    print(f"scored {scored.num_rows} records ({metrics}) in {time.perf_counter() - t0:.0f} s")
+    return scored
 
 
 def measures(
@@ -131,63 +154,66 @@ def measures(
     ]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--method", default="deita")
-    ap.add_argument("-n", type=int, default=1000)
-    ap.add_argument("--embedding-model", default="minilm")
-    ap.add_argument("--threshold", type=float, default=0.9)
-    ap.add_argument("--by", default="complexity * (1 - toxicity)")
-    ap.add_argument("--kmeans", type=int, default=100)
-    ap.add_argument("--pool", choices=("report", "tune"), default="report")
-    ap.add_argument(
-        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "eval_select.json"
-    )
-    args = ap.parse_args()
+def pool_vectors(pool: pa.Table, model: str) -> np.ndarray:
+    """Every pool record's unit embedding by ``model`` (all turns, as ``select`` embeds them;
+    zero where the encoder cannot compare the text), from the shared cache; ``tfidf``: a
+    lexical space independent of both encoders (below)."""
+    texts = embedding_texts(pool, "all")
+    if model == "tfidf":
+        return lexical_space(texts.to_pylist())
+    foreign = embeddings.unsupported(texts, model)
+    out = None
+    usable = np.flatnonzero(~foreign)
+    for s in range(0, len(usable), 2000):
+        rows = usable[s : s + 2000]
+        vecs = embeddings.encode(texts.take(pa.array(rows)), model)
+        out = np.zeros((pool.num_rows, vecs.shape[1]), np.float32) if out is None else out
+        out[rows] = vecs
+    assert out is not None
+    return out
 
-    pool = scored_pool(args.pool)
-    config = SelectConfig.from_config(
-        {
-            "n": args.n,
-            "method": args.method,
-            "embedding-model": args.embedding_model,
-            "threshold": args.threshold,
-            "by": args.by,
-            "missing": "reject",
-        }
-    )
-    step = Select(config)
-    step.setup()
-    t0 = time.perf_counter()
-    features = pa.concat_tables(
-        step.observe(pool.slice(s, 5000)) for s in range(0, pool.num_rows, 5000)
-    )
-    t1 = time.perf_counter()
-    decision = step.decide(features)
-    t2 = time.perf_counter()
-    vectors = _vectors(features)
-    score = features.column("score").to_numpy(zero_copy_only=False)
-    # Records with a score and a vector (the offline encoders leave mostly non-ASCII texts out).
-    eligible = np.flatnonzero(np.isfinite(score) & (np.abs(vectors).sum(axis=1) > 0))
-    chosen = np.flatnonzero(decision.keep)
-    sources = np.array(features.column("source").to_pylist(), dtype=object)
 
-    from sklearn.cluster import KMeans
+def lexical_space(texts: list[str]) -> np.ndarray:
+    """TF-IDF of words (sublinear, in at least 2 records) reduced by SVD to :data:`LSA_DIMS`
+    dimensions (LSA), unit rows: a judge that shares nothing with the encoders the methods
+    select by, so a selection cannot look diverse merely in its own space."""
+    tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2, max_features=100_000, dtype=np.float32)
+    matrix = tfidf.fit_transform(texts)
+    reduced = TruncatedSVD(LSA_DIMS, random_state=0).fit_transform(matrix).astype(np.float32)
+    norms = np.linalg.norm(reduced, axis=1, keepdims=True)
+    return reduced / np.where(norms > 0, norms, 1.0)
 
-    labels = np.full(len(vectors), -1)
-    labels[eligible] = KMeans(args.kmeans, n_init=1, random_state=0).fit_predict(vectors[eligible])
-    vectors_e, score_e, labels_e = vectors[eligible], score[eligible], labels[eligible]
-    position = {int(r): p for p, r in enumerate(eligible)}
-    inside = np.array([position[int(c)] for c in chosen if int(c) in position])
-    sel = measures(inside, vectors_e, score_e, labels_e, args.kmeans)
+
+_labels: dict[tuple[bytes, int], np.ndarray] = {}
+
+
+def _clusters(points: np.ndarray, k: int) -> np.ndarray:
+    """k-means labels of the eligible pool, fitted once per set of points (a sweep reuses them)."""
+    key = (hashlib.sha256(points.tobytes()).digest(), k)
+    if key not in _labels:
+        _labels[key] = KMeans(k, n_init=1, random_state=0).fit_predict(points)
+    return _labels[key]
+
+
+def compare(
+    keep: np.ndarray, score: np.ndarray, space: np.ndarray, eligible: np.ndarray, k: int
+) -> tuple[list[dict], int]:
+    """The selection against :data:`RANDOM_SUBSETS` random subsets of as many eligible records."""
+    labels = _clusters(space[eligible], k)
+    vectors_e, score_e = space[eligible], score[eligible]
+    position = np.full(len(keep), -1)
+    position[eligible] = np.arange(len(eligible))
+    inside = position[np.flatnonzero(keep)]
+    inside = inside[inside >= 0]
+    sel = measures(inside, vectors_e, score_e, labels, k)
     rand = np.array(
         [
             measures(
                 np.random.default_rng(seed).choice(len(eligible), len(inside), replace=False),
                 vectors_e,
                 score_e,
-                labels_e,
-                args.kmeans,
+                labels,
+                k,
             )
             for seed in range(RANDOM_SUBSETS)
         ]
@@ -207,38 +233,107 @@ def main() -> None:
                 "percentile": round(100 * float(better.mean()), 1),
             }
         )
-    diversity_wins = sum(r["percentile"] == 100 for r in rows[QUALITY:])
+    return rows, len(inside)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--method", default="deita")
+    ap.add_argument("-n", type=int, default=1000)
+    ap.add_argument("--embedding-model", default="minilm", help="the encoder select uses")
+    ap.add_argument(
+        "--measure-model",
+        default="tfidf",
+        help="the space the diversity measures are computed in: an encoder, 'tfidf' (lexical, "
+        "independent of the encoders) or 'same' (the selector's own)",
+    )
+    ap.add_argument(
+        "--threshold", default="0.9", help="deita's threshold; several, comma-separated, to sweep"
+    )
+    ap.add_argument("--by", default="complexity * (1 - toxicity)", help="several: ';'-separated")
+    ap.add_argument("--kmeans", type=int, default=100)
+    ap.add_argument("--pool", choices=("report", "tune"), default="report")
+    ap.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "eval_select.json"
+    )
+    args = ap.parse_args()
+
+    pool = scored_pool(args.pool)
+    sources = np.array(pool.column("source").to_pylist(), dtype=object)
+    by_source = {s: int((sources == s).sum()) for s in sorted(set(sources))}
+    measure_model = args.embedding_model if args.measure_model == "same" else args.measure_model
+    space = pool_vectors(pool, measure_model)
+    runs = []
+    for by in [b.strip() for b in args.by.split(";")]:
+        for threshold in [float(t) for t in args.threshold.split(",")]:
+            config = SelectConfig.from_config(
+                {
+                    "n": args.n,
+                    "method": args.method,
+                    "embedding-model": args.embedding_model,
+                    "threshold": threshold,
+                    "by": by,
+                    "missing": "reject",
+                }
+            )
+            step = Select(config)
+            step.setup()
+            t0 = time.perf_counter()
+            features = pa.concat_tables(
+                step.observe(pool.slice(s, 5000)) for s in range(0, pool.num_rows, 5000)
+            )
+            t1 = time.perf_counter()
+            decision = step.decide(features)
+            t2 = time.perf_counter()
+            vectors = _vectors(features)
+            score = features.column("score").to_numpy(zero_copy_only=False)
+            # Records with a score and a vector in both spaces (the offline encoders leave
+            # mostly non-ASCII texts out): the selection is compared on these only.
+            eligible = np.flatnonzero(
+                np.isfinite(score)
+                & (np.abs(vectors).sum(axis=1) > 0)
+                & (np.abs(space).sum(axis=1) > 0)
+            )
+            rows, compared = compare(decision.keep, score, space, eligible, args.kmeans)
+            chosen = decision.keep
+            run = {
+                "by": by,
+                "threshold": threshold if args.method == "deita" else None,
+                "selected": int(chosen.sum()),
+                "selected_compared": compared,
+                "selected_by_source": {
+                    s: int((sources[chosen] == s).sum()) for s in sorted(set(sources))
+                },
+                "eligible": len(eligible),
+                "observe_seconds": round(t1 - t0, 2),
+                "decide_seconds": round(t2 - t1, 2),
+                "warnings": decision.stats.get("warnings"),
+                "beats_all_random_on_mean_score": rows[0]["percentile"] == 100,
+                "diversity_measures_beating_all_random": sum(
+                    r["percentile"] == 100 for r in rows[QUALITY:]
+                ),
+                "rows": rows,
+            }
+            runs.append(run)
+            print(f"\n--by '{by}'  threshold {threshold}: {run['selected_by_source']}")
+            print("| measure | better | selection | random mean | random min–max | percentile |")
+            print("| --- | --- | ---: | ---: | ---: | ---: |")
+            for r in rows:
+                print(
+                    f"| {r['measure']} | {r['better']} | {r['selection']} | {r['random_mean']} | "
+                    f"{r['random_min']}–{r['random_max']} | {r['percentile']} |"
+                )
     result = {
         "command": "PYTHONPATH=src python benchmarks/eval_select.py "
         f"--method {args.method} -n {args.n} --embedding-model {args.embedding_model} "
-        f"--threshold {args.threshold} --by '{args.by}' --pool {args.pool}",
-        "pool": {
-            "records": pool.num_rows,
-            "eligible": len(eligible),
-            "name": args.pool,
-            "by_source": {s: int((sources == s).sum()) for s in sorted(set(sources))},
-        },
-        "selected": len(chosen),
-        "selected_compared": len(inside),
-        "selected_by_source": {s: int((sources[chosen] == s).sum()) for s in sorted(set(sources))},
-        "observe_seconds": round(t1 - t0, 2),
-        "decide_seconds": round(t2 - t1, 2),
-        "embedding": decision.stats.get("embedding"),
-        "warnings": decision.stats.get("warnings"),
-        "beats_all_random_on_mean_score": rows[0]["percentile"] == 100,
-        "diversity_measures_beating_all_random": diversity_wins,
-        "rows": rows,
+        f"--measure-model {args.measure_model} --threshold {args.threshold} "
+        f"--by '{args.by}' --kmeans {args.kmeans} --pool {args.pool}",
+        "measured_in": measure_model,
+        "pool": {"records": pool.num_rows, "name": args.pool, "by_source": by_source},
+        "runs": runs,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print("| measure | better | selection | random mean | random min–max | percentile |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
-    for r in rows:
-        print(
-            f"| {r['measure']} | {r['better']} | {r['selection']} | {r['random_mean']} | "
-            f"{r['random_min']}–{r['random_max']} | {r['percentile']} |"
-        )
-    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=2))
 
 
 if __name__ == "__main__":

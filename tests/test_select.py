@@ -11,14 +11,17 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
+from instructkit.dedup.fields import record_texts
 from instructkit.errors import InstructkitError, StrictError
 from instructkit.models import embeddings
+from instructkit.models.embeddings import mostly_non_ascii
 from instructkit.models.vector_cache import VectorCache, text_keys
-from instructkit.schema import to_table
+from instructkit.schema import scores_frame, to_table
 from instructkit.select.expression import parse
-from instructkit.select.features import token_counts
+from instructkit.select.features import embedding_texts, metric_columns, token_counts
 from instructkit.select.pool import Budget, Pool, nearest_before
 from instructkit.steps.select import Select, SelectConfig
 from tests.helpers import cli, read_jsonl, write_jsonl
@@ -28,9 +31,11 @@ DIMS = 16
 
 
 def fake_encode(
-    texts: list[str], name: str = "minilm", batch_size: int = 64, **_: object
+    texts: list[str] | pa.Array, name: str = "minilm", batch_size: int = 64, **_: object
 ) -> np.ndarray:
     """A topic word sets the main direction, the rest of the text a small deterministic offset."""
+    if isinstance(texts, pa.Array):  # select hands its texts over as Arrow
+        texts = texts.to_pylist()
     out = np.zeros((len(texts), DIMS), np.float32)
     for r, text in enumerate(texts):
         for t, topic in enumerate(TOPICS):
@@ -213,6 +218,24 @@ def test_token_budget_is_never_exceeded() -> None:
     )
 
 
+def test_tokens_selected_is_counted_once_with_or_without_a_token_budget() -> None:
+    """Without --max-tokens the features skip the token count and apply counts the picks'."""
+    records = clusters(2)
+    tokens = dict(zip([r["id"] for r in records], token_counts(to_table(records)).tolist()))
+    for options in ({}, {"max_tokens": 10_000}):
+        result = run(records, n=3, **options)
+        assert result.stats["tokens_selected"] == sum(tokens[i] for i in picked(result))
+
+
+def test_default_threshold_suits_the_encoder() -> None:
+    assert SelectConfig.from_config({}).threshold == 0.9
+    assert SelectConfig.from_config({"embedding-model": "static"}).threshold == 0.75
+    assert (
+        SelectConfig.from_config({"embedding-model": "static", "threshold": 0.8}).threshold == 0.8
+    )
+    assert SelectConfig.from_config({"threshold": 0.5}).to_mapping()["threshold"] == 0.5
+
+
 def test_ties_keep_input_order_and_are_deterministic() -> None:
     records = [rec(f"r{k}", f"{TOPICS[k % 5]} tie {k}", 0.5) for k in range(10)]
     assert picked(run(records, n=4, threshold=1.0)) == ["r0", "r1", "r2", "r3"]
@@ -312,6 +335,40 @@ def test_budget_rejects_in_order() -> None:
     assert b.refuses(0) is None
     b.take(0)
     assert "quota" in (b.refuses(1) or "")
+
+
+# --- features in bulk ----------------------------------------------------------------------
+
+
+def test_arrow_texts_hash_and_check_exactly_as_python_strings() -> None:
+    """The bulk path (select's) must give the keys dedup and decontaminate store from lists."""
+    texts = ["hello", "", "李白是谁", "café au lait", "你好 hello world foo bar", "x" * 5000]
+    for arr in (
+        pa.array(texts, pa.string()),
+        pa.array(["pad", *texts], pa.large_string()).slice(1),
+    ):
+        assert text_keys(arr).tolist() == text_keys(texts).tolist()
+        assert mostly_non_ascii(arr).tolist() == mostly_non_ascii(texts).tolist()
+    with_null = pa.array(["a", None, "b"])
+    assert text_keys(with_null).tolist() == text_keys(["a", "", "b"]).tolist()
+    assert text_keys(pa.array([], pa.string())).tolist() == []
+
+
+def test_metric_columns_read_the_scores_map_like_scores_frame() -> None:
+    records = [
+        rec("a", "q", 0.5),
+        rec("b", "q", None),
+        {**rec("c", "q", None), "scores": {"toxicity": 0.25, "complexity": 0.75}},
+        rec("d", "q", 0.125),
+    ]
+    table = to_table(records).slice(1)
+    got = metric_columns(table, ("complexity", "toxicity", "absent"))
+    frame = scores_frame(table)
+    assert np.array_equal(got["complexity"], frame["complexity"], equal_nan=True)
+    assert np.array_equal(got["toxicity"], frame["toxicity"], equal_nan=True)
+    assert np.isnan(got["absent"]).all()
+    texts = embedding_texts(to_table(records), "all")
+    assert texts.to_pylist() == record_texts(to_table(records), "all")
 
 
 # --- the shared embedding cache ------------------------------------------------------------

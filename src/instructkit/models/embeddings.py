@@ -22,10 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from instructkit.errors import InstructkitError, MissingDependency
 from instructkit.models.paths import MINILM_PACKAGE, minilm_dir
-from instructkit.models.vector_cache import VectorCache, cache_root, text_keys
+from instructkit.models.vector_cache import VectorCache, cache_root, string_buffers, text_keys
+
+#: Texts as a Python list, or an Arrow string array (hashed and checked without a Python string each).
+Texts = list[str] | pa.Array
 
 DEFAULT_EMBEDDING_MODEL = "minilm"
 #: The fast encoder: model2vec distilled from the bundled MiniLM.
@@ -107,7 +111,7 @@ last_stats: dict[str, Any] = {}
 
 
 def encode(
-    texts: list[str],
+    texts: Texts,
     name: str = DEFAULT_EMBEDDING_MODEL,
     batch_size: int = 64,
     *,
@@ -116,7 +120,8 @@ def encode(
     """Unit-normalised float32 embeddings, so a dot product is the cosine similarity.
 
     Texts already in the on-disk cache for this model are not encoded again,
-    and a text repeated within ``texts`` is encoded once."""
+    and a text repeated within ``texts`` is encoded once.  Given an Arrow
+    array, only the texts that must be encoded become Python strings."""
     use_cache = _cache_enabled() if cache is None else cache
     t0 = time.perf_counter()
     keys = text_keys(texts)
@@ -125,7 +130,7 @@ def encode(
     missing = np.flatnonzero(~found)
     uniq_keys, first, inverse = np.unique(keys[missing], return_index=True, return_inverse=True)
     if len(missing) or vectors is None:  # a full cache hit never loads the model
-        fresh = _encode_raw([texts[missing[i]] for i in first], name, batch_size)
+        fresh = _encode_raw(_take(texts, missing[first]), name, batch_size)
         if vectors is None:
             vectors = np.zeros((len(texts), fresh.shape[1]), np.float32)
         vectors[missing] = fresh[inverse.reshape(-1)]
@@ -139,6 +144,12 @@ def encode(
         seconds=round(time.perf_counter() - t0, 3),
     )
     return vectors
+
+
+def _take(texts: Texts, rows: np.ndarray) -> list[str]:
+    if isinstance(texts, pa.Array):
+        return [t or "" for t in texts.take(pa.array(rows, pa.int64())).to_pylist()]
+    return [texts[i] for i in rows.tolist()]
 
 
 def _encode_raw(texts: list[str], name: str, batch_size: int) -> np.ndarray:
@@ -160,7 +171,7 @@ def _encode_raw(texts: list[str], name: str, batch_size: int) -> np.ndarray:
     return np.asarray(vecs, dtype=np.float32)
 
 
-def unsupported(texts: list[str], name: str) -> np.ndarray:
+def unsupported(texts: Texts, name: str) -> np.ndarray:
     """Per text: True where the model cannot compare it.  The offline default (all-MiniLM-L6-v2)
     was trained on English: on Chinese instructions it scored unrelated questions
     ("柯洁是谁" / "你吃什么") at cosine 1.0, so with it (and the static model distilled
@@ -171,14 +182,18 @@ def unsupported(texts: list[str], name: str) -> np.ndarray:
     return mostly_non_ascii(texts)
 
 
-def mostly_non_ascii(texts: list[str]) -> np.ndarray:
-    """Per text: are more than half of its UTF-8 bytes non-ASCII?  One pass over one joined buffer."""
-    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    lengths = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded))
-    high = np.frombuffer(b"".join(encoded), dtype=np.uint8) >= 128
-    counts = np.zeros(len(texts), dtype=np.int64)
-    nonempty = lengths > 0
-    if nonempty.any():
-        starts = (np.cumsum(lengths) - lengths)[nonempty]
-        counts[nonempty] = np.add.reduceat(high.astype(np.int64), starts)
-    return counts * 2 > lengths
+def mostly_non_ascii(texts: Texts) -> np.ndarray:
+    """Per text: are more than half of its UTF-8 bytes non-ASCII?  One pass over one buffer
+    (an Arrow array's own data buffer, or the texts joined): the positions of the high
+    bytes, counted per text by a binary search of its bounds."""
+    if isinstance(texts, pa.Array):
+        offsets, data = string_buffers(texts)
+        data = data[offsets[0] : offsets[-1]]
+        offsets = offsets - offsets[0]
+    else:
+        encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+        lengths = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded))
+        data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+    counts = np.diff(np.searchsorted(np.flatnonzero(data >= 128), offsets))
+    return counts * 2 > np.diff(offsets)

@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 
 #: Merge the shards into one when there are more than this many.
@@ -33,12 +35,37 @@ def cache_root() -> Path:
     return Path(base)
 
 
-def text_keys(texts: list[str]) -> np.ndarray:
-    """The cache key of each text: xxh3-64 of its UTF-8 bytes."""
+def text_keys(texts: list[str] | pa.Array) -> np.ndarray:
+    """The cache key of each text: xxh3-64 of its UTF-8 bytes (a null Arrow entry counts as "").
+
+    An Arrow string array is hashed straight from its data buffer (no Python
+    string per record, no re-encoding): the same keys, several times faster."""
     h = xxhash.xxh3_64_intdigest
+    if isinstance(texts, pa.Array):
+        offsets, data = string_buffers(texts)
+        view = memoryview(data)
+        bounds = zip(offsets[:-1].tolist(), offsets[1:].tolist())
+        return np.fromiter((h(view[a:b]) for a, b in bounds), dtype=np.uint64, count=len(texts))
     return np.fromiter(
         (h(t.encode("utf-8", "surrogatepass")) for t in texts), dtype=np.uint64, count=len(texts)
     )
+
+
+def string_buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 offsets, length n + 1, into the uint8 UTF-8 data) of an Arrow string array; a null
+    entry is an empty text."""
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+        raise TypeError(f"expected an Arrow string array, not {texts.type}")
+    if texts.null_count:  # a null's slot may still hold bytes
+        texts = pc.fill_null(texts, "")
+    _, off_buf, data_buf = texts.buffers()
+    wide = pa.types.is_large_string(texts.type)
+    if off_buf is None:  # an empty array may come without buffers
+        return np.zeros(1, np.int64), np.zeros(0, np.uint8)
+    offsets = np.frombuffer(off_buf, np.int64 if wide else np.int32)
+    offsets = offsets[texts.offset : texts.offset + len(texts) + 1].astype(np.int64)
+    data = np.zeros(0, np.uint8) if data_buf is None else np.frombuffer(data_buf, np.uint8)
+    return offsets, data
 
 
 def _folder_name(tag: str) -> str:

@@ -17,16 +17,15 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from instructkit.accounting import Reject
 from instructkit.errors import InstructkitError
 from instructkit.models import embeddings
-from instructkit.schema import scores_frame
 from instructkit.select.deita import deita
 from instructkit.select.expression import parse, producer_hint
 from instructkit.select.facility import facility
-from instructkit.select.features import embedding_texts, token_counts
+from instructkit.select.features import embedding_texts, metric_columns, token_counts
 from instructkit.select.kcenter import kcenter
 from instructkit.select.pool import (
     Budget,
@@ -42,6 +41,12 @@ from instructkit.steps.config import StepConfig
 
 #: The default ranking: instruction complexity, discounted by toxicity (``score``'s default metrics).
 DEFAULT_BY = "complexity * (1 - toxicity)"
+#: Deita's threshold: a record is skipped when its cosine to a kept one exceeds it.
+DEITA_THRESHOLD = 0.9
+#: The static encoder's cosines are compressed (two unrelated records often score above 0.7,
+#: a random subset's mean nearest-neighbour cosine is ~0.8), so 0.9 hardly binds with it; 0.75
+#: was the best threshold on the tuning pool (benchmarks/eval_select.py --pool tune, docs/select.md).
+STATIC_THRESHOLD = 0.75
 #: Scores whose standard deviation is below this (relative to their scale) are "collapsed".
 COLLAPSED = 1e-6
 
@@ -63,11 +68,12 @@ class SelectConfig(StepConfig):
         description="deita: best score first, skip records too similar to a kept one; "
         "kcenter: spread over the embedding space; facility: cover the pool; random: the baseline.",
     )
-    threshold: float = Field(
-        0.9,
+    threshold: float | None = Field(
+        None,
         ge=-1.0,
         le=1.0,
-        description="deita: skip a record whose cosine to a kept one exceeds this.",
+        description="deita: skip a record whose cosine to a kept one exceeds this (default "
+        "0.9, Deita's; 0.75 with --embedding-model static, whose cosines run higher).",
     )
     embedding_model: str = Field(
         embeddings.DEFAULT_EMBEDDING_MODEL,
@@ -90,6 +96,16 @@ class SelectConfig(StepConfig):
         description="A record lacking a metric --by needs: 'error' (stop), or 'reject' it.",
     )
     seed: int = Field(1, description="Seed of random sampling and of facility's partitions.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _threshold_for_the_encoder(cls, data: Any) -> Any:
+        """No --threshold: Deita's 0.9, or :data:`STATIC_THRESHOLD` for the static encoder."""
+        if isinstance(data, dict) and data.get("threshold") is None:
+            model = data.get("embedding_model", embeddings.DEFAULT_EMBEDDING_MODEL)
+            static = model == embeddings.STATIC_MODEL
+            data = {**data, "threshold": STATIC_THRESHOLD if static else DEITA_THRESHOLD}
+        return data
 
     @field_validator("by")
     @classmethod
@@ -123,18 +139,17 @@ class Select(GlobalStep):
         if not hasattr(self, "_expr"):
             self.setup()
         c = self.config
-        frame = scores_frame(table)
+        frame = metric_columns(table, self._expr.metrics)
         rows = table.num_rows
         lacks = np.full(rows, None, dtype=object)
         for metric in reversed(self._expr.metrics):
-            absent = np.isnan(frame[metric]) if metric in frame else np.ones(rows, bool)
-            lacks[absent] = metric
+            lacks[np.isnan(frame[metric])] = metric
         texts = embedding_texts(table, c.fields)
         foreign = embeddings.unsupported(texts, c.embedding_model)
         usable = np.flatnonzero(~foreign)
         vectors = None
         if len(usable):
-            encoded = embeddings.encode([texts[i] for i in usable], c.embedding_model)
+            encoded = embeddings.encode(texts.take(pa.array(usable, pa.int64())), c.embedding_model)
             self._observed = merge_stats(self._observed, {"embedding": dict(embeddings.last_stats)})
             vectors = np.zeros((rows, encoded.shape[1]), np.float32)
             vectors[usable] = encoded
@@ -149,7 +164,11 @@ class Select(GlobalStep):
                 "source": table.column("source"),
                 "score": self._expr.evaluate(frame, rows),
                 "lacks": pa.array(lacks.tolist(), pa.string()),
-                "tokens": token_counts(table),
+                # Counting tokens is the costliest feature: only when a token budget needs them
+                # (otherwise ``apply`` counts the picks' tokens for the summary).
+                "tokens": token_counts(table)
+                if c.max_tokens is not None
+                else np.zeros(rows, np.int64),
                 "foreign": foreign,
                 "vector": pa.FixedSizeListArray.from_arrays(flat, dims)
                 if dims
@@ -202,7 +221,6 @@ class Select(GlobalStep):
             "by": c.by,
             "pool": len(pool),
             "selected": len(order),
-            "tokens_selected": int(pool.tokens[picks.order].sum()) if order else 0,
             "per_source_selected": dict(sorted(budget.per_source.items())),
             "score_pool": _quantiles(pool.score),
             "score_selected": _quantiles(score[order]),
@@ -211,6 +229,8 @@ class Select(GlobalStep):
             "decide_seconds": round(time.perf_counter() - t0, 3),
             "warnings": warnings,
         }
+        if c.max_tokens is not None:  # else apply counts them
+            stats["tokens_selected"] = int(pool.tokens[picks.order].sum()) if order else 0
         return Decision(keep, reasons, details, stats, {"selection": rows})
 
     def _check_missing(
@@ -240,6 +260,7 @@ class Select(GlobalStep):
     def _run(self, pool: Pool, budget: Budget) -> Picks:
         c = self.config
         if c.method == "deita":
+            assert c.threshold is not None  # filled in by _threshold_for_the_encoder
             return deita(pool, budget, c.threshold)
         if c.method == "kcenter":
             return kcenter(pool, budget)
@@ -290,21 +311,25 @@ class Select(GlobalStep):
         stop = offset + table.num_rows
         keep = decision.keep[offset:stop]
         drop = np.flatnonzero(~keep)
-        rejects: list[Reject] = []
-        if len(drop):
-            taken = pa.array(drop)
-            ids = table.column("id").take(taken).to_pylist()
-            scores = table.column("scores").take(taken).to_pylist()
-            for i, rid, sc in zip(drop.tolist(), ids, scores):
-                rejects.append(
-                    Reject(
-                        self.name,
-                        decision.reasons[offset + i] or "not_selected",
-                        decision.details[offset + i] or "",
-                        record={"id": rid, "scores": dict(sc or [])},
-                    )
-                )
-        return StepResult(table.filter(pa.array(keep)), rejects)
+        taken = pa.array(drop, pa.int64())
+        ids = table.column("id").take(taken).to_pylist()
+        scores = table.column("scores").take(taken).to_pylist()
+        reasons = decision.reasons[offset:stop]
+        details = decision.details[offset:stop]
+        rejects = [
+            Reject(
+                self.name,
+                reasons[i] or "not_selected",
+                details[i] or "",
+                record={"id": rid, "scores": dict(sc or ())},
+            )
+            for i, rid, sc in zip(drop.tolist(), ids, scores)
+        ]
+        kept = table.filter(pa.array(keep))
+        stats: dict[str, Any] = {}
+        if self.config.max_tokens is None:  # the token budget's decide counted them already
+            stats["tokens_selected"] = int(token_counts(kept).sum())
+        return StepResult(kept, rejects, stats=stats)
 
 
 def _vectors(features: pa.Table) -> np.ndarray:
