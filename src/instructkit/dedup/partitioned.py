@@ -189,8 +189,10 @@ def bucket_split(sigs: Sigs, alive: np.ndarray, parts: int) -> list[Any]:
     """Map: the batch's shingle occurrences per bucket (at the most bits), cut into ``parts`` bucket
     ranges; the last item is the batch's number of occurrences (it sets the bucket bits)."""
     h, m, _ = _rows_of(sigs, np.flatnonzero(alive))
-    # uint32: a batch has fewer than 2**32 shingles; 4 MB per batch whatever its size
-    counts = bucket_counts(np.repeat(h, m), DEFAULT_BUCKET_BITS).astype(np.uint32)
+    # uint16, saturated: the order ranks min(count, 65535) (prefix._rank_table), and saturating
+    # each batch first changes no such minimum of the sum; 2 MB per batch whatever its size
+    counts = bucket_counts(np.repeat(h, m), DEFAULT_BUCKET_BITS)
+    counts = np.minimum(counts, 0xFFFF).astype(np.uint16)
     return [*np.array_split(counts, parts), int(m.sum())]
 
 
