@@ -103,6 +103,8 @@ PHONE_CONTEXT = (
     "sms",
 )
 DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR")
+#: Fewest digits of a kept phone number without a leading "+" (a number with its area code).
+PHONE_MIN_DIGITS = 8
 
 _TRIGGERS: dict[str, Callable[[str], bool]] = {
     "EMAIL_ADDRESS": lambda t: "@" in t,
@@ -197,7 +199,10 @@ def _engine(config: PiiConfig) -> Any:
         raise MissingDependency("presidio-analyzer", "clean", "PII detection") from None
     recognizers = [
         OfflineEmailRecognizer(),
-        LinePhoneRecognizer(supported_regions=list(config.phone_regions)),
+        # The guard drops shorter numbers, so the recognizer need not look for them.
+        LinePhoneRecognizer(
+            supported_regions=list(config.phone_regions), min_digits=PHONE_MIN_DIGITS
+        ),
         CardRecognizer(),
         IbanRecognizer(),
         IpRecognizer(),
@@ -364,7 +369,7 @@ class PiiDetector:
         if _DATE.match(stripped) or _NOT_PHONE.search(stripped) or _ID_BEFORE.search(before):
             return True
         groups = re.findall(r"\d+", stripped)
-        if sum(len(g) for g in groups) < 8 and not stripped.startswith("+"):
+        if sum(len(g) for g in groups) < PHONE_MIN_DIGITS and not stripped.startswith("+"):
             return True  # too short for a number with its area code: "0 100 100", "50000 (0"
         if sum(len(g) == 1 for g in groups) >= 2:
             return True  # "1 2 3 4 5 6 7 8 9 10": a count, not a number
