@@ -103,6 +103,8 @@ PHONE_CONTEXT = (
     "sms",
 )
 DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR")
+#: Distinct texts whose PII spans a detector remembers.
+FIND_CACHE = 4096
 #: Fewest digits of a kept phone number without a leading "+" (a number with its area code).
 PHONE_MIN_DIGITS = 8
 
@@ -257,13 +259,18 @@ class PiiDetector:
             r.supported_entities[0]: [c.lower() for c in (r.context or [])]
             for r in self.engine.registry.recognizers
         }
+        # Turns recur (pasted code, repeated prompts, split conversations): each distinct text is scanned once.
+        self._find_once = lru_cache(maxsize=FIND_CACHE)(self._find)
 
     def find(self, text: str) -> list[Entity]:
+        return list(self._find_once(text))
+
+    def _find(self, text: str) -> tuple[Entity, ...]:
         wanted = [e for e in self.config.entities if e != "PERSON" and _TRIGGERS[e](text)]
         if self.config.names and "PERSON" in self.config.entities:
             wanted.append("PERSON")
         if not wanted or not text.strip():
-            return []
+            return ()
         results = self.engine.analyze(
             text=text,
             language="en",
@@ -286,7 +293,7 @@ class PiiDetector:
                 else (ex.recognizer if ex else r.entity_type)
             )
             found.append(Entity(r.entity_type, r.start, r.end, round(float(score), 3), rule))
-        return _non_overlapping(found)
+        return tuple(_non_overlapping(found))
 
     def _with_context(self, text: str, entity: str, start: int, score: float) -> float:
         """Presidio's context boost (+0.35 when a context word precedes the span), done without an NLP engine."""

@@ -7,6 +7,7 @@ overlaps the same way and reports its name in the decision trail.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -135,7 +136,9 @@ class LinePhoneRecognizer(PhoneRecognizer):
         flags = phonenumbermatcher._PATTERN.flags
         member = pattern_alphabet(phonenumbermatcher._PATTERN).pattern
         if re.compile(member, flags).match("\n"):
-            raise ValueError("phonenumbers' candidates can span lines; the segment gate assumes not")
+            raise ValueError(
+                "phonenumbers' candidates can span lines; the segment gate assumes not"
+            )
         # A segment with a digit: starts after a non-member (or at 0), reaches its first digit, runs to its end.
         self._segments = re.compile(rf"(?<!{member}){member}*?\d{member}*", flags)
         # Each failed candidate costs the matcher at most 1 + 2 tries per inner pattern and character.
@@ -168,8 +171,6 @@ class LinePhoneRecognizer(PhoneRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: Any = None
     ) -> list[RecognizerResult]:
-        import phonenumbers
-
         pieces = self.pieces(text)
         results: list[RecognizerResult] = []
         for region, could_hold in self._gates:
@@ -177,14 +178,30 @@ class LinePhoneRecognizer(PhoneRecognizer):
                 if not could_hold(line):
                     continue
                 piece = text[start:end]
-                for match in phonenumbers.PhoneNumberMatcher(piece, region, leniency=self.leniency):
-                    if match.start + start >= keep_before:
+                for s, e in _phone_spans(piece, region, self.leniency):
+                    if s + start >= keep_before:
                         continue
-                    r = self._get_recognizer_result(match, piece, region, nlp_artifacts)
+                    r = self._get_recognizer_result(_Span(s, e), piece, region, nlp_artifacts)
                     r.start += start
                     r.end += start
                     results.append(r)
         return EntityRecognizer.remove_duplicates(results)
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=65536)
+def _phone_spans(piece: str, region: str, leniency: int) -> tuple[tuple[int, int], ...]:
+    """phonenumbers' matches in one piece, remembered: tables and code recur across turns and conversations."""
+    import phonenumbers
+
+    return tuple(
+        (m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(piece, region, leniency=leniency)
+    )
 
 
 class CardRecognizer(CreditCardRecognizer):

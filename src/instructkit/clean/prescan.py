@@ -42,9 +42,16 @@ def _to_ascii() -> dict[int, str]:
     return table
 
 
+@lru_cache(maxsize=1)
+def _look_alikes() -> re.Pattern[str]:
+    return re.compile("[" + "".join(map(re.escape, map(chr, _to_ascii()))) + "]")
+
+
 def fold(text: str) -> str:
     """The text in lower case, with the few non-ASCII look-alikes of ASCII letters mapped to them."""
-    return (text if text.isascii() else text.translate(_to_ascii())).lower()
+    if not text.isascii() and _look_alikes().search(text):
+        text = text.translate(_to_ascii())
+    return text.lower()
 
 
 @lru_cache(maxsize=1)

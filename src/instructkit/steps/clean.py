@@ -162,6 +162,7 @@ class CleanStep(Step):
         self._judge: Any = None
         self._gate: RuleGate | None = None
         self._libraries: dict[frozenset[str], Any] = {}
+        self._gated: tuple[str | None, frozenset[str]] = (None, frozenset())
 
     def setup(self) -> None:
         from instructkit.clean.refusals import PatternLibrary
@@ -299,7 +300,9 @@ class CleanStep(Step):
         texts leave a handful of rules; a few hundred sets cover a dataset).
         """
         assert self._gate is not None
-        keys = self._gate.possible(text)
+        if self._gated[0] != text:  # the filler strip asks again about the text just scanned
+            self._gated = (text, self._gate.possible(text))
+        keys = self._gated[1]
         if len(keys) == len(self._patterns.rules):
             return self._patterns
         lib = self._libraries.get(keys)
@@ -346,11 +349,7 @@ class CleanStep(Step):
 
     def _strip_fillers(self, rec: Record, i: int, m: dict[str, Any]) -> int:
         """Cut filler openers/closers out of one turn; returns how many."""
-        lib = (
-            self._patterns
-            if fold_changes_on_upper(m["content"])
-            else self._library(m["content"])
-        )
+        lib = self._patterns if fold_changes_on_upper(m["content"]) else self._library(m["content"])
         text, stripped = lib.strip(m["content"])
         if not stripped:
             return 0
