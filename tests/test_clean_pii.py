@@ -147,7 +147,7 @@ def test_line_phone_recognizer_finds_what_presidio_finds() -> None:
 
 
 #: Characters phone candidates are made of, and some that end them.
-_PHONE_CHARS = "0123456789 +-().x/:#,;\n|aext"
+_PHONE_CHARS = "0123456789 +-().x/:#,;\n|aext~\t\xa0"
 
 
 def _phone_spans(recognizer, text: str) -> list[tuple[int, int]]:

@@ -38,6 +38,10 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
 
 _DIGIT = re.compile(r"\d")
+#: The separator runs of phonenumbers' extension pattern, the only places its candidates hold a comma.
+_COMMA_RUNS = ("[ \xa0\\t,]*", "[ \xa0\\t,-]*")
+_AFTER_COMMA = re.compile("[ \xa0\t,]*")
+_BEFORE_COMMA = " \xa0\t,-"
 
 
 def _shortest_number(region: str) -> int:
@@ -141,6 +145,14 @@ class LinePhoneRecognizer(PhoneRecognizer):
             )
         # A segment with a digit: starts after a non-member (or at 0), reaches its first digit, runs to its end.
         self._segments = re.compile(rf"(?<!{member}){member}*?\d{member}*", flags)
+        # Commas occur in the pattern only in the extension's separator runs; if that changes, no comma splits.
+        bare = re.sub(r"\{\d+,\d+\}", "", phonenumbermatcher._PATTERN.pattern)
+        in_runs = sum(bare.count(run) for run in _COMMA_RUNS)
+        self._label = (
+            re.compile(rf"(?![\d \xa0\t,\-]){member}", flags).match
+            if in_runs and bare.count(",") == in_runs
+            else None
+        )
         # Each failed candidate costs the matcher at most 1 + 2 tries per inner pattern and character.
         max_tries = phonenumbermatcher.PhoneNumberMatcher.__init__.__defaults__[1]
         self.max_safe_line = max_tries // (1 + 2 * len(phonenumbermatcher._INNER_MATCHES))
@@ -152,11 +164,15 @@ class LinePhoneRecognizer(PhoneRecognizer):
         (another segment, cut short) and are not kept.
         """
         out: list[tuple[int, int, int, str]] = []
-        for m in self._segments.finditer(text):
-            seg = m.group()
-            if len(_DIGIT.findall(seg)) < self.min_digits and "+" not in seg and "＋" not in seg:
+        parts = (
+            part
+            for m in self._segments.finditer(text)
+            if self._worth(m.group())
+            for part in self._comma_parts(text, *m.span())
+        )
+        for s, e in parts:
+            if not self._worth(text[s:e]):
                 continue
-            s, e = m.span()
             line_start = text.rfind("\n", 0, s) + 1
             line_end = text.find("\n", e)
             line_end = len(text) if line_end < 0 else line_end
@@ -166,6 +182,37 @@ class LinePhoneRecognizer(PhoneRecognizer):
                     out.append((line_start, line_end, line_end, line))
             else:
                 out.append((max(line_start, s - 1), min(line_end, e + 3), e, line))
+        return out
+
+    def _worth(self, seg: str) -> bool:
+        """Enough digits for a kept number, or a plus sign."""
+        return len(_DIGIT.findall(seg)) >= self.min_digits or "+" in seg or "＋" in seg
+
+    def _comma_parts(self, text: str, s: int, e: int) -> list[tuple[int, int]]:
+        """The segment cut at the commas no candidate can hold ("1.5, 2.5, 3.5" is three).
+
+        A comma belongs to a candidate only inside an extension: in the separators
+        before its label ("555 1234, ext. 5") or after it ("ext, 5").  A comma with
+        no possible label character (a non-digit of the alphabet) next to it on
+        either side, past those separators, is a boundary.
+        """
+        if self._label is None:
+            return [(s, e)]
+        out = []
+        start = s
+        c = text.find(",", s, e)
+        while c != -1:
+            after = _AFTER_COMMA.match(text, c + 1).end()  # type: ignore[union-attr]
+            j = c - 1
+            while j >= s and text[j] in _BEFORE_COMMA:
+                j -= 1
+            if not (after < e and self._label(text[after])) and not (
+                j >= s and self._label(text[j])
+            ):
+                out.append((start, c))
+                start = c + 1
+            c = text.find(",", c + 1, e)
+        out.append((start, e))
         return out
 
     def analyze(

@@ -161,16 +161,19 @@ def probe(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str] | None:
         return None
     if _has_backreference(items):
         return None
-    best: tuple[int, str] | None = None
+    best: tuple[tuple[int, int], str] | None = None
     run: list[str] = []
 
     def close() -> None:
         nonlocal best
         if run:
             text = "".join(run)
-            width = _parser.parse(text).getwidth()[0]
-            if width >= MIN_WIDTH and (best is None or width > best[0]):
-                best = (width, text)
+            parsed = _parser.parse(text)
+            width = parsed.getwidth()[0]
+            # A probe opening with a literal string is found by re's fast prefix search.
+            score = (min(_literal_prefix(parsed), 4), width)
+            if width >= MIN_WIDTH and (best is None or score > best[0]):
+                best = (score, text)
             run.clear()
 
     for op, av in items:
@@ -183,6 +186,22 @@ def probe(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str] | None:
             run.append(part)
     close()
     return None if best is None else re.compile(best[1])
+
+
+def _literal_prefix(items: Iterable[tuple[Any, Any]]) -> int:
+    """How many literal characters the parsed pattern opens with."""
+    n = 0
+    for op, av in items:
+        if op is C.LITERAL:
+            n += 1
+        elif op is C.SUBPATTERN:
+            inner = _literal_prefix(av[3])
+            n += inner
+            if inner < len(av[3]):
+                return n
+        else:
+            return n
+    return n
 
 
 def _has_backreference(items: Iterable[tuple[Any, Any]]) -> bool:
