@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from instructkit.clean.prescan import fold
 from instructkit.errors import InstructkitError, MissingDependency
 from instructkit.models.paths import SPACY_MODEL
 from instructkit.models.spacy_model import resolve_spacy_model, use_numpy_blas
@@ -108,20 +109,41 @@ FIND_CACHE = 4096
 #: Fewest digits of a kept phone number without a leading "+" (a number with its area code).
 PHONE_MIN_DIGITS = 8
 
+#: Key shapes, and words in any case (``w in fold(t)`` is ``re.search(w, t, re.I)`` for ASCII letters).
+_SECRET_SHAPES = (
+    "sk-",
+    "AKIA",
+    "ASIA",
+    "github_pat_",
+    "xox",
+    "AIza",
+    "_live_",
+    "_test_",
+    "eyJ",
+    "PRIVATE KEY",
+)
+_GITHUB_TOKEN = re.compile(r"gh[pousr]_").search
+_SECRET_WORDS = ("key", "token", "secret")
+#: Types whose trigger needs a digit: a text without one skips them all after one scan.
+_NEED_DIGIT = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "STREET_ADDRESS"})
 _TRIGGERS: dict[str, Callable[[str], bool]] = {
     "EMAIL_ADDRESS": lambda t: "@" in t,
     "PHONE_NUMBER": re.compile(r"\d[\d ().-]{5,}\d").search,  # type: ignore[dict-item]
     "CREDIT_CARD": re.compile(r"\d{4}[ -]?\d{4}[ -]?\d{2}").search,  # type: ignore[dict-item]
     "US_SSN": re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}").search,  # type: ignore[dict-item]
     "IBAN_CODE": re.compile(r"[A-Z]{2}\d{2}").search,  # type: ignore[dict-item]
-    "IP_ADDRESS": re.compile(r"\d\.\d|[0-9a-fA-F]:[0-9a-fA-F]*:").search,  # type: ignore[dict-item]
-    "SECRET": re.compile(
-        r"sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|_live_|_test_|eyJ|PRIVATE KEY|(?i:key|token|secret)"
-    ).search,  # type: ignore[dict-item]
+    # "hex:hex*:" searched from its colon (a literal, which re finds fast), the hex digit before checked behind.
+    "IP_ADDRESS": re.compile(r"\d\.\d|:(?<=[0-9a-fA-F]:)[0-9a-fA-F]*:").search,  # type: ignore[dict-item]
+    "SECRET": lambda t: (
+        any(s in t for s in _SECRET_SHAPES)
+        or ("gh" in t and _GITHUB_TOKEN(t) is not None)
+        or any(w in fold(t) for w in _SECRET_WORDS)
+    ),
     "URL_CREDENTIALS": lambda t: "://" in t,
     "STREET_ADDRESS": re.compile(r"\d").search,  # type: ignore[dict-item]
 }
 _DIGITS = re.compile(r"\D")
+_ANY_DIGIT = re.compile(r"\d").search
 #: Numbers that phonenumbers accepts but that are not phones: decimals, IPs, "36/2020" references, CAS ids.
 _NOT_PHONE = re.compile(
     r"^[-+]?\d*[.,]\d+$"  # a decimal
@@ -266,7 +288,12 @@ class PiiDetector:
         return list(self._find_once(text))
 
     def _find(self, text: str) -> tuple[Entity, ...]:
-        wanted = [e for e in self.config.entities if e != "PERSON" and _TRIGGERS[e](text)]
+        digits = _ANY_DIGIT(text) is not None
+        wanted = [
+            e
+            for e in self.config.entities
+            if e != "PERSON" and (digits or e not in _NEED_DIGIT) and _TRIGGERS[e](text)
+        ]
         if self.config.names and "PERSON" in self.config.entities:
             wanted.append("PERSON")
         if not wanted or not text.strip():

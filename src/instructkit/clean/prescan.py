@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from re import _constants as C  # type: ignore[attr-defined]
 from re import _parser  # type: ignore[attr-defined]
@@ -225,14 +225,18 @@ class RuleGate:
     def __init__(self, patterns: dict[str, str], flags: int = re.IGNORECASE) -> None:
         self.probes: dict[str, re.Pattern[str]] = {}
         always = []
+        # A group number in one rule counts the groups of the rules before it: drop none then.
+        numbered = any(_has_backreference(_parser.parse(p, flags)) for p in patterns.values())
         for key, pattern in patterns.items():
-            found = probe(pattern, flags)
+            found = None if numbered else probe(pattern, flags)
             if found is None:
                 always.append(key)
             else:
                 self.probes[key] = found
         self.always = frozenset(always)
+        # Turns recur (repeated prompts and answers): each distinct text is probed once.
+        self.possible: Callable[[str], frozenset[str]] = lru_cache(maxsize=4096)(self._possible)
 
-    def possible(self, text: str) -> frozenset[str]:
+    def _possible(self, text: str) -> frozenset[str]:
         folded = fold(text)
         return self.always.union(k for k, p in self.probes.items() if p.search(folded))

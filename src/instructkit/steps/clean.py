@@ -162,7 +162,6 @@ class CleanStep(Step):
         self._judge: Any = None
         self._gate: RuleGate | None = None
         self._libraries: dict[frozenset[str], Any] = {}
-        self._gated: tuple[str | None, frozenset[str]] = (None, frozenset())
 
     def setup(self) -> None:
         from instructkit.clean.refusals import PatternLibrary
@@ -300,9 +299,7 @@ class CleanStep(Step):
         texts leave a handful of rules; a few hundred sets cover a dataset).
         """
         assert self._gate is not None
-        if self._gated[0] != text:  # the filler strip asks again about the text just scanned
-            self._gated = (text, self._gate.possible(text))
-        keys = self._gated[1]
+        keys = self._gate.possible(text)
         if len(keys) == len(self._patterns.rules):
             return self._patterns
         lib = self._libraries.get(keys)
