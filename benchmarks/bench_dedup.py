@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/bench_dedup.py [--records 50000] [--num-perm 128] [--threshold 0.8]
     .venv/bin/python benchmarks/bench_dedup.py --only semantic [--semantic-records 2000] [--semantic-fields all|instruction]
     .venv/bin/python benchmarks/bench_dedup.py --only memory [--memory-records 1000000]
+    .venv/bin/python benchmarks/bench_dedup.py --only real [--split report]
+    .venv/bin/python benchmarks/bench_dedup.py --only pool [--pool-rows 200000]
 
 Corpus: Alpaca-sized records drawn from a unigram model of the real Alpaca
 sample in ../shared/data (word frequencies and record lengths; a Zipf
@@ -42,6 +44,9 @@ from instructkit.text import normalize
 
 ROOT = Path(__file__).resolve().parents[1]
 NGRAM = 3
+#: Process CPU seconds of the last datasketch run: on a machine shared with other jobs the wall time
+#: depends on the scheduler, the CPU time much less (both tools run on one thread).
+CPU_SECONDS: dict[str, float] = {}
 
 
 # ---------------------------------------------------------------- corpus
@@ -129,11 +134,11 @@ def run_ours(
     norm: list[str], threshold: float, num_perm: int, index: str = "prefix"
 ) -> tuple[set[tuple[int, int]], float, dict]:
     """instructkit's near-duplicate pairs, the seconds, and its own per-stage seconds and counts."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = near_pairs(norm, threshold, num_perm, NGRAM, index=index)
     secs = time.perf_counter() - t0
-    stages = dict(result.stats["stage_seconds"])
-    stages |= {k: result.stats[k] for k in ("candidates", "verified")}
+    stages = dict(result.stats["stage_seconds"], cpu_seconds=round(time.process_time() - c0, 3))
+    stages |= {f"{k}_pairs": result.stats[k] for k in ("candidates", "verified")}
     return {tuple(map(int, p)) for p in result.pairs}, secs, stages
 
 
@@ -151,7 +156,7 @@ def run_datasketch(
 ) -> tuple[set, float, list]:
     from datasketch import MinHash, MinHashLSH
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     shingles = [[" ".join(g).encode() for g in grams(t)] for t in norm]
     if bulk == "batch":  # one MinHash per record, update_batch() with all its shingles
@@ -177,6 +182,7 @@ def run_datasketch(
         for i, m in enumerate(minhashes):
             session.insert(i, m)
     pairs = datasketch_pairs(lsh, minhashes)
+    CPU_SECONDS["datasketch"] = time.process_time() - c0
     return pairs, time.perf_counter() - t0, minhashes
 
 
@@ -352,6 +358,49 @@ def memory_section(args: argparse.Namespace, results: dict) -> None:
     }
 
 
+def pool_section(args: argparse.Namespace, results: dict) -> None:
+    """``instructkit dedup`` on bench_recipe.py's pool (real rows cycled, ~85% near-duplicates) in a
+    child process: peak RSS from getrusage, and the near-duplicate counts from its summary."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_recipe import build_input
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "pool.jsonl"
+        build_input(src, args.pool_rows)
+        out = Path(tmp) / "out.jsonl"
+        load = os.getloadavg()
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "instructkit", "dedup", str(src), "-o", str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        secs = time.perf_counter() - t0
+        if proc.returncode != 0:
+            sys.exit(f"dedup failed: {proc.stderr[-2000:]}")
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        summary = orjson.loads((Path(tmp) / "out.summary.json").read_bytes())
+    step = summary["steps"]["dedup"]
+    near = step["near"]
+    print(
+        f"\npool: `instructkit dedup` (exact,near) on {args.pool_rows:,} bench_recipe rows: peak RSS {peak_mb:,.0f} MB, "
+        f"{secs:.1f} s (load {load[0]:.1f}), {summary['records_out']:,} out; near: {near['candidates']:,} candidates, "
+        f"{near['verified']:,} verified, {near['capped_groups']:,} capped groups, stages {near['stage_seconds']}; "
+        f"dedup step {summary['seconds'].get('dedup', 0):.1f} s"
+    )
+    results["pool"] = {
+        "rows": args.pool_rows,
+        "peak_rss_mb": peak_mb,
+        "seconds": secs,
+        "load_before": load,
+        "records_out": summary["records_out"],
+        "dedup_seconds": summary["seconds"].get("dedup"),
+        "near": near,
+        "exact": step["exact"],
+    }
+
+
 # ---------------------------------------------------------------- real data
 
 REAL_SETS = (
@@ -448,6 +497,7 @@ def real_section(args: argparse.Namespace, results: dict) -> None:
     )
 
     # speed: the same normalised texts through both tools
+    load = os.getloadavg()
     ours, ours_s, stages = run_ours(norm, args.threshold, args.num_perm)
     ds, ds_s, _ = run_datasketch(norm, args.threshold, args.num_perm, bulk="batch")
     lsh, lsh_s, lsh_stages = run_ours(norm, args.threshold, args.num_perm, index="lsh")
@@ -466,8 +516,17 @@ def real_section(args: argparse.Namespace, results: dict) -> None:
         results["real"]["speed"].append(
             {"tool": name, "seconds": secs, "pairs": len(pred), "planted_recall": found}
         )
+    load = (*load, *os.getloadavg())
+    cpu = {"instructkit": stages["cpu_seconds"], "datasketch": CPU_SECONDS["datasketch"]}
+    print(
+        f"CPU seconds (same run): instructkit {cpu['instructkit']:.2f}, datasketch {cpu['datasketch']:.2f} "
+        f"= {cpu['datasketch'] / cpu['instructkit']:.1f}x"
+    )
+    results["real"]["cpu_seconds"] = cpu
     print(f"instructkit stages (prefix): {stages}; (lsh): {lsh_stages}")
+    print(f"load average (1, 5, 15 min) before the speed runs {load[:3]}, after {load[3:]}")
     results["real"]["stages"] = {"prefix": stages, "lsh": lsh_stages}
+    results["real"]["load_before_after"] = load
 
     # quality: the real step with its defaults, then each removal checked against its kept record
     for cluster in ("star", "components"):
@@ -498,6 +557,16 @@ def real_section(args: argparse.Namespace, results: dict) -> None:
             < args.threshold
         ]
         by_source = Counter(sources[d] for d in boiler)
+        near_alg = sum(res.stats["near"]["stage_seconds"].values())
+        split = {
+            "step": round(secs, 3),
+            "near_algorithm": round(near_alg, 3),
+            "near_clusters_and_details": round(res.stats["near"]["seconds"] - near_alg, 3),
+            "exact": res.stats["exact"]["seconds"],
+            "texts_normalise_and_rest": round(
+                secs - res.stats["near"]["seconds"] - res.stats["exact"]["seconds"], 3
+            ),
+        }
         precision = len(good) / max(len(removed), 1)
         recall = caught / max(len(positive), 1)
         print(
@@ -505,7 +574,8 @@ def real_section(args: argparse.Namespace, results: dict) -> None:
             f"precision (removed record >= {args.threshold} to its kept record) {precision:.4f}; "
             f"planted-pair recall {recall:.4f}; removals below the threshold once boilerplate lines "
             f"(in >= {BOILERPLATE_RECORDS} records) are dropped: {len(boiler):,} {dict(by_source)}; "
-            f"summary near: { {k: v for k, v in res.stats['near'].items() if k != 'stage_seconds'} }"
+            f"summary near: { {k: v for k, v in res.stats['near'].items() if k != 'stage_seconds'} }; "
+            f"seconds: {split}"
         )
         results["real"][cluster] = {
             "seconds": secs,
@@ -514,6 +584,7 @@ def real_section(args: argparse.Namespace, results: dict) -> None:
             "recall": recall,
             "boilerplate_driven": len(boiler),
             "boilerplate_by_source": dict(by_source),
+            "seconds_split": split,
         }
 
 
@@ -531,7 +602,10 @@ def main() -> None:
     ap.add_argument("--semantic-records", type=int, default=2000)
     ap.add_argument("--semantic-fields", choices=["all", "instruction"], default="all")
     ap.add_argument("--memory-records", type=int, default=1_000_000)
-    ap.add_argument("--only", choices=["near", "semantic", "memory", "real"], action="append")
+    ap.add_argument("--pool-rows", type=int, default=200_000)
+    ap.add_argument(
+        "--only", choices=["near", "semantic", "memory", "real", "pool"], action="append"
+    )
     ap.add_argument("--split", choices=["tune", "report"], default="report")
     ap.add_argument("--plants", type=int, default=1500)
     ap.add_argument(
@@ -547,6 +621,7 @@ def main() -> None:
         "semantic": semantic_section,
         "memory": memory_section,
         "real": real_section,
+        "pool": pool_section,
     }
     for name in args.only or list(sections):
         sections[name](args, results)

@@ -1,17 +1,31 @@
 """Precision and recall of ``refusal`` on hand-labelled real ShareGPT V3 responses.
 
-    .venv/bin/python benchmarks/eval_refusals.py [--baseline-library OLD.yaml] [--show-errors tune]
+    .venv/bin/python benchmarks/eval_refusals.py [--baseline-library OLD.yaml] [--show-errors SPLIT] [--report]
 
-Labels: tests/data/refusal_labels_sharegpt_v3.jsonl (conversation position, id,
-turn and my label; the text is read from the ShareGPT V3 dump at run time, see
-benchmarks/_sharegpt_v3.py).  First exchanges, labelled by reading every
-response before any detector was run on it:
+Labels (conversation position, id, turn and my label; the text is read from the
+ShareGPT V3 dump at run time, see benchmarks/_sharegpt_v3.py).  First
+exchanges, labelled by reading every response before any detector was run on it:
+
+tests/data/refusal_labels_sharegpt_v3.jsonl (session 3):
 
 - ``tune``: conversations 3,000-7,999, 200 at random + 250 candidates (a broad
-  keyword filter: sorry, cannot, not aware, AI, ...); the patterns and the judge
-  were tuned on these only.
-- ``heldout``: conversations 8,000-17,670, 400 at random + 350 candidates; never
-  tuned on.  ``heldout/random`` is the random part alone (the natural rate).
+  keyword filter: sorry, cannot, not aware, AI, ...).
+- ``heldout``: conversations 8,000-17,670, 400 at random + 350 candidates.  It
+  was scored, and its misses read, in session 3: since then it is tuning data.
+
+tests/data/refusal_labels_sharegpt_v3_fresh.jsonl (session 4, drawn by
+benchmarks/sample_refusals_fresh.py from conversations no earlier label file
+names: uniform + generic cue words + short responses):
+
+- ``fresh-tune``: 30% by a seeded coin; patterns and judge were tuned on it.
+- ``fresh-report``: the rest; scored once, at commit 0cdae29
+  (benchmarks/results/eval_refusals_fresh.txt), then its misses were read and
+  it became tuning data too.
+
+tests/data/refusal_labels_sharegpt_v3_early.jsonl (``report2``): first exchanges
+of conversations 0-2,999 that no earlier file labelled, cue-word filtered,
+labelled after the fresh report was scored and before any run on them; scored
+only with ``--report``.
 
 ``refusal`` = the response gives none of what was asked (declines, cannot,
 does not know / is not familiar with X, cannot tell what is meant and asks back).
@@ -31,7 +45,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sharegpt_v3 import find_dump, labelled_responses  # noqa: E402
+from _sharegpt_v3 import ROOT, find_dump, labelled_responses  # noqa: E402
 
 from instructkit.clean.refusal_judge import default_judge, first_refusal  # noqa: E402
 from instructkit.clean.refusals import PatternLibrary  # noqa: E402
@@ -69,6 +83,10 @@ BASELINE_PHRASES = [
 ]
 
 
+FRESH = ROOT / "tests/data/refusal_labels_sharegpt_v3_fresh.jsonl"
+EARLY = ROOT / "tests/data/refusal_labels_sharegpt_v3_early.jsonl"
+
+
 def prf(pred: list[bool], gold: list[bool]) -> dict[str, float]:
     tp = sum(p and g for p, g in zip(pred, gold))
     fp = sum(p and not g for p, g in zip(pred, gold))
@@ -93,17 +111,30 @@ def decide(lib: PatternLibrary, text: str) -> tuple[bool, bool]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline-library", type=Path, help="an older pattern library to compare")
-    ap.add_argument("--show-errors", choices=("tune", "heldout"))
+    ap.add_argument(
+        "--show-errors", choices=("tune", "heldout", "fresh-tune", "fresh-report", "report2")
+    )
+    ap.add_argument("--report", action="store_true", help="also score the held-out report2 set")
     args = ap.parse_args()
+    if args.show_errors == "report2" and not args.report:
+        sys.exit("error: --show-errors report2 needs --report")
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
     items = labelled_responses(dump)
+    items += [
+        ({**r, "split": f"fresh-{r['split']}"}, t) for r, t in labelled_responses(dump, FRESH)
+    ]
+    if args.report:
+        items += labelled_responses(dump, EARLY)
     lib = PatternLibrary.load()
     old = PatternLibrary.load(args.baseline_library) if args.baseline_library else None
     decided = [decide(lib, t) for _, t in items]
     print(f"ShareGPT V3: {dump}")
-    for split in ("tune", "heldout", "heldout/random"):
+    splits = ["tune", "heldout", "heldout/random", "fresh-tune", "fresh-report"]
+    if args.report:
+        splits.append("report2")
+    for split in splits:
         name, _, pool = split.partition("/")
         idx = [
             i

@@ -1,73 +1,153 @@
-"""Fit the refusal judge (clean/refusal_judge.py) on the ``tune`` split of the ShareGPT V3 refusal labels.
+"""Fit the refusal judge (clean/refusal_judge.py) on the tuning labels; never on the fresh report split.
 
-    .venv/bin/python benchmarks/train_refusal_judge.py [--write]
+    .venv/bin/python benchmarks/train_refusal_judge.py [--c C] [--threshold T] [--ablation] [--write]
 
-Only responses where a refusal pattern fires are judged, so only they are
-training rows: label 1 for ``refusal``, 0 for answers (partial answers and
-answers that talk about being an AI).  Prints the weights, the leave-one-out
-accuracy on the tuning rows, and with ``--write`` stores the weights in
-src/instructkit/clean/patterns/refusal_judge.json.  The ``heldout`` split is
-never read here (benchmarks/eval_refusals.py reports it).
+Training rows: every labelled ShareGPT V3 response where a refusal pattern fires
+and no code block or list follows the opening sentence (those the judge passes
+by rule) (label 1 for ``refusal``, 0 for answers, partial answers and answers that talk
+about being an AI), from tests/data/refusal_labels_sharegpt_v3.jsonl (``tune``
+and the old ``heldout``, both read in session 3) and
+tests/data/refusal_labels_sharegpt_v3_fresh.jsonl (``tune``, and ``report``
+since it was scored once at commit 0cdae29 and its misses read).  The held-out
+set now is tests/data/refusal_labels_sharegpt_v3_early.jsonl (``report2``),
+never read here (benchmarks/eval_refusals.py --report scores it).
+
+Prints the response-level precision and recall of patterns + judge under 5-fold
+cross-validation over 3 seeds (a response no pattern fires on, or passed by
+rule, counts as "not refusal"), overall and per label set, for a grid of C and thresholds.
+``--ablation`` also scores two richer feature sets that were tried and dropped:
++ the id of the rule that fired, + words and word pairs of the first 300
+characters (in at least 3 rows).  With ``--write`` it fits on all rows and stores
+the weights in src/instructkit/clean/patterns/refusal_judge.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import LeaveOneOut, cross_val_predict
+from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sharegpt_v3 import find_dump, labelled_responses  # noqa: E402
+from _sharegpt_v3 import ROOT, find_dump, labelled_responses  # noqa: E402
 
-from instructkit.clean.refusal_judge import FEATURES, features  # noqa: E402
+from instructkit.clean.refusal_judge import (  # noqa: E402
+    FEATURES,
+    delivered_structure,
+    features,
+    first_refusal,
+)
 from instructkit.clean.refusals import PatternLibrary  # noqa: E402
 
-OUT = Path(__file__).resolve().parents[1] / "src/instructkit/clean/patterns/refusal_judge.json"
-#: Chosen with --c by leave-one-out on the tune rows (benchmarks/results/train_refusal_judge.txt).
-THRESHOLD = 0.4
+OUT = ROOT / "src/instructkit/clean/patterns/refusal_judge.json"
+FRESH = ROOT / "tests/data/refusal_labels_sharegpt_v3_fresh.jsonl"
+SETS = ("tune", "heldout", "fresh-tune", "fresh-report")
 
 
-def rows(split: str) -> tuple[np.ndarray, np.ndarray]:
+def tuning_rows() -> list[tuple[dict, str]]:
+    """(label row, response) of every tuning label; the fresh report split is left out."""
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
+    rows = labelled_responses(dump)
+    rows += [({**r, "split": f"fresh-{r['split']}"}, t) for r, t in labelled_responses(dump, FRESH)]
+    return rows
+
+
+def design(rows: list[tuple[dict, str]], extra: str) -> tuple[list[int], list[dict[str, float]]]:
+    """Indices of the rows a pattern fires on, and their features (``extra``: "", "rule", "rule+words")."""
     lib = PatternLibrary.load()
-    xs, ys = [], []
-    for ref, text in labelled_responses(dump):
-        if ref["split"] != split:
+    idx, feats = [], []
+    for i, (_, text) in enumerate(rows):
+        hit = first_refusal(lib.find(text))
+        if hit is None or delivered_structure(text, hit.end):
             continue
-        hits = [h for h in lib.find(text) if h.category == "refusal"]
-        if hits:
-            xs.append(features(text, min(hits, key=lambda h: h.start).end)[0])
-            ys.append(1 if ref["label"] == "refusal" else 0)
-    return np.array(xs), np.array(ys)
+        vec = dict(zip(FEATURES, features(text, hit.end)[0]))
+        if extra:
+            vec[f"rule={hit.rule}"] = 1.0
+        if extra == "rule+words":
+            toks = re.findall(r"[a-z]+(?:'[a-z]+)?", text[:300].lower())
+            for w in set(toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]):
+                vec[f"w={w}"] = 1.0
+        idx.append(i)
+        feats.append(vec)
+    df = Counter(k for v in feats for k in v if k.startswith("w="))
+    return idx, [
+        {k: x for k, x in v.items() if not k.startswith("w=") or df[k] >= 3} for v in feats
+    ]
+
+
+def cross_validate(
+    rows: list[tuple[dict, str]], idx: list[int], x, c: float, t: float
+) -> dict[str, tuple[float, float]]:
+    """Response-level (precision, recall) per label set and overall, mean over seeds."""
+    gold = np.array([r["label"] == "refusal" for r, _ in rows])
+    split = np.array([r["split"] for r, _ in rows])
+    y = gold[idx].astype(int)
+    out: dict[str, list[tuple[float, float]]] = {}
+    for seed in range(3):
+        proba = np.zeros(len(y))
+        for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(x, y):
+            model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
+            proba[te] = model.fit(x[tr], y[tr]).predict_proba(x[te])[:, 1]
+        pred = np.zeros(len(rows), dtype=bool)
+        pred[idx] = proba >= t
+        for name in ("all", *SETS):
+            m = np.ones(len(rows), dtype=bool) if name == "all" else split == name
+            tp = int((pred & gold & m).sum())
+            out.setdefault(name, []).append(
+                (tp / max(1, int((pred & m).sum())), tp / max(1, int((gold & m).sum())))
+            )
+    return {
+        k: (float(np.mean([p for p, _ in v])), float(np.mean([r for _, r in v])))
+        for k, v in out.items()
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
+    ap.add_argument("--threshold", type=float, default=0.45)
+    ap.add_argument("--ablation", action="store_true")
     ap.add_argument("--write", action="store_true")
-    ap.add_argument("--c", type=float, default=10.0, help="inverse regularisation strength")
     args = ap.parse_args()
-    x, y = rows("tune")
-    model = LogisticRegression(C=args.c, class_weight="balanced", max_iter=2000)
-    loo = cross_val_predict(model, x, y, cv=LeaveOneOut(), method="predict_proba")[:, 1]
-    pred = loo >= THRESHOLD
-    print(f"tune rows where a refusal pattern fires: {len(y)} ({y.sum()} refusals)")
-    print(
-        f"leave-one-out: accuracy {np.mean(pred == y):.3f}; refusals kept {int((pred & (y == 1)).sum())}/{int(y.sum())}, answers dropped {int((pred & (y == 0)).sum())}/{int((y == 0).sum())}"
-    )
-    model.fit(x, y)
-    weights = {f: round(float(w), 4) for f, w in zip(FEATURES, model.coef_[0])}
+    rows = tuning_rows()
+    gold = [r["label"] == "refusal" for r, _ in rows]
+    variants = ["", "rule", "rule+words"] if args.ablation else [""]
+    for extra in variants:
+        idx, feats = design(rows, extra)
+        vect = DictVectorizer(sort=False)
+        x = vect.fit_transform(feats)
+        y = [gold[i] for i in idx]
+        print(
+            f"\n### features: {', '.join(['judge features', *filter(None, extra.split('+'))])} ({x.shape[1]})\n"
+            f"tuning responses {len(rows)} ({sum(gold)} refusals); a pattern fires on {len(y)} "
+            f"({sum(y)} refusals, {len(y) - sum(y)} answers)\n"
+        )
+        print("| C | threshold | all P / R | " + " | ".join(f"{s} P / R" for s in SETS) + " |")
+        print("| ---: | ---: |" + " ---: |" * (1 + len(SETS)))
+        for c in (0.3, 1.0, 3.0):
+            for t in (0.3, 0.35, 0.4, 0.45, 0.5):
+                res = cross_validate(rows, idx, x, c, t)
+                cells = " | ".join(f"{res[k][0]:.3f} / {res[k][1]:.3f}" for k in ("all", *SETS))
+                print(f"| {c} | {t} | {cells} |")
+    idx, feats = design(rows, "")
+    x = np.array([[v[f] for f in FEATURES] for v in feats])
+    y = np.array([gold[i] for i in idx], dtype=int)
+    model = LogisticRegression(C=args.c, class_weight="balanced", max_iter=5000).fit(x, y)
     doc = {
-        "about": "Logistic regression of clean/refusal_judge.py; fitted by benchmarks/train_refusal_judge.py on the tune split of tests/data/refusal_labels_sharegpt_v3.jsonl",
-        "weights": weights,
+        "about": "Logistic regression of clean/refusal_judge.py; fitted by benchmarks/train_refusal_judge.py "
+        "on tests/data/refusal_labels_sharegpt_v3.jsonl and refusal_labels_sharegpt_v3_fresh.jsonl",
+        "weights": {f: round(float(w), 4) for f, w in zip(FEATURES, model.coef_[0])},
         "bias": round(float(model.intercept_[0]), 4),
-        "threshold": THRESHOLD,
+        "threshold": args.threshold,
         "trained_on": {
             "rows": int(len(y)),
             "refusals": int(y.sum()),
@@ -75,10 +155,11 @@ def main() -> None:
             "class_weight": "balanced",
         },
     }
+    print(f"\nfitted on all {len(y)} rows (C={args.c}, threshold {args.threshold}):")
     print(json.dumps(doc, indent=2))
     if args.write:
         OUT.write_text(json.dumps(doc, indent=2) + "\n")
-        print(f"wrote {OUT}")
+        print(f"wrote {OUT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ a copy of an in-context task (too_similar), a short one, a long one, one with
 an unsuitable word, "Write a program", a punctuation start and a non-ASCII
 start, inside the chatter small models add (a preamble, a closing line).
 Instructions with "Classify" are classification tasks; with "Mystery" the
-instance answer has no usable example.
+instance answer has no usable example; with "Riddle" it has an input and no
+output (the step then asks for the output on its own).  Answers are cut to the
+call's ``max_tokens`` words, as a server cuts them.
 """
 
 from __future__ import annotations
@@ -49,33 +51,42 @@ def bootstrap_answer(prompt: str, body: dict[str, Any]) -> str:
     fresh = [
         f"Compare the ideas {words_from(tag[:25], 5)} in a short essay.",
         f"Classify each of {words_from(tag[25:50], 5)} as animal or plant.",
+        f"Riddle about {words_from(hashlib.sha256(tag.encode()).hexdigest(), 4)} to solve.",
         f"Mystery task about {words_from(tag[50:], 2)} for the reader.",
     ]
-    items = [fresh[0], shown[0], *BREAKERS, fresh[1], fresh[2]]
-    first = items.pop(0)
-    listed = "\n".join(f"{n}. {text}" for n, text in enumerate(items, len(shown) + 2))
-    return f"{first}\n{listed}\n\nI hope these tasks are useful!"
+    items = [fresh[0], shown[0], *BREAKERS, *fresh[1:]]
+    listed = "\n".join(f"{n}. {text}" for n, text in enumerate(items, len(shown) + 1))
+    return f"Sure! Here are some new tasks.\n{listed}\n\nI hope these tasks are useful!"
 
 
-def instance_answer(prompt: str) -> str:
+def instance_answer(first: str, prompt: str) -> str:
     task = prompt.rsplit("Task: ", 1)[1].strip()
     if "Mystery" in task:
         return "I am not sure what to write here."
-    if "Class label" in prompt:
+    if "Riddle" in task:  # an input and no output, as small models write
+        return "Input: What has keys but cannot open locks?"
+    if first.startswith("Given a classification task"):
         return "Class label: Animal\nInput: A small grey creature that squeaks.\nTask: invented"
     return f"Input: None\nOutput: A fine answer to '{task[:40]}'."
 
 
 def self_instruct_responder(messages: list[dict[str, str]], body: dict[str, Any]) -> str:
-    prompt = messages[-1]["content"]
-    if prompt.startswith("Come up with a series of tasks:"):
+    """The answer a call gets, cut to ``max_tokens`` words as a server cuts it."""
+    words = answer(messages, body).split(" ")
+    limit = body.get("max_tokens") or len(words)
+    return " ".join(words[:limit])
+
+
+def answer(messages: list[dict[str, str]], body: dict[str, Any]) -> str:
+    first, prompt = messages[0]["content"], messages[-1]["content"]
+    if first.startswith("Here are ") and "new tasks" in first:
         return bootstrap_answer(prompt, body)
-    if prompt.rstrip().endswith("Is it classification?"):
+    if first.startswith("Can the following task be regarded as a classification task"):
         task = prompt.rsplit("Task: ", 1)[1]
         return "Yes" if ("Classify" in task or "even or odd" in task) else "No"
     if "Task: " in prompt:
-        return instance_answer(prompt)
-    return "?"
+        return instance_answer(first, prompt)
+    return f"A direct answer to: {prompt[:60]}"
 
 
 def write_seed_tasks(path: Any, seeds: list[tuple[str, bool]] = SEEDS) -> None:

@@ -66,6 +66,31 @@ def test_shingles_do_not_depend_on_chunking(monkeypatch: pytest.MonkeyPatch) -> 
     )
 
 
+def test_word_hashes_tell_long_and_odd_words_apart() -> None:
+    words = ["a", "a\0", "\0a", "abcdefgh", "abcdefghi", "abcdefgh\0", "x" * 16, "x" * 17]
+    words += [
+        "abcdefghij" * 3,
+        "abcdefghij" * 3 + "k",
+        "abcdefghij" * 2 + "abcdefghiX",
+        "ü" * 5,
+        "中文字",
+    ]
+    sh = shingle([" ".join(words)], 1)
+    assert len(set(sh.hashes.tolist())) == len(words)
+    again = shingle(["zz " + " ".join(reversed(words))], 1)  # same word, other offset: same hash
+    assert set(again.hashes.tolist()) - set(sh.hashes.tolist()) == set(
+        shingle(["zz"], 1).hashes.tolist()
+    )
+
+
+def test_texts_that_are_not_normalised_are_still_split_per_text() -> None:
+    texts = ["a b\nc d", "e  f", " g", "", "h i j"]  # a newline, double and leading spaces
+    whole = shingle(texts, 2)
+    one_by_one = [shingle([t], 2) for t in texts]
+    assert whole.counts().tolist() == [len(s.hashes) for s in one_by_one]
+    assert np.array_equal(whole.hashes, np.concatenate([s.hashes for s in one_by_one]))
+
+
 def test_signatures_do_not_depend_on_block_size(monkeypatch: pytest.MonkeyPatch) -> None:
     sh = shingle([normalize(t) for t in corpus(2)], 3)
     perms = minhash.Permutations.make(64)

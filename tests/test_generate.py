@@ -40,7 +40,40 @@ def test_stray_text_is_not_an_instruction() -> None:
     )
     assert parse_instructions(answer) == [
         "Name five birds that cannot fly.",
-        "**Describe a sunset over the ocean.**",
+        "Describe a sunset over the ocean.",
+    ]
+
+
+def test_text_before_the_first_number_is_an_item_only_after_an_open_number() -> None:
+    from instructkit.generate.prompts import open_ended
+
+    answer = "Sure, here they are.\n9. Name five birds that cannot fly."
+    assert parse_instructions(answer, open_item=False) == ["Name five birds that cannot fly."]
+    assert parse_instructions(answer, open_item=True)[0] == "Sure, here they are."
+    assert open_ended("Come up with a series of tasks:\n1. A task.\n2.")
+    assert not open_ended("Here are 2 example tasks:\n1. A task.\n2. B task.\n\nWrite 2 new tasks.")
+
+
+def test_an_item_is_its_first_line_and_the_model_answering_it_is_dropped() -> None:
+    # what SmolLM2-135M wrote: numbering restarted at 1, each task followed by its own answer
+    answer = (
+        "1. Planning a syllabus:\nA list of tasks can be created, but it's more effective to plan.\n\n"
+        '2. Rewrite the sentence: "The text was edited by an expert."\n'
+        "To edit, I would need to know how much work has been done.\n"
+        "3. Paraphrase the paragraph using proper vocabulary and grammar;\n"
+    )
+    assert parse_instructions(answer) == [
+        "Planning a syllabus:",
+        'Rewrite the sentence: "The text was edited by an expert."',
+        "Paraphrase the paragraph using proper vocabulary and grammar",
+    ]
+
+
+def test_a_truncated_answer_keeps_an_item_whose_line_was_finished() -> None:
+    # cut off while repeating itself inside item 1's answer: item 1's own line is complete
+    answer = "1. Detect any stereotype in the sentence below:\nSentence 1: The company has many\n"
+    assert parse_instructions(answer[:-1], truncated=True) == [
+        "Detect any stereotype in the sentence below:"
     ]
 
 
@@ -50,9 +83,12 @@ def test_a_truncated_answer_loses_its_last_item() -> None:
     assert parse_instructions(answer, truncated=False)[-1] == "Tell me a joke about"
 
 
-def test_multiline_item_and_quotes_are_tidied() -> None:
-    assert parse_instructions('9. "suggest a name\n   for a dog."\n') == [
+def test_quotes_and_spaces_are_tidied() -> None:
+    assert parse_instructions('9.   "suggest a   name for a dog."  \n') == [
         "Suggest a name for a dog."
+    ]
+    assert parse_instructions("1. 3. Convert the sentence to camelCase.") == [
+        "Convert the sentence to camelCase."
     ]
     assert parse_instructions("") == [] and parse_instructions("Here you go:\n\n") == []
 
@@ -71,6 +107,9 @@ def test_an_instance_copied_from_the_demonstrations_is_not_usable() -> None:
     assert usable("Sort the numbers.", "9, 2", "1, 3", prompt), "a short output may match by chance"
     assert not usable("Name a fruit.", "apple", "apple", prompt)
     assert not usable("Name a fruit.", "", "  ", prompt)
+    # an input copied from a demonstration belongs to another task (the 135M model does this)
+    demo = "Task: Rewrite.\nInput: The committee approved the new budget.\nOutput: Done.\n"
+    assert not usable("Summarize it.", "The committee approved the new budget.", "A budget.", demo)
 
 
 def test_instances_input_first_and_output_first() -> None:
@@ -79,6 +118,12 @@ def test_instances_input_first_and_output_first() -> None:
     assert parse_instances(
         "Input: 2, 1\nOutput: 1, 2\nTask: Other\nInput: x\nOutput: y", False
     ) == [("2, 1", "1, 2")]
+    # an input with no output (small models stop there): returned for the caller to complete
+    assert parse_instances("Input: The cat sat on the mat.", False) == [
+        ("The cat sat on the mat.", None)
+    ]
+    assert parse_instances("Input: a\nInput: b\nOutput: c", False) == [("a", None), ("b", "c")]
+    assert parse_instances("Input: a label-less input", True) == []
     clf = "Class label: Spam\nInput: Win money now!\nClass label: Not spam\nInput: Lunch at noon?"
     assert parse_instances(clf, True) == [
         ("Win money now!", "Spam"),
@@ -163,9 +208,9 @@ def generate(
 
 def test_every_filter_rejects_and_the_books_balance(tmp_path: Path) -> None:
     with FakeLLMServer(responder=self_instruct_responder) as srv:
-        summary, records, rejects = generate(tmp_path, srv, n=6)
+        summary, records, rejects = generate(tmp_path, srv, n=9)
     assert summary["balanced"]
-    assert summary["records_in"] == len(SEEDS) and len(records) == 6
+    assert summary["records_in"] == len(SEEDS) and len(records) == 9
     assert summary["records_in"] + summary["generated"] == len(records) + len(rejects)
     reasons = Counter(r["reason"] for r in rejects)
     assert set(REASONS) <= set(reasons), reasons
@@ -195,7 +240,15 @@ def test_classification_tasks_get_output_first_instances(tmp_path: Path) -> None
     assert all(r["meta"]["input"] == "A small grey creature that squeaks." for r in clf)
     open_ended = [r for r in records if not r["meta"]["instruction"].startswith("Classify")]
     assert open_ended and all(r["meta"]["is_classification"] is False for r in open_ended)
-    assert all(r["meta"]["input"] == "" for r in open_ended)
+    riddles = [r for r in open_ended if r["meta"]["instruction"].startswith("Riddle")]
+    assert riddles, "an input with no output is completed by a call of its own"
+    for r in riddles:
+        assert r["meta"]["input"] == "What has keys but cannot open locks?"
+        assert r["meta"]["output_from"] == "respond"
+        assert r["messages"][1]["content"].startswith("A direct answer to: Riddle about")
+    others = [r for r in open_ended if r not in riddles]
+    assert others and all(r["meta"]["input"] == "" for r in others)
+    assert all(r["meta"]["output_from"] == "example" for r in others + clf)
     failed = [r for r in rejects if r["reason"] == "no_instance"]
     assert failed and all("Mystery" in r["record"]["meta"]["instruction"] for r in failed)
     assert prompts
@@ -245,3 +298,48 @@ def test_config_errors_name_the_option() -> None:
         GenerateConfig.from_config({"base-url": "http://x/v1"})
     with pytest.raises(InstructkitError, match="in-context-generated"):
         GenerateConfig.from_config({"in-context": 2, "in-context-generated": 3})
+
+
+def test_instances_are_asked_for_no_more_instructions_than_needed(tmp_path: Path) -> None:
+    firsts: list[str] = []
+
+    def recording(messages: list[dict[str, str]], body: dict) -> str:
+        firsts.append(messages[0]["content"])
+        return self_instruct_responder(messages, body)
+
+    with FakeLLMServer(responder=recording) as srv:
+        summary, records, rejects = generate(tmp_path, srv, n=3, **{"requests-per-round": 1})
+    report = summary["steps"]["generate"]
+    classified = sum(f.startswith("Can the following task") for f in firsts)
+    failed = sum(r["reason"] == "no_instance" for r in rejects)
+    assert len(records) == 3 and classified == 3 + failed, "a classify call per instruction used"
+    surplus = [r for r in rejects if r["reason"] == "surplus"]
+    assert surplus and all("before an instance was asked" in r["detail"] for r in surplus)
+    assert report["instances"]["surplus"] == len(surplus)
+    assert report["instructions_kept"] == 3 + failed + len(surplus)
+
+
+def test_a_few_shot_template_must_end_with_the_users_turn(tmp_path: Path) -> None:
+    from instructkit.generate.prompts import Templates
+
+    (tmp_path / "classify.txt").write_text("Task: {instruction}\n---\nYes\n")
+    with pytest.raises(InstructkitError, match="ending with the user's"):
+        Templates.load(tmp_path)
+    (tmp_path / "classify.txt").write_text("Is it?\nTask: a\n---\nYes\n---\nTask: {instruction}\n")
+    turns = Templates.load(tmp_path).classify("Name a colour.")
+    assert [m["role"] for m in turns] == ["user", "assistant", "user"]
+    assert turns[-1]["content"] == "Task: Name a colour." and turns[1]["content"] == "Yes"
+
+
+def test_the_papers_prompt_is_one_template_file_away(tmp_path: Path) -> None:
+    from instructkit.generate.prompts import Task, Templates, open_ended
+
+    tasks = [Task(f"t{k}", f"Task number {k}:") for k in range(1, 4)]
+    packaged = Templates.load(None).instructions(tasks)
+    assert "1. Task number 1\n" in packaged and "Number them 4 to 6" in packaged
+    assert not open_ended(packaged)
+    (tmp_path / "instructions.txt").write_text(
+        "Come up with a series of tasks:\n{tasks}\n{next}.\n"
+    )
+    paper = Templates.load(tmp_path).instructions(tasks)
+    assert paper.endswith("3. Task number 3\n4.") and open_ended(paper)

@@ -23,9 +23,13 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from instructkit.io.read import ReadOptions
+from instructkit.io.write import RecordWriter
 from instructkit.recipe import load, run_recipe
-from instructkit.schema import to_records
+from instructkit.schema import to_records, to_table
+from instructkit.steps.dedup import Dedup
 from tests.helpers import write_jsonl
+from tests.test_dedup_partitioned import planted
 from tests.test_recipe import rows
 
 pytest.importorskip("ray.data")
@@ -127,8 +131,9 @@ def twin_recipes(tmp_path: Path, text: str) -> tuple[Path, Path]:
 
 
 #: Summary keys that describe the moment, not the run: timings, the process's peak memory, and
-#: which benchmark indexes were already cached (the second run finds those the first one built).
-MOMENT = ("peak_rss_mb", "cache_hits")  # and every key naming seconds
+#: what was already cached: benchmark indexes, and the texts select's encoder found in its on-disk
+#: cache (``encoded`` counts the others; the second run finds those the first one encoded).
+MOMENT = ("peak_rss_mb", "cache_hits", "encoded")  # and every key naming seconds
 FIGURE = re.compile(rb"\d[\d,]*(\.\d+)?")
 
 
@@ -281,6 +286,47 @@ def test_worker_node_killed_mid_run(tmp_path: Path, cluster: LoopbackCluster) ->
         assert again.returncode == 0, again.stderr
         assert "01-clean: done, skipped" in again.stderr
     assert_same_run(tmp_path / "local", tmp_path / "ray")
+
+
+@pytest.mark.slow
+def test_dedup_on_ray_ships_no_text_and_decides_as_local(
+    tmp_path: Path, cluster: LoopbackCluster
+) -> None:
+    """Planted exact and near copies, chains and a capped template family, in 5 partitions over
+    two nodes: the driver receives ids only (the shingle sets stay in the object store), and
+    the decision is the local one with star (the default) and components clustering."""
+    import ray
+
+    from instructkit.engines import ray_dedup
+    from instructkit.engines.ray import _partitions
+
+    path = tmp_path / "in.parquet"
+    # Records with an empty turn are read rejects; the local decision below reads the file as is.
+    table = to_table([r for r in planted(3000) if r["messages"][0]["content"]])
+    with RecordWriter(path) as writer:
+        writer.write(table)
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        for cluster_mode in ("star", "components"):
+            step = Dedup(cluster=cluster_mode)
+            parts = _partitions(str(path), 700)
+            observed = list(ray_dedup.observe(step, parts, str(path), ReadOptions()))
+            assert len(observed) == 5
+            for part, sigs in observed:
+                assert part.features.column_names == ["id"]  # no text, no hash
+                assert isinstance(sigs, ray.ObjectRef)
+            decision = ray_dedup.decide(step, [p.features for p, _ in observed],
+                                        [s for _, s in observed])  # fmt: skip
+            local = step.decide(step.observe(pq.read_table(path)))
+            assert (decision.keep == local.keep).all() and decision.details == local.details
+            assert decision.reasons == local.reasons
+            for method in ("exact", "near"):
+                want = {k: v for k, v in local.stats[method].items() if "seconds" not in k}
+                got = {k: v for k, v in decision.stats[method].items() if "seconds" not in k}
+                assert got == want, method
+            assert local.stats["near"]["dropped"] > 100 and local.stats["near"]["capped_groups"]
+    finally:
+        ray.shutdown()
 
 
 def test_unreachable_cluster_is_one_line_and_fast(tmp_path: Path) -> None:

@@ -1,14 +1,23 @@
 """Decides whether a turn that opens with a refusal pattern delivers anyway.
 
-A refusal opener ("I'm sorry, but I can't create tables here", "As an AI, I
-don't have opinions") is followed by the answer more often than one would
-think: partial answers and answers that talk about being an AI are not
-refusals (a refusal gives none of what was asked).  What follows the opening
-sentence tells them apart, so the judge scores that remainder with a handful of
-countable features and a logistic regression whose weights live in
-``patterns/refusal_judge.json`` (trained by ``benchmarks/train_refusal_judge.py``
-on labelled real responses).  Every decision keeps its numbers, so a reject can
-say why ("rest 84 chars, asks back, p=0.93").
+A refusal opener ("I'm sorry, but I can't create tables here", "Could you
+clarify what you mean?") is followed by the answer more often than one would
+think: partial answers, answers that talk about being an AI, and a "Sure! Could
+you share more details?" before a task the user has yet to give are not
+refusals (a refusal gives none of what was asked).  The judge scores the turn
+in two steps: a code block or a list after the opening sentence means it
+delivered (a rule: 39 of 40 such tuning rows were answers); otherwise a logistic
+regression over a handful of countable features of what follows the opening
+sentence (content left once asking-back, filler and generic sentences are set
+aside; a delivery cue; numbers and names), what leads up to it, and whether the
+turn opens by taking the task on.  Word
+n-grams and the id of the rule that fired were tried and lost on
+cross-validation (benchmarks/results/train_refusal_judge.txt): with two hundred
+training rows they learn topics, not refusing.  The weights live in
+``patterns/refusal_judge.json``, fitted by ``benchmarks/train_refusal_judge.py``
+on labelled real responses; every decision keeps its numbers and the features
+that weighed most, so a reject can say why ("0 chars of content, asks back,
+p=0.93").
 """
 
 from __future__ import annotations
@@ -23,13 +32,22 @@ from importlib import resources
 from instructkit.clean.refusals import Hit
 
 #: The features, in the order of the weights.
-FEATURES = ("content_log", "lead_log", "code", "list", "delivers", "asks_back")
+FEATURES = (
+    "content_log",
+    "lead_log",
+    "length_log",
+    "delivers",
+    "asks_back",
+    "accepts",
+    "generic",
+    "specifics",
+)
 WEIGHTS_FILE = "refusal_judge.json"
 
 _SENTENCE = re.compile(r"(?<=[.!?:])\s+|\n+")
 _ASKS = re.compile(
-    r"\b(?:could|can|would|will)\s+you\s+(?:please\s+)?(?:provide|clarify|specify|share|give|tell|explain|send|rephrase|paste|include|let\s+me\s+know)"
-    r"|\bplease\s+(?:provide|clarify|specify|share|send|paste|let\s+me\s+know)"
+    r"\b(?:could|can|would|will)\s+you\s+(?:please\s+)?(?:provide|clarify|specify|share|give|tell|explain|send|rephrase|paste|include|let\s+me\s+know|repeat)"
+    r"|\bplease\s+(?:provide|clarify|specify|share|send|paste|let\s+me\s+know|repeat)"
     r"|\bmore\s+(?:context|information|details)\b",
     re.IGNORECASE,
 )
@@ -42,7 +60,24 @@ _DELIVERS = re.compile(
     r"|\bI\s+(?:can|could|will|'ll)\s+(?:certainly\s+|still\s+|try\s+to\s+)?(?:give|provide|offer|suggest|show|share|outline|describe|tell|explain|write|create|simulate|list)\b",
     re.IGNORECASE,
 )
-_CODE = re.compile(r"```|^\s{4}\S", re.MULTILINE)
+#: Short courtesy sentences before the opener ("I apologize for the confusion.") do not count as lead.
+_COURTESY = re.compile(
+    r"^\W*(?:I\s+apologi[sz]e|(?:I'm|I\s+am)\s+sorry|my\s+apologies|apologies|sorry|thank|thanks|hello|hi|hey|great|it(?:'s|\s+is)\s+great|that(?:'s|\s+is)\s+great|you(?:'re|\s+are)\s+(?:right|correct))\b",
+    re.IGNORECASE,
+)
+#: The turn opens by taking the task on ("Sure, ...", "Yes, I can ...") before the opener.
+_ACCEPTS = re.compile(
+    r"^\W*(?:sure|yes|of\s+course|certainly|absolutely|great|okay|ok|I(?:'d|\s+would)\s+be\s+(?:happy|glad)|I\s+can\s+(?:definitely|certainly))\b",
+    re.IGNORECASE,
+)
+#: What a non-answer fills the space with: generalities, guesses, pointers elsewhere.
+_GENERIC = re.compile(
+    r"\b(?:in\s+general|generally|it(?:'s|\s+is)\s+possible\s+that|it\s+may\s+be|may\s+be\s+able\s+to\s+find|you\s+(?:may|might)\s+(?:want|need)\s+to|you\s+(?:could|can)\s+try|I\s+(?:would\s+)?(?:suggest|recommend)\s+(?:checking|contacting|consulting|searching|looking|reaching|visiting|that\s+you)|(?:contact|consult|check|visit|search|refer\s+to)\s+(?:with\s+)?(?:the|their|a|an|official|your)\b|depend(?:s|ing)\s+on|var(?:y|ies)\s+(?:greatly|widely|depending)|(?:difficult|hard|impossible)\s+to\s+(?:say|estimate|determine|predict|know)|it\s+is\s+likely\s+that|(?:is|are)\s+likely\s+to|may\s+(?:also\s+)?(?:provide|include|have|be\s+able))",
+    re.IGNORECASE,
+)
+#: Numbers, names in mid-sentence and quoted strings: what answers have and filler lacks.
+_SPECIFIC = re.compile(r"\b\d[\d,.:/-]*\b|(?<=[a-z,;] )[A-Z][\w-]+|`[^`\n]+`|\"[^\"\n]{2,60}\"")
+_CODE = re.compile(r"```[^\n]*\n[^`]*?\S[^`]*?```|^\s{4}\S", re.MULTILINE)
 _LIST = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+\S", re.MULTILINE)
 
 
@@ -52,6 +87,8 @@ class Judgement:
     probability: float
     content_chars: int
     asks_back: bool
+    #: The features that pushed hardest towards the decision, strongest first ("accepts -1.1").
+    evidence: tuple[str, ...] = ()
 
 
 def _sentence_end(text: str, pos: int) -> int:
@@ -59,21 +96,47 @@ def _sentence_end(text: str, pos: int) -> int:
     return m.end() if m else len(text)
 
 
-def features(text: str, hit_end: int) -> tuple[list[float], int, bool]:
-    """Features of the text around the sentence the refusal hit ends in (what leads to it, what follows), plus two raw values."""
+def delivered_structure(text: str, hit_end: int) -> str | None:
+    """ "a code block" or "a list" when one follows the opening sentence, else None.
+
+    Decided by rule, not by the regression: on the tuning labels 39 of the 40
+    openers followed by a non-empty code block or a list of two or more items
+    were answers (the one refusal had an empty code block, which does not count).
+    """
     rest = text[_sentence_end(text, hit_end) :]
+    if _CODE.search(rest):
+        return "a code block"
+    if len(_LIST.findall(rest)) >= 2:
+        return "a list"
+    return None
+
+
+def features(text: str, hit_end: int) -> tuple[list[float], int, bool]:
+    """Values of :data:`FEATURES` for a turn whose refusal opener ends at ``hit_end``, plus content length and asks-back."""
+    end = _sentence_end(text, hit_end)
+    rest = text[end:]
     starts = [m.end() for m in _SENTENCE.finditer(text, 0, hit_end)]
-    lead = text[: starts[-1]] if starts else ""
+    lead = sum(
+        len(s.strip())
+        for s in (_SENTENCE.split(text[: starts[-1]]) if starts else [])
+        if s.strip() and not (_COURTESY.match(s) and len(s) < 120)
+    )
     sentences = [s for s in _SENTENCE.split(rest) if s.strip()]
-    asks = any(_ASKS.search(s) for s in sentences)
-    content = sum(len(s) for s in sentences if not _ASKS.search(s) and not _FILLER.search(s))
+    asks = any(_ASKS.search(s) for s in sentences) or bool(_ASKS.search(text[:end]))
+    content = sum(
+        len(s)
+        for s in sentences
+        if not _ASKS.search(s) and not _FILLER.search(s) and not _GENERIC.search(s)
+    )
     vec = [
         math.log1p(content),
-        math.log1p(len(lead.strip())),
-        1.0 if _CODE.search(rest) else 0.0,
-        1.0 if len(_LIST.findall(rest)) >= 2 else 0.0,
-        1.0 if _DELIVERS.search(rest) else 0.0,
+        math.log1p(lead),
+        math.log1p(len(text)),
+        1.0 if _DELIVERS.search(rest) or _DELIVERS.search(text[hit_end:end]) else 0.0,
         1.0 if asks else 0.0,
+        1.0 if _ACCEPTS.match(text) else 0.0,
+        math.log1p(len(_GENERIC.findall(rest))),
+        math.log1p(len(_SPECIFIC.findall(rest))),
     ]
     return vec, content, asks
 
@@ -100,9 +163,15 @@ class RefusalJudge:
 
     def judge(self, text: str, hit_end: int) -> Judgement:
         vec, content, asks = features(text, hit_end)
-        z = self.bias + sum(w * x for w, x in zip(self.weights, vec))
-        p = 1.0 / (1.0 + math.exp(-z))
-        return Judgement(p >= self.threshold, p, content, asks)
+        shown = delivered_structure(text, hit_end)
+        if shown:
+            return Judgement(False, 0.0, content, asks, (f"{shown} after the opener",))
+        parts = [w * x for w, x in zip(self.weights, vec)]
+        p = 1.0 / (1.0 + math.exp(-(self.bias + sum(parts))))
+        refusal = p >= self.threshold
+        ranked = sorted(zip(FEATURES, parts), key=lambda kv: -kv[1] if refusal else kv[1])
+        evidence = tuple(f"{k} {v:+.1f}" for k, v in ranked[:3] if v and (v > 0) == refusal)
+        return Judgement(refusal, p, content, asks, evidence)
 
 
 @lru_cache(maxsize=1)

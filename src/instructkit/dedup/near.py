@@ -64,37 +64,35 @@ def near_pairs(
         t2 = time.perf_counter()
         cand, more = prefix.candidate_pairs(sets, threshold)
         t3 = time.perf_counter()
+        sim = prefix.jaccard(sets, cand)
+        ok = sim >= threshold
+        t4 = time.perf_counter()
+        stats |= more | {"candidates": len(cand), "verified": int(ok.sum()), "verify": "exact"}
+        stats["stage_seconds"] = _stages(t0, t1, t2, t3, t4)
+        return NearResult(cand[ok], sim[ok], lambda p: prefix.jaccard(sets, p), stats)
+    sig = minhash.signatures(sh, minhash.Permutations.make(num_perm, seed))
+    t2 = time.perf_counter()
+    bands, rows = minhash.optimal_bands(threshold, num_perm)
+    cand = minhash.candidate_pairs(sig, sh.counts() > 0, bands, rows)
+    t3 = time.perf_counter()
 
-        def measure(p: np.ndarray) -> np.ndarray:
-            return prefix.jaccard(sets, p)
+    def measure(p: np.ndarray) -> np.ndarray:
+        if verify == "exact":
+            return minhash.exact_jaccard(sh, p)
+        return minhash.estimated_jaccard(sig, p)
 
-        verify = "exact"
-        stats |= more
-    else:
-        sig = minhash.signatures(sh, minhash.Permutations.make(num_perm, seed))
-        t2 = time.perf_counter()
-        bands, rows = minhash.optimal_bands(threshold, num_perm)
-        cand = minhash.candidate_pairs(sig, sh.counts() > 0, bands, rows)
-        t3 = time.perf_counter()
-
-        def measure(p: np.ndarray) -> np.ndarray:
-            if verify == "exact":
-                return minhash.exact_jaccard(sh, p)
-            return minhash.estimated_jaccard(sig, p)
-
-        stats |= {"bands": bands, "rows": rows}
     sim = measure(cand)
     ok = sim >= threshold
     t4 = time.perf_counter()
-    stats |= {
-        "candidates": len(cand),
-        "verified": int(ok.sum()),
-        "verify": verify,
-        "stage_seconds": {
-            "shingle": round(t1 - t0, 3),
-            "index": round(t2 - t1, 3),
-            "candidates": round(t3 - t2, 3),
-            "verify": round(t4 - t3, 3),
-        },
-    }
+    stats |= {"bands": bands, "rows": rows, "candidates": len(cand), "verified": int(ok.sum())}
+    stats |= {"verify": verify, "stage_seconds": _stages(t0, t1, t2, t3, t4)}
     return NearResult(cand[ok], sim[ok], measure, stats)
+
+
+def _stages(t0: float, t1: float, t2: float, t3: float, t4: float) -> dict[str, float]:
+    return {
+        "shingle": round(t1 - t0, 3),
+        "index": round(t2 - t1, 3),
+        "candidates": round(t3 - t2, 3),
+        "verify": round(t4 - t3, 3),
+    }

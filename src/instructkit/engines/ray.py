@@ -16,7 +16,11 @@ as the local engine: same rejects file, same sidecar files, same summary.
 A :class:`~instructkit.steps.base.GlobalStep` runs in two passes: ``observe``
 in parallel, the small features gathered and ``decide``-d once on the driver,
 the decision shared through the object store (``ray.put``), ``apply`` in
-parallel.  Conversion (no steps) runs on the driver with the local engine.
+parallel.  Dedup decides in partitions on the cluster instead, with no text sent
+to the driver (:mod:`instructkit.engines.ray_dedup`).  What a step's workers can
+share as is (:meth:`~instructkit.steps.base.Step.shared`: benchmark indexes) is
+built once by one task and read from the object store.  Conversion (no steps)
+runs on the driver with the local engine.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from instructkit.accounting import (
 from instructkit.engines import local
 from instructkit.errors import InstructkitError
 from instructkit.formats import records as records_format
-from instructkit.io.read import ReadOptions, _parse
+from instructkit.io.read import ReadOptions, parse_row
 from instructkit.io.rows import RawRow
 from instructkit.io.sources import Source, resolve
 from instructkit.io.write import RecordWriter
@@ -188,7 +192,7 @@ def _first_line(e: BaseException) -> str:
 
 
 @dataclass
-class _Part:
+class Part:
     """What a worker sends back for one partition; pickled into a single binary cell."""
 
     #: Input rows read (``records_in``) and the records they gave (the step's input).
@@ -214,14 +218,19 @@ class _Worker:
         options: ReadOptions,
         phase: str,
         decision: Any = None,
+        shared: Any = None,
     ) -> None:
+        import ray
+
         step = get_step(name).from_config(config, output=Path(output) if output else None)
+        if isinstance(shared, ray.ObjectRef):
+            shared = ray.get(shared)
+        if shared is not None:  # built once by _share, read from the object store
+            step.adopt(shared)
         step.setup()
         self.step, self.options, self.phase = step, options, phase
         self.source = resolve([path])[0]
         if decision is not None and not isinstance(decision, Decision):
-            import ray
-
             decision = ray.get(decision)
         self.decision: Decision | None = decision
         self.file = pq.ParquetFile(path)
@@ -235,9 +244,9 @@ class _Worker:
             {"index": batch.column("index"), "payload": pa.array(payloads, pa.binary())}
         )
 
-    def _one(self, index: int, start: int, stop: int, offset: int) -> _Part:
-        part = _Part()
-        table = _read_slice(self.file, self.source, start, stop, self.options, part)
+    def _one(self, index: int, start: int, stop: int, offset: int) -> Part:
+        part = Part()
+        table = read_slice(self.file, self.source, start, stop, self.options, part)
         t0 = time.perf_counter()
         if self.phase == "observe":
             assert isinstance(self.step, GlobalStep)
@@ -276,8 +285,8 @@ class _Collect(RunLog):
         self.kept.append(rej)
 
 
-def _read_slice(
-    file: pq.ParquetFile, source: Source, start: int, stop: int, options: ReadOptions, part: _Part
+def read_slice(
+    file: pq.ParquetFile, source: Source, start: int, stop: int, options: ReadOptions, part: Part
 ) -> pa.Table:
     """Rows ``[start, stop)`` of a record file, parsed as the local reader parses them."""
     groups, first, seen = [], 0, 0
@@ -293,7 +302,7 @@ def _read_slice(
     fmt = records_format.FORMAT
     records = []
     for i, row in enumerate(rows, start + 1):
-        records.extend(_parse(RawRow(f"row {i}", row), fmt, source, log, options))
+        records.extend(parse_row(RawRow(f"row {i}", row), fmt, source, log, options))
     part.records_in, part.rows, part.read_rejects = log.records_in, len(records), log.kept
     return to_table(records)
 
@@ -328,8 +337,27 @@ def _partitions(path: str, batch_size: int) -> list[dict[str, int]]:
     ]
 
 
+def _build_shared(name: str, config: dict[str, Any], output: str | None) -> Any:
+    step = get_step(name).from_config(config, output=Path(output) if output else None)
+    return step.shared()
+
+
+def _share(step: Step) -> Any:
+    """What the step's workers share (:meth:`Step.shared`: benchmark indexes), built once by one
+    task and left in the object store; ``None`` for a step that shares nothing."""
+    if type(step).shared is Step.shared:
+        return None
+    import ray
+
+    output = str(step.output) if step.output else None
+    ref = ray.remote(num_cpus=1)(_build_shared).remote(step.name, step.config.to_mapping(), output)
+    # Built before the pool starts: actors waiting for it must not hold the CPU it needs.
+    ray.wait([ref], fetch_local=False)
+    return ref
+
+
 def _map(parts: list[dict[str, int]], step: Step, path: str, options: ReadOptions, phase: str,
-         decision: Any = None) -> Iterator[_Part]:  # fmt: skip
+         decision: Any = None) -> Iterator[Part]:  # fmt: skip
     """Run one phase over every partition on the cluster; yield the parts in input order."""
     import ray
     import ray.data
@@ -347,7 +375,7 @@ def _map(parts: list[dict[str, int]], step: Step, path: str, options: ReadOption
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers, initial_size=workers),
         num_cpus=1,
         fn_constructor_args=(step.name, step.config.to_mapping(), output, path, options, phase,
-                             decision),
+                             decision, _share(step)),
     )  # fmt: skip
     expected = 0
     for row in ds.iter_rows():
@@ -357,7 +385,7 @@ def _map(parts: list[dict[str, int]], step: Step, path: str, options: ReadOption
         yield pickle.loads(row["payload"])
 
 
-def _log_read(part: _Part, log: RunLog) -> None:
+def _log_read(part: Part, log: RunLog) -> None:
     log.records_in += part.records_in
     for rej in part.read_rejects:
         log.reject(rej)
@@ -385,19 +413,34 @@ def _run_step(
         return {}
     facts: dict[str, Any] = {}
     if isinstance(step, GlobalStep):
+        from instructkit.engines import ray_dedup
+
         step.setup()
-        features = []
-        for p, part in zip(parts, _map(parts, step, path, options, "observe")):
+        spread = ray_dedup.handles(step)  # dedup: decided in partitions, no text to the driver
+        observed = (
+            ray_dedup.observe(step, parts, path, options)  # type: ignore[arg-type]
+            if spread
+            else ((part, None) for part in _map(parts, step, path, options, "observe"))
+        )
+        features, sigs = [], []
+        for p, (part, sig) in zip(parts, observed):
             _log_read(part, log)
             log.seconds[step.name] = log.seconds.get(step.name, 0.0) + part.seconds
             assert part.features is not None
             p["offset"] = slog.records_in  # apply's position in the decision
             slog.records_in += part.rows
             features.append(part.features)
+            sigs.append(sig)
             slog.stats = merge_stats(slog.stats, part.observed)
             facts = part.facts
-        decision = slog.decide(features, log)
+        if spread:
+            with log.timed(step.name):
+                decision = ray_dedup.decide(step, features, sigs)  # type: ignore[arg-type]
+            slog.stats = merge_stats(slog.stats, decision.stats)
+        else:
+            decision = slog.decide(features, log)
         features.clear()
+        sigs.clear()
         import ray
 
         ref = ray.put(decision)

@@ -12,8 +12,9 @@ import re
 
 #: "3. ", "3) ", "  12. " at a line start: a numbered item.
 _ITEM = re.compile(r"^[ \t]*(?:\*\*)?(\d{1,3})[.)](?:\*\*)?[ \t]+", re.MULTILINE)
-_BLANK = re.compile(r"\n[ \t]*\n")
 _SPACE = re.compile(r"\s+")
+#: A second number left at an item's start ("1. 3. Convert ...": the model numbered it twice).
+_NUMBER = re.compile(r"^(?:\d{1,3}[.)] +)+")
 _YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
 _LABEL = re.compile(
     r"^[ \t]*(?:\*\*)?(input|output|class label|label)(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*",
@@ -25,36 +26,43 @@ _EMPTY_INPUT = {"", "none", "n/a", "<empty>", "empty", "no input", "(none)", "nu
 
 
 def _tidy(text: str) -> str:
-    """One line, outer white space and one pair of wrapping quotes gone, first letter upper case."""
-    text = _SPACE.sub(" ", text).strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        text = text[1:-1].strip()
+    """One line, outer white space, a repeated item number, one pair of wrapping quotes or ``**``
+    and a trailing ``;`` or ``,`` gone (list punctuation, not the task's), first letter upper case."""
+    text = _NUMBER.sub("", _SPACE.sub(" ", text).strip()).rstrip(";,").rstrip()
+    for mark in ('"', "'", "**"):
+        if len(text) >= 2 * len(mark) and text.startswith(mark) and text.endswith(mark):
+            text = text[len(mark) : -len(mark)].strip()
     return text[:1].upper() + text[1:]
 
 
-def parse_instructions(answer: str, truncated: bool = False) -> list[str]:
+def parse_instructions(answer: str, truncated: bool = False, open_item: bool = True) -> list[str]:
     """The instructions of an answer to the bootstrap prompt, in order.
 
-    The prompt ends with an open number (``9.``), so text before the first
-    numbered line is the model's item 9, unless it is a preamble (it ends with
-    a colon: "Here are more tasks:").  An item ends at the next number or at a
-    blank line, so chatter after the list is not glued to the last item.  When
-    the answer was cut off at the token limit, its last item is incomplete and
-    is dropped (as Stanford Alpaca does).
+    When the prompt ends with an open number (``9.``, the paper's prompt:
+    ``open_item``), text before the first numbered line is the model's item 9,
+    unless it is a preamble (it ends with a colon: "Here are more tasks:");
+    otherwise it is never an item ("Sure! Here they are.").  The tasks are shown one per line, so an
+    item is the first line after its number: the lines after it are the
+    model answering its own task (small models do) or chatter after the list,
+    not part of the instruction.  When the answer was cut off at the token
+    limit inside an item's line, that item is incomplete and is dropped (as
+    Stanford Alpaca does); an item whose line was finished before the cut is
+    kept.
     """
     marks = list(_ITEM.finditer(answer))
-    chunks = [answer[: marks[0].start()] if marks else answer]
-    chunks += [answer[m.end() : nxt.start()] for m, nxt in zip(marks, marks[1:])]
-    if marks:
-        chunks.append(answer[marks[-1].end() :])
+    starts = [0] + [m.end() for m in marks]
+    ends = [m.start() for m in marks] + [len(answer)]
     items: list[str] = []
-    for i, chunk in enumerate(chunks):
-        first = _BLANK.split(chunk.strip(), maxsplit=1)[0] if chunk.strip() else ""
-        text = _tidy(first)
-        if not text or (i == 0 and text.endswith(":")):
+    cut = False
+    for i, (start, end) in enumerate(zip(starts, ends)):
+        chunk = answer[start:end].lstrip()
+        line, newline, _ = chunk.partition("\n")
+        text = _tidy(line)
+        if not text or (i == 0 and (not open_item or text.endswith(":"))):
             continue
         items.append(text)
-    if truncated and items:
+        cut = not newline and end == len(answer)
+    if truncated and cut:
         items.pop()
     return items
 
@@ -65,19 +73,22 @@ def parse_classification(answer: str) -> bool | None:
     return None if m is None else m.group(1).lower() == "yes"
 
 
-def parse_instances(answer: str, classification: bool) -> list[tuple[str, str]]:
+def parse_instances(answer: str, classification: bool) -> list[tuple[str, str | None]]:
     """(input, output) pairs from "Input: .. Output: .." or, output-first, "Class label: .. Input: ..".
 
     A first line that only repeats "Task: ..." is skipped; after that only this
     task's examples are read: when the model goes on with a new "Task:" of its
     own, that text is not an example of this one.  Output-first, a label
     written as "Output:" or "Label:" still counts as the class label.
+    Input-first, an input the model gave no output for is returned with the
+    output None (small models often stop after the input): the caller may
+    ask for the output on its own.
     """
     answer = _ECHO.sub("", answer, count=1)
     answer = _NEXT_TASK.split(answer, maxsplit=1)[0]
     marks = list(_LABEL.finditer(answer))
     ends = [m.start() for m in marks[1:]] + [len(answer)]
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[str, str | None]] = []
     pending: str | None = None
     for m, end in zip(marks, ends):
         name, value = m.group(1).lower(), answer[m.end() : end].strip()
@@ -88,10 +99,14 @@ def parse_instances(answer: str, classification: bool) -> list[tuple[str, str]]:
                 pairs.append((_input(value), pending))
                 pending = None
         elif name == "input":
+            if pending is not None:
+                pairs.append((_input(pending), None))
             pending = value
         elif name == "output":  # "Output:" alone: a task with no input
             pairs.append((_input(pending or ""), value))
             pending = None
+    if pending is not None and not classification:
+        pairs.append((_input(pending), None))
     return pairs
 
 

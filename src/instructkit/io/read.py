@@ -132,7 +132,7 @@ def read_batches(
                     pending.extend(records)
                     block = None
             else:
-                # The common case inline (a valid row giving one record); everything else in _parse.
+                # The common case inline (a valid row giving one record); everything else in parse_row.
                 if (
                     parse is not None
                     and raw.error is None
@@ -141,11 +141,11 @@ def read_batches(
                     try:
                         records = parse(raw.value, source.name)
                     except Exception:
-                        records = _parse(raw, fmt, source, log, options)
+                        records = parse_row(raw, fmt, source, log, options)
                     else:
                         log.records_in += len(records)
                 else:
-                    records = _parse(raw, fmt, source, log, options)
+                    records = parse_row(raw, fmt, source, log, options)
                 ids.assign(records)
                 pending.extend(records)
             if block is not None or len(pending) >= options.batch_size:
@@ -188,9 +188,13 @@ def _detect(source: Source) -> Format | None:
         rows.close()  # type: ignore[attr-defined]
 
 
-def _parse(
+def parse_row(
     raw: RawRow, fmt: Format | None, source: Source, log: RunLog, options: ReadOptions
 ) -> list[Record]:
+    """The records of one raw row, counted in ``log``; a row that gives none is a ``read`` reject.
+
+    Public because an engine that reads its rows elsewhere (the Ray engine's workers) must
+    parse and count them exactly as :func:`read_batches` does."""
     log.records_in += 1
     if raw.error is not None:
         log.reject(Reject("read", raw.error.reason, raw.error.detail, line=raw.raw))

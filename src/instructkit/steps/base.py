@@ -94,6 +94,15 @@ class Step(ABC):
     def setup(self) -> None:  # noqa: B027 (an optional hook)
         """Load models and indexes.  Called once per process, before the first batch."""
 
+    def shared(self) -> Any:
+        """What :meth:`setup` builds that every worker can use as is (benchmark indexes), built
+        here; ``None`` (the default): nothing.  An engine with many workers builds it once, ships
+        it, and each worker :meth:`adopt`-s it instead of building its own."""
+        return None
+
+    def adopt(self, shared: Any) -> None:  # noqa: B027 (an optional hook)
+        """Take what :meth:`shared` built in another process; :meth:`setup` then skips building it."""
+
     @abstractmethod
     def process(self, table: pa.Table) -> StepResult:
         """Return the kept records and a reject for every dropped one."""

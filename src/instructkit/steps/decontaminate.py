@@ -18,7 +18,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
@@ -198,11 +198,7 @@ class Decontaminate(Step):
                     LexicalIndex.from_arrays,
                 )
                 cache_hits += [f"{bench.name}:lexical"] if hit else []
-                store = cache.VectorStore(
-                    self.cache_dir,
-                    cache.key(bench, "vectors", self.embedding_model),
-                    len(lex.items),
-                )
+                store = self._vector_store(bench, lex)
                 if store.loaded:
                     cache_hits.append(f"{bench.name}:vectors:{store.loaded}")
                 if self.config.search == "full":  # every benchmark text, encoded (checkpointed) now
@@ -225,6 +221,24 @@ class Decontaminate(Step):
             },
             "cache_hits": cache_hits,
         }
+
+    def _vector_store(self, bench: bm.Benchmark, lex: LexicalIndex) -> cache.VectorStore:
+        assert self.embedding_model
+        key = cache.key(bench, "vectors", self.embedding_model)
+        return cache.VectorStore(self.cache_dir, key, len(lex.items))
+
+    def shared(self) -> tuple[list[_Loaded], dict[str, Any]]:
+        """The benchmarks and their indexes, built once and only read by every worker.  The vector
+        store is left out: each worker fills its own as it encodes (from the same disk cache)."""
+        self.setup()
+        return [replace(b, vectors=None) for b in self._loaded], self._setup_stats
+
+    def adopt(self, shared: tuple[list[_Loaded], dict[str, Any]]) -> None:
+        loaded, self._setup_stats = shared
+        self._loaded = [
+            replace(b, vectors=self._vector_store(b.bench, b.lexical) if b.lexical else None)
+            for b in loaded
+        ]
 
     def info(self) -> dict[str, Any]:
         if self._judge is None:

@@ -99,40 +99,14 @@ class Dedup(GlobalStep):
         return pa.table(columns)
 
     def decide(self, features: pa.Table) -> Decision:
-        c = self.config
-        n = features.num_rows
-        quality = self._quality(features)
         texts = features.column("text").to_pylist()
         normalized = features.column("norm").to_pylist() if "norm" in features.column_names else []
-        ids = features.column("id").to_pylist()
-        alive = np.arange(n)
-        reasons: list[str | None] = [None] * n
-        details: list[str | None] = [None] * n
-        stats: dict[str, Any] = {}
-        for method in c.method:
-            t0 = time.perf_counter()
-            pairs, similarity, info = self._run(method, alive, texts, normalized)
-            # Equality is transitive, so exact clusters are components whatever --cluster says.
-            how = resolve if method == "exact" else CLUSTERING[c.cluster]
-            clusters = how(len(alive), pairs, None if quality is None else quality[alive])
-            drop = clusters.dropped
-            kept = clusters.keeper[drop]
-            sims = similarity(drop, kept)
-            for d, k, s in zip(drop, kept, sims):
-                reasons[alive[d]] = "duplicate"
-                details[alive[d]] = _detail(
-                    method, ids[alive[k]], int(alive[k]), float(s), int(clusters.size[d]), c
-                )
-            info |= {
-                "dropped": len(drop),
-                "clusters": clusters.clusters,
-                "seconds": round(time.perf_counter() - t0, 3),
-            }
-            stats[method] = info
-            alive = np.delete(alive, drop)
-        keep = np.zeros(n, dtype=bool)
-        keep[alive] = True
-        return Decision(keep, reasons, details, stats)
+        return decide_by(
+            self.config,
+            features.column("id").to_pylist(),
+            self._quality(features),
+            lambda method, alive: self._run(method, alive, texts, normalized),
+        )
 
     def _run(
         self, method: str, alive: np.ndarray, texts: list[str], normalized: list[str]
@@ -165,15 +139,65 @@ class Dedup(GlobalStep):
         return sem.pairs, sem.cosine, dict(sem.stats, threshold=self.config.semantic_threshold)
 
     def _quality(self, features: pa.Table) -> np.ndarray | None:
-        metric = self.config.keep_best
-        if not metric:
+        if not self.config.keep_best:
             return None
-        quality = features.column("quality").to_numpy(zero_copy_only=False)
-        if len(quality) and np.isnan(quality).all():
-            raise InstructkitError(
-                f"option 'keep-best': no record has scores.{metric}; add it first (instructkit score --metrics ...)"
+        return check_quality(self.config, features.column("quality").to_numpy(zero_copy_only=False))
+
+
+#: ``pairs_of(method, alive)``: the duplicate pairs among the live records (indexes into ``alive``),
+#: their similarity for any (dropped, kept) pairs, and the method's figures for the summary.
+PairsOf = Callable[
+    [str, np.ndarray],
+    tuple[np.ndarray, Callable[[np.ndarray, np.ndarray], np.ndarray], dict[str, Any]],
+]
+
+
+def decide_by(
+    c: DedupConfig, ids: list[str], quality: np.ndarray | None, pairs_of: PairsOf
+) -> Decision:
+    """The decision from each method's pairs: clusters, the keep-one rule, a reject detail per drop.
+
+    Where the pairs come from is the caller's: :meth:`Dedup.decide` finds them on one machine,
+    the Ray engine (:mod:`instructkit.engines.ray_dedup`) in partitions on the cluster; both
+    decide here, so the rejects are the same sentences."""
+    n = len(ids)
+    alive = np.arange(n)
+    reasons: list[str | None] = [None] * n
+    details: list[str | None] = [None] * n
+    stats: dict[str, Any] = {}
+    for method in c.method:
+        t0 = time.perf_counter()
+        pairs, similarity, info = pairs_of(method, alive)
+        # Equality is transitive, so exact clusters are components whatever --cluster says.
+        how = resolve if method == "exact" else CLUSTERING[c.cluster]
+        clusters = how(len(alive), pairs, None if quality is None else quality[alive])
+        drop = clusters.dropped
+        kept = clusters.keeper[drop]
+        sims = similarity(drop, kept)
+        for d, k, s in zip(drop, kept, sims):
+            reasons[alive[d]] = "duplicate"
+            details[alive[d]] = _detail(
+                method, ids[alive[k]], int(alive[k]), float(s), int(clusters.size[d]), c
             )
-        return quality
+        info |= {
+            "dropped": len(drop),
+            "clusters": clusters.clusters,
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+        stats[method] = info
+        alive = np.delete(alive, drop)
+    keep = np.zeros(n, dtype=bool)
+    keep[alive] = True
+    return Decision(keep, reasons, details, stats)
+
+
+def check_quality(c: DedupConfig, quality: np.ndarray) -> np.ndarray:
+    """``--keep-best``'s metric per record; an error when no record has it (a typo, or score not run)."""
+    if len(quality) and np.isnan(quality).all():
+        raise InstructkitError(
+            f"option 'keep-best': no record has scores.{c.keep_best}; add it first (instructkit score --metrics ...)"
+        )
+    return quality
 
 
 def _detail(

@@ -1,0 +1,191 @@
+"""Draw the fresh refusal-labelling sample (session 4) from the ShareGPT V3 dump, without the detector.
+
+    .venv/bin/python benchmarks/sample_refusals_fresh.py [--show N-M] > /tmp/fresh.tsv
+
+Why a new sample: the earlier held-out split (tests/data/refusal_labels_sharegpt_v3.jsonl)
+was read after scoring, so it can no longer tell whether a change generalises.
+Every conversation of the package file (17,671) has been used by some earlier
+label set (0-2,999 are the shared sample the first patterns came from; 3,000-17,670
+gave the tune and heldout splits), so "fresh" here means: a conversation at
+position 3,000 or later that no label file names, whose first exchange no one
+has read.  The draw never calls the pattern library:
+
+- ``uniform``: 120 first exchanges at random (the natural rate);
+- ``cue``: every other response whose first 300 characters hold a generic cue
+  word (:data:`CUES`: sorry, cannot, can't, unable, as an AI, not able, ...),
+  to have enough refusals to measure recall (only ~375 fresh ones exist: the
+  earlier label sets took most);
+- ``short``: 60 more at random among responses under 300 characters without a
+  cue word (refusals that ask back or say "I don't understand" in other words);
+- ``cue2``: every remaining response whose first 300 characters hold a word of
+  a second generic list (:data:`CUES2`: not sure, more context, clarify, not
+  possible, difficult to, ...).  Added after the first three pools were
+  labelled and gave only 54 refusals in the report split; written before any of
+  its items was read.
+
+Each item goes to ``tune`` or ``report`` by a seeded coin (30% tune), so the
+report split is drawn before anyone looks at it.
+
+``--early`` draws a second, small held-out set after the report split was
+scored once (and its misses read): every first exchange of conversations
+0-2,999 (the shared sample) whose first 300 characters hold a word of either
+list, leaving out the conversations tests/data/refusal_labels.jsonl labelled a
+turn of (and their neighbours, as that file counts lines).  All of it is
+``report2``.  Output: one TSV line per item
+(idx, id, turn, pool, split); ``--show`` prints the exchanges for labelling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sharegpt_v3 import ASSISTANT, ROOT, conversations, find_dump  # noqa: E402
+
+SEED = 15
+N_UNIFORM = 120
+N_SHORT = 60
+SHORT_CHARS = 300
+TUNE_SHARE = 0.3
+#: Generic words that refusals tend to contain; deliberately not the pattern library.
+CUES = (
+    "sorry",
+    "cannot",
+    "can't",
+    "can not",
+    "unable",
+    "as an ai",
+    "not able",
+    "apolog",
+    "unfortunately",
+    "i don't have",
+    "i do not have",
+    "not familiar",
+    "not aware",
+    "don't know",
+)
+#: The second list (see the module docstring): asking back and "cannot be done" words.
+CUES2 = (
+    "not sure",
+    "more context",
+    "more information",
+    "clarify",
+    "provide more",
+    "no information",
+    "not possible",
+    "difficult to",
+    "impossible",
+    "do not know",
+    "i'm not",
+    "i am not",
+    "beyond my",
+    "not clear",
+    "unclear",
+)
+USED = [ROOT / "tests/data/refusal_labels_sharegpt_v3.jsonl"]
+
+
+def first_exchange(conv: dict) -> tuple[int, str, str] | None:
+    """(assistant turn index, user text, response) of the first user turn answered directly."""
+    turns = conv.get("conversations") or []
+    for i in range(len(turns) - 1):
+        user, reply = turns[i], turns[i + 1]
+        if user.get("from") in ("human", "user") and reply.get("from") in ASSISTANT:
+            if (user.get("value") or "").strip() and (reply.get("value") or "").strip():
+                return i + 1, user["value"], reply["value"]
+            return None
+    return None
+
+
+def draw(dump: Path) -> list[dict]:
+    used = {json.loads(line)["idx"] for f in USED for line in f.read_text().splitlines()}
+    pool = []
+    for idx, conv in enumerate(conversations(dump)):
+        if idx < 3000 or idx in used:
+            continue
+        ex = first_exchange(conv)
+        if ex is None:
+            continue
+        turn, _, reply = ex
+        head = reply[:300].lower().replace("\u2019", "'")
+        pool.append(
+            {
+                "idx": idx,
+                "id": conv.get("id"),
+                "turn": turn,
+                "cue": any(c in head for c in CUES),
+                "cue2": any(c in head for c in CUES2),
+                "short": len(reply.strip()) < SHORT_CHARS,
+            }
+        )
+    rng = random.Random(SEED)
+    uniform = rng.sample(pool, N_UNIFORM)
+    taken = {p["idx"] for p in uniform}
+    cued = [p for p in pool if p["cue"] and p["idx"] not in taken]
+    short = rng.sample(
+        [p for p in pool if p["short"] and not p["cue"] and p["idx"] not in taken], N_SHORT
+    )
+    taken |= {p["idx"] for p in cued + short}
+    cued2 = [p for p in pool if p["cue2"] and p["idx"] not in taken]
+    out = []
+    for name, part in (("uniform", uniform), ("cue", cued), ("short", short), ("cue2", cued2)):
+        for p in part:
+            split = "tune" if rng.random() < TUNE_SHARE else "report"
+            out.append(
+                {"idx": p["idx"], "id": p["id"], "turn": p["turn"], "pool": name, "split": split}
+            )
+    print(
+        f"# pool: {len(pool)} first exchanges, {sum(p['cue'] for p in pool)} with a cue word",
+        file=sys.stderr,
+    )
+    return sorted(out, key=lambda r: r["idx"])
+
+
+def draw_early(dump: Path) -> list[dict]:
+    """The ``--early`` set (see the module docstring), in conversation order."""
+    lines = {json.loads(line)["line"] for line in (ROOT / "tests/data/refusal_labels.jsonl").open()}
+    out = []
+    for idx, conv in enumerate(conversations(dump)):
+        if idx >= 3000:
+            break
+        ex = first_exchange(conv) if idx not in lines and idx + 1 not in lines else None
+        if ex is None:
+            continue
+        head = ex[2][:300].lower().replace("\u2019", "'")
+        if any(c in head for c in CUES + CUES2):
+            pool = "cue" if any(c in head for c in CUES) else "cue2"
+            out.append(
+                {"idx": idx, "id": conv.get("id"), "turn": ex[0], "pool": pool, "split": "report2"}
+            )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--show", help="print the exchanges of items N-M (0-based, in idx order)")
+    ap.add_argument("--early", action="store_true", help="the second held-out set (report2)")
+    args = ap.parse_args()
+    dump = find_dump()
+    if dump is None:
+        sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
+    items = draw_early(dump) if args.early else draw(dump)
+    if not args.show:
+        for r in items:
+            print(json.dumps(r))
+        return
+    lo, hi = (int(x) for x in args.show.split("-"))
+    want = {r["idx"]: (n, r) for n, r in enumerate(items) if lo <= n <= hi}
+    for idx, conv in enumerate(conversations(dump)):
+        if idx in want:
+            n, r = want[idx]
+            _, user, reply = first_exchange(conv)  # type: ignore[misc]
+            tail = f" …[{len(reply)}c]… {reply[-120:]!r}" if len(reply) > 520 else ""
+            print(f"=== {n} #{idx} {r['pool']}\nU: {user[:220]!r}\nA: {reply[:520]!r}{tail}\n")
+
+
+if __name__ == "__main__":
+    main()
