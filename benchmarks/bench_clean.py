@@ -125,6 +125,14 @@ def run_child(src: Path, inp: Path, profile: str, out_dir: Path, tag: str) -> di
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _commit(src: Path) -> str:
+    """The checked-out commit of the tree holding ``src`` (and "+changes" when it has uncommitted ones)."""
+    git = ["git", "-C", str(src)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run([*git, "status", "--porcelain", "."], capture_output=True, text=True)
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
 def differing_records(before: Path, after: Path) -> int:
     """Records (by id) whose kept or rejected line differs between two runs, or that only one run has."""
 
@@ -254,6 +262,8 @@ def main() -> None:
                 )
                 results.setdefault("compare", {})[profile] = {
                     "before_src": str(args.compare),
+                    "before_commit": _commit(args.compare),
+                    "after_commit": _commit(SRC),
                     "identical": same,
                     "differing_records": differing,
                     "speedup_wall": wall,
