@@ -104,8 +104,9 @@ PHONE_CONTEXT = (
     "sms",
 )
 DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR")
-#: Distinct texts whose PII spans a detector remembers.
-FIND_CACHE = 4096
+#: Distinct texts whose PII spans a detector remembers, and the longest text remembered (bounds the memory).
+FIND_CACHE = 1024
+FIND_CACHE_CHARS = 16_000
 #: Fewest digits of a kept phone number without a leading "+" (a number with its area code).
 PHONE_MIN_DIGITS = 8
 
@@ -285,7 +286,7 @@ class PiiDetector:
         self._find_once = lru_cache(maxsize=FIND_CACHE)(self._find)
 
     def find(self, text: str) -> list[Entity]:
-        return list(self._find_once(text))
+        return list(self._find_once(text) if len(text) <= FIND_CACHE_CHARS else self._find(text))
 
     def _find(self, text: str) -> tuple[Entity, ...]:
         digits = _ANY_DIGIT(text) is not None

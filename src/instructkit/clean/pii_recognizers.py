@@ -38,6 +38,8 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
 
 _DIGIT = re.compile(r"\d")
+#: Longest piece whose phone matches are remembered (bounds the cache's memory).
+PIECE_CACHE_CHARS = 2000
 #: The separator runs of phonenumbers' extension pattern, the only places its candidates hold a comma.
 _COMMA_RUNS = ("[ \xa0\\t,]*", "[ \xa0\\t,-]*")
 _AFTER_COMMA = re.compile("[ \xa0\t,]*")
@@ -225,7 +227,12 @@ class LinePhoneRecognizer(PhoneRecognizer):
                 if not could_hold(line):
                     continue
                 piece = text[start:end]
-                for s, e in _phone_spans(piece, region, self.leniency):
+                spans = (
+                    _phone_spans(piece, region, self.leniency)
+                    if len(piece) <= PIECE_CACHE_CHARS
+                    else _phone_spans.__wrapped__(piece, region, self.leniency)
+                )
+                for s, e in spans:
                     if s + start >= keep_before:
                         continue
                     r = self._get_recognizer_result(_Span(s, e), piece, region, nlp_artifacts)
@@ -241,7 +248,7 @@ class _Span:
     end: int
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _phone_spans(piece: str, region: str, leniency: int) -> tuple[tuple[int, int], ...]:
     """phonenumbers' matches in one piece, remembered: tables and code recur across turns and conversations."""
     import phonenumbers
