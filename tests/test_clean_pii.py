@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from instructkit.clean.pii import Placeholders, detector, redact, redact_record, scan_record
 
@@ -140,3 +144,106 @@ def test_line_phone_recognizer_finds_what_presidio_finds() -> None:
     plain = PhoneRecognizer(supported_regions=regions).analyze(text, ["PHONE_NUMBER"])
     assert [(r.start, r.end, r.score) for r in ours] == [(r.start, r.end, r.score) for r in plain]
     assert len(ours) >= 4
+
+
+#: Characters phone candidates are made of, and some that end them.
+_PHONE_CHARS = "0123456789 +-().x/:#,;\n|aext~\t\xa0"
+
+
+def _phone_spans(recognizer, text: str) -> list[tuple[int, int]]:
+    return sorted((r.start, r.end) for r in recognizer.analyze(text, ["PHONE_NUMBER"]))
+
+
+@pytest.fixture(scope="module")
+def phone_pair():
+    """Presidio's recognizer on the whole text, and ours per segment without the digit minimum."""
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from instructkit.clean.pii import DEFAULT_REGIONS
+    from instructkit.clean.pii_recognizers import LinePhoneRecognizer
+
+    regions = list(DEFAULT_REGIONS)
+    return PhoneRecognizer(supported_regions=regions), LinePhoneRecognizer(regions, min_digits=0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Call +1 415 555 2671 or 030/123456 (Berlin), fax 020 7946 0958.",
+        "office: 020 7946 0958 ext. 12, mobile 07700 900123",
+        "|+44 20 7946 0958|(415) 555-2671|",
+        "2012-01-02 08:00 and 2012-01-02 08:00:31 and 415-555-2671:30",
+        "abc4155552671 4155552671def $4155552671 4155552671% 4155552671",
+        "0.463 22.455 -31.270, 1.5, 2.5 / x 415 555 2671",
+        "tel.+49 30 1234567#1 ;ext=22 int 33 доб 44 anexo 55",
+    ],
+)
+def test_segment_phone_matching_equals_presidio(phone_pair, text: str) -> None:
+    plain, ours = phone_pair
+    assert _phone_spans(ours, text) == _phone_spans(plain, text)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["+44 20 7946 0958", "(415) 555-2671", "030 22700514", " ext. 12"]),
+            st.text(alphabet=_PHONE_CHARS, max_size=14),
+        ),
+        max_size=6,
+    ).map("".join)
+)
+def test_segment_phone_matching_equals_presidio_on_generated_texts(phone_pair, text) -> None:
+    plain, ours = phone_pair
+    assert _phone_spans(ours, text) == _phone_spans(plain, text)
+
+
+def test_segments_come_from_phonenumbers_own_pattern() -> None:
+    """The candidate alphabet holds digits, phone punctuation and extension labels, never a newline."""
+    from phonenumbers import phonenumbermatcher
+
+    from instructkit.clean.pii_recognizers import pattern_alphabet
+
+    member = pattern_alphabet(phonenumbermatcher._PATTERN)
+    for ch in "0٣+-(). x/~extEXTдоб#;=,\t":
+        assert member.match(ch), ch
+    for ch in "\n|\"'bcdfqz_{}<>!?":
+        assert not member.match(ch), ch
+    with pytest.raises(ValueError):
+        pattern_alphabet(re.compile(r"a.b"))
+
+
+def test_skipping_short_segments_changes_no_entity(det) -> None:
+    """The guard drops numbers under 8 digits without a '+', so not matching them changes nothing."""
+    from instructkit.clean.pii import PHONE_MIN_DIGITS, PiiConfig, PiiDetector
+    from instructkit.clean.pii_recognizers import LinePhoneRecognizer
+
+    everything = PiiDetector(PiiConfig())
+    for r in everything.engine.registry.recognizers:
+        if isinstance(r, LinePhoneRecognizer):
+            r.min_digits = 0
+    assert PHONE_MIN_DIGITS == 8
+    for text in [
+        "call 555-1234 or +1 415 555 2671",
+        "ids 1234 5678, 12-34-56, tel 0301234567",
+        "+49 30 1234 and 030 1234",
+        "phone: 7946 0958",
+    ]:
+        assert det.find(text) == everything.find(text)
+
+
+_TRIGGER_CHARS = "ab:f1.2G gh_pousrKEYkeytokenSECRETsk-AKIAxoxeyJ\u212a\u0130\u017f\u0131 _"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_TRIGGER_CHARS, max_size=16))
+def test_fast_triggers_say_what_the_single_regexes_said(text: str) -> None:
+    """The secret and IP triggers were one regex each; the faster forms fire on exactly the same texts."""
+    from instructkit.clean.pii import _TRIGGERS
+
+    secret = re.compile(
+        r"sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|_live_|_test_|eyJ|PRIVATE KEY|(?i:key|token|secret)"
+    )
+    ip = re.compile(r"\d\.\d|[0-9a-fA-F]:[0-9a-fA-F]*:")
+    assert bool(_TRIGGERS["SECRET"](text)) == bool(secret.search(text))
+    assert bool(_TRIGGERS["IP_ADDRESS"](text)) == bool(ip.search(text))

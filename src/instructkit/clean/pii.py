@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from instructkit.clean.prescan import fold
 from instructkit.errors import InstructkitError, MissingDependency
 from instructkit.models.paths import SPACY_MODEL
 from instructkit.models.spacy_model import resolve_spacy_model, use_numpy_blas
@@ -103,21 +104,47 @@ PHONE_CONTEXT = (
     "sms",
 )
 DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR")
+#: Distinct texts whose PII spans a detector remembers, and the longest text remembered (bounds the memory).
+FIND_CACHE = 1024
+FIND_CACHE_CHARS = 16_000
+#: Fewest digits of a kept phone number without a leading "+" (a number with its area code).
+PHONE_MIN_DIGITS = 8
 
+#: Key shapes, and words in any case (``w in fold(t)`` is ``re.search(w, t, re.I)`` for ASCII letters).
+_SECRET_SHAPES = (
+    "sk-",
+    "AKIA",
+    "ASIA",
+    "github_pat_",
+    "xox",
+    "AIza",
+    "_live_",
+    "_test_",
+    "eyJ",
+    "PRIVATE KEY",
+)
+_GITHUB_TOKEN = re.compile(r"gh[pousr]_").search
+_SECRET_WORDS = ("key", "token", "secret")
+#: Types whose trigger needs a digit: a text without one skips them all after one scan.
+_NEED_DIGIT = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "STREET_ADDRESS"})
 _TRIGGERS: dict[str, Callable[[str], bool]] = {
     "EMAIL_ADDRESS": lambda t: "@" in t,
     "PHONE_NUMBER": re.compile(r"\d[\d ().-]{5,}\d").search,  # type: ignore[dict-item]
     "CREDIT_CARD": re.compile(r"\d{4}[ -]?\d{4}[ -]?\d{2}").search,  # type: ignore[dict-item]
     "US_SSN": re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}").search,  # type: ignore[dict-item]
     "IBAN_CODE": re.compile(r"[A-Z]{2}\d{2}").search,  # type: ignore[dict-item]
-    "IP_ADDRESS": re.compile(r"\d\.\d|[0-9a-fA-F]:[0-9a-fA-F]*:").search,  # type: ignore[dict-item]
-    "SECRET": re.compile(
-        r"sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|_live_|_test_|eyJ|PRIVATE KEY|(?i:key|token|secret)"
-    ).search,  # type: ignore[dict-item]
+    # "hex:hex*:" searched from its colon (a literal, which re finds fast), the hex digit before checked behind.
+    "IP_ADDRESS": re.compile(r"\d\.\d|:(?<=[0-9a-fA-F]:)[0-9a-fA-F]*:").search,  # type: ignore[dict-item]
+    "SECRET": lambda t: (
+        any(s in t for s in _SECRET_SHAPES)
+        or ("gh" in t and _GITHUB_TOKEN(t) is not None)
+        or any(w in fold(t) for w in _SECRET_WORDS)
+    ),
     "URL_CREDENTIALS": lambda t: "://" in t,
     "STREET_ADDRESS": re.compile(r"\d").search,  # type: ignore[dict-item]
 }
 _DIGITS = re.compile(r"\D")
+_ANY_DIGIT = re.compile(r"\d").search
 #: Numbers that phonenumbers accepts but that are not phones: decimals, IPs, "36/2020" references, CAS ids.
 _NOT_PHONE = re.compile(
     r"^[-+]?\d*[.,]\d+$"  # a decimal
@@ -197,7 +224,10 @@ def _engine(config: PiiConfig) -> Any:
         raise MissingDependency("presidio-analyzer", "clean", "PII detection") from None
     recognizers = [
         OfflineEmailRecognizer(),
-        LinePhoneRecognizer(supported_regions=list(config.phone_regions)),
+        # The guard drops shorter numbers, so the recognizer need not look for them.
+        LinePhoneRecognizer(
+            supported_regions=list(config.phone_regions), min_digits=PHONE_MIN_DIGITS
+        ),
         CardRecognizer(),
         IbanRecognizer(),
         IpRecognizer(),
@@ -252,13 +282,23 @@ class PiiDetector:
             r.supported_entities[0]: [c.lower() for c in (r.context or [])]
             for r in self.engine.registry.recognizers
         }
+        # Turns recur (pasted code, repeated prompts, split conversations): each distinct text is scanned once.
+        self._find_once = lru_cache(maxsize=FIND_CACHE)(self._find)
 
     def find(self, text: str) -> list[Entity]:
-        wanted = [e for e in self.config.entities if e != "PERSON" and _TRIGGERS[e](text)]
+        return list(self._find_once(text) if len(text) <= FIND_CACHE_CHARS else self._find(text))
+
+    def _find(self, text: str) -> tuple[Entity, ...]:
+        digits = _ANY_DIGIT(text) is not None
+        wanted = [
+            e
+            for e in self.config.entities
+            if e != "PERSON" and (digits or e not in _NEED_DIGIT) and _TRIGGERS[e](text)
+        ]
         if self.config.names and "PERSON" in self.config.entities:
             wanted.append("PERSON")
         if not wanted or not text.strip():
-            return []
+            return ()
         results = self.engine.analyze(
             text=text,
             language="en",
@@ -281,7 +321,7 @@ class PiiDetector:
                 else (ex.recognizer if ex else r.entity_type)
             )
             found.append(Entity(r.entity_type, r.start, r.end, round(float(score), 3), rule))
-        return _non_overlapping(found)
+        return tuple(_non_overlapping(found))
 
     def _with_context(self, text: str, entity: str, start: int, score: float) -> float:
         """Presidio's context boost (+0.35 when a context word precedes the span), done without an NLP engine."""
@@ -364,7 +404,7 @@ class PiiDetector:
         if _DATE.match(stripped) or _NOT_PHONE.search(stripped) or _ID_BEFORE.search(before):
             return True
         groups = re.findall(r"\d+", stripped)
-        if sum(len(g) for g in groups) < 8 and not stripped.startswith("+"):
+        if sum(len(g) for g in groups) < PHONE_MIN_DIGITS and not stripped.startswith("+"):
             return True  # too short for a number with its area code: "0 100 100", "50000 (0"
         if sum(len(g) == 1 for g in groups) >= 2:
             return True  # "1 2 3 4 5 6 7 8 9 10": a count, not a number

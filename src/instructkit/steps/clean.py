@@ -19,6 +19,7 @@ from pydantic import Field, field_validator
 
 from instructkit.accounting import Reject
 from instructkit.clean import structure
+from instructkit.clean.prescan import RuleGate, fold_changes_on_upper
 from instructkit.clean.refusal_judge import default_judge, first_refusal
 from instructkit.clean.refusals import Hit, strip_ai_opener
 from instructkit.clean.structure import Bounds, Finding
@@ -30,6 +31,8 @@ from instructkit.steps.config import StepConfig
 STEP = "clean"
 #: Pattern categories whose hits count towards ``scores.gptism``.
 GPTISM_CATEGORIES = ("ai_self_reference", "apology", "hedging", "opener", "closer")
+#: Compiled cut-down pattern libraries kept at once (see ``CleanStep._library``).
+MAX_LIBRARIES = 2048
 
 
 class CleanConfig(StepConfig):
@@ -157,12 +160,16 @@ class CleanStep(Step):
         self._pii: Any = None
         self._toxicity: Any = None
         self._judge: Any = None
+        self._gate: RuleGate | None = None
+        self._libraries: dict[frozenset[str], Any] = {}
 
     def setup(self) -> None:
         from instructkit.clean.refusals import PatternLibrary
 
         c = self.config
         self._patterns = PatternLibrary.load(c.patterns, c.head_chars)
+        self._gate = RuleGate({k: r.pattern for k, r in self._patterns.rules.items()})
+        self._libraries = {}
         self._judge = default_judge()
         if c.pii != "off":
             from instructkit.clean.pii import PiiConfig, cached_detector
@@ -265,7 +272,7 @@ class CleanStep(Step):
         for i, m in enumerate(rec["messages"]):
             if m["role"] != "assistant":
                 continue
-            hits = self._patterns.find(m["content"])
+            hits = self._library(m["content"]).find(m["content"])
             opener = first_refusal(hits)
             gpt_hits = [h for h in hits if h.category in GPTISM_CATEGORIES]
             ai_hits = [h for h in gpt_hits if h.category == "ai_self_reference"]
@@ -284,6 +291,24 @@ class CleanStep(Step):
         if gptism and c.gptisms == "drop":
             out.append(gptism)
         return out
+
+    def _library(self, text: str) -> Any:
+        """The pattern library cut down to the rules that can match ``text`` (same hits, a fraction of the scan).
+
+        One compiled library per set of possible rules, kept for the run (most
+        texts leave a handful of rules; a few hundred sets cover a dataset).
+        """
+        assert self._gate is not None
+        keys = self._gate.possible(text)
+        if len(keys) == len(self._patterns.rules):
+            return self._patterns
+        lib = self._libraries.get(keys)
+        if lib is None:
+            if len(self._libraries) >= MAX_LIBRARIES:
+                self._libraries.clear()
+            rules = [r for k, r in self._patterns.rules.items() if k in keys]
+            lib = self._libraries[keys] = type(self._patterns)(rules, self.config.head_chars)
+        return lib
 
     def _judge_refusal(self, text: str, hit: Hit, turn: int) -> Finding | None:
         """A refusal opener counts only when the judge finds nothing delivered after it."""
@@ -321,7 +346,8 @@ class CleanStep(Step):
 
     def _strip_fillers(self, rec: Record, i: int, m: dict[str, Any]) -> int:
         """Cut filler openers/closers out of one turn; returns how many."""
-        text, stripped = self._patterns.strip(m["content"])
+        lib = self._patterns if fold_changes_on_upper(m["content"]) else self._library(m["content"])
+        text, stripped = lib.strip(m["content"])
         if not stripped:
             return 0
         m["content"] = text

@@ -1,0 +1,242 @@
+"""A cheap pre-scan that decides which rules of a pattern library can match a text at all.
+
+Python's ``re`` tries every alternative of a case-insensitive alternation at
+every position of a text, so scanning long turns with all refusal and GPT-ism
+rules cost as much as the rest of ``clean`` together.  Most rules cannot match
+most turns ("I'm sorry, but", "as an AI language model"): for each rule,
+:func:`probe` derives from the parsed pattern a case-sensitive pattern over the
+lower-cased text that finds something whenever the rule matches (a stretch of
+the rule's literals, classes and repeats, with what it cannot translate left
+out), and :class:`RuleGate` keeps, per text, only the rules whose probe finds
+something.  Leaving out of an alternation the alternatives that match nowhere
+in a text does not change its matches (same positions, same winning rule), so a
+library of the kept rules finds exactly what the whole library finds.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from re import _constants as C  # type: ignore[attr-defined]
+from re import _parser  # type: ignore[attr-defined]
+from typing import Any
+
+#: A probe must require at least this many characters; shorter ones find something in nearly every text.
+MIN_WIDTH = 3
+
+
+@lru_cache(maxsize=1)
+def _to_ascii() -> dict[int, str]:
+    """Non-ASCII characters that ``re.IGNORECASE`` matches to an ASCII letter (K, ſ, ı, İ), mapped to it."""
+    table: dict[int, str] = {}
+    for cp in range(0x80, 0x110000):
+        ch = chr(cp)
+        if ch.lower() == ch.upper():
+            continue
+        for a in string.ascii_lowercase:
+            if re.fullmatch(re.escape(ch), a, re.IGNORECASE):
+                table[cp] = a
+                break
+    return table
+
+
+@lru_cache(maxsize=1)
+def _look_alikes() -> re.Pattern[str]:
+    return re.compile("[" + "".join(map(re.escape, map(chr, _to_ascii()))) + "]")
+
+
+def fold(text: str) -> str:
+    """The text in lower case, with the few non-ASCII look-alikes of ASCII letters mapped to them."""
+    if not text.isascii() and _look_alikes().search(text):
+        text = text.translate(_to_ascii())
+    return text.lower()
+
+
+@lru_cache(maxsize=1)
+def _upper_unsafe() -> re.Pattern[str]:
+    """Characters whose upper case folds differently from themselves ("ß" -> "SS")."""
+    chars = [
+        chr(cp)
+        for cp in range(0x80, 0x110000)
+        if chr(cp).upper() != chr(cp) and fold(chr(cp).upper()) != fold(chr(cp))
+    ]
+    return re.compile("[" + "".join(map(re.escape, chars)) + "]")
+
+
+def fold_changes_on_upper(text: str) -> bool:
+    """True when upper-casing a character of ``text`` could bring in letters its folded form lacks.
+
+    ``PatternLibrary.strip`` upper-cases the first letter left after an opener
+    and scans the result again; the gate, computed on the text before, holds for
+    the result only when this is False.
+    """
+    return not text.isascii() and _upper_unsafe().search(text) is not None
+
+
+def _plain(ch: str) -> bool:
+    """ASCII or without case: ``re.IGNORECASE`` matches it only to what :func:`fold` turns into it."""
+    return ch.isascii() or (ch.lower() == ch == ch.upper() and ord(ch) not in _to_ascii())
+
+
+def _class(items: list[tuple[Any, Any]]) -> str | None:
+    out = []
+    for op, av in items:
+        if op is C.LITERAL and _plain(chr(av)):
+            out.append(re.escape(chr(av).lower()))
+        elif op is C.RANGE and all(chr(c).isascii() and not chr(c).isalpha() for c in av):
+            out.append(f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}")
+        elif op is C.CATEGORY and av is C.CATEGORY_DIGIT:
+            out.append(r"\d")
+        elif op is C.CATEGORY and av is C.CATEGORY_SPACE:
+            out.append(r"\s")
+        else:
+            return None  # negated classes, letter ranges, \w: not translated
+    return out[0] if len(out) == 1 else "[" + "".join(out) + "]"
+
+
+def _item(op: Any, av: Any) -> str | None:
+    """One parsed item as a pattern over folded text that matches at least what it matched; None if untranslatable."""
+    if op is C.LITERAL:
+        return re.escape(chr(av).lower()) if _plain(chr(av)) else None
+    if op is C.IN:
+        return _class(av)
+    if op is C.SUBPATTERN:
+        body = _sequence(av[3])
+        return None if not body else f"(?:{body})"
+    if op is C.BRANCH:
+        alternatives = [_sequence(b) for b in av[1]]
+        if not all(alternatives):
+            return None
+        return "(?:" + "|".join(alternatives) + ")"  # type: ignore[arg-type]
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT):
+        lo, hi, body = av
+        inner = _sequence(body)
+        if not inner:
+            return None
+        single = len(body) == 1 and body[0][0] in (C.LITERAL, C.IN)
+        atom = inner if single else f"(?:{inner})"
+        return f"{atom}{{{lo},{'' if hi is C.MAXREPEAT else hi}}}"
+    return None
+
+
+def _sequence(items: Iterable[tuple[Any, Any]]) -> str | None:
+    parts = []
+    for op, av in items:
+        if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            continue  # zero width: leaving it out only lets the probe match more
+        part = _item(op, av)
+        if part is None:
+            return None
+        parts.append(part)
+    return "".join(parts)
+
+
+def _opens_with_literal(op: Any, av: Any) -> bool:
+    """True when the item starts with a literal, so ``re`` can skip ahead to where it occurs."""
+    if op is C.LITERAL:
+        return True
+    if op is C.SUBPATTERN:
+        return bool(av[3]) and _opens_with_literal(*av[3][0])
+    if op is C.BRANCH:
+        return all(b and _opens_with_literal(*b[0]) for b in av[1])
+    return False
+
+
+def probe(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str] | None:
+    """A case-sensitive pattern that finds something in ``fold(text)`` whenever ``pattern`` matches in ``text``.
+
+    Built from the widest stretch of consecutive top-level items of the pattern
+    that can be translated (literals in lower case, classes of plain characters,
+    ``\\s`` and ``\\d``, groups and repeats of those; zero-width assertions left
+    out), starting at a literal.  A match of the rule contains a match of every
+    such stretch.  None when no stretch requires :data:`MIN_WIDTH` characters,
+    or the rule refers back to a group (its number would change in a smaller
+    library).
+    """
+    try:
+        items = list(_parser.parse(pattern, flags))
+    except re.error:
+        return None
+    if _has_backreference(items):
+        return None
+    best: tuple[tuple[int, int], str] | None = None
+    run: list[str] = []
+
+    def close() -> None:
+        nonlocal best
+        if run:
+            text = "".join(run)
+            parsed = _parser.parse(text)
+            width = parsed.getwidth()[0]
+            # A probe opening with a literal string is found by re's fast prefix search.
+            score = (min(_literal_prefix(parsed), 4), width)
+            if width >= MIN_WIDTH and (best is None or score > best[0]):
+                best = (score, text)
+            run.clear()
+
+    for op, av in items:
+        if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            continue
+        part = _item(op, av)
+        if part is None:
+            close()
+        elif run or _opens_with_literal(op, av):
+            run.append(part)
+    close()
+    return None if best is None else re.compile(best[1])
+
+
+def _literal_prefix(items: Iterable[tuple[Any, Any]]) -> int:
+    """How many literal characters the parsed pattern opens with."""
+    n = 0
+    for op, av in items:
+        if op is C.LITERAL:
+            n += 1
+        elif op is C.SUBPATTERN:
+            inner = _literal_prefix(av[3])
+            n += inner
+            if inner < len(av[3]):
+                return n
+        else:
+            return n
+    return n
+
+
+def _has_backreference(items: Iterable[tuple[Any, Any]]) -> bool:
+    for op, av in items:
+        if op in (C.GROUPREF, C.GROUPREF_EXISTS):
+            return True
+        if op is C.SUBPATTERN and _has_backreference(av[3]):
+            return True
+        if op is C.BRANCH and any(_has_backreference(b) for b in av[1]):
+            return True
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT) and _has_backreference(av[2]):
+            return True
+        if op in (C.ASSERT, C.ASSERT_NOT) and _has_backreference(av[1]):
+            return True
+    return False
+
+
+class RuleGate:
+    """Per text, the keys of the rules that can match it: those without a probe, and those whose probe finds something."""
+
+    def __init__(self, patterns: dict[str, str], flags: int = re.IGNORECASE) -> None:
+        self.probes: dict[str, re.Pattern[str]] = {}
+        always = []
+        # A group number in one rule counts the groups of the rules before it: drop none then.
+        numbered = any(_has_backreference(_parser.parse(p, flags)) for p in patterns.values())
+        for key, pattern in patterns.items():
+            found = None if numbered else probe(pattern, flags)
+            if found is None:
+                always.append(key)
+            else:
+                self.probes[key] = found
+        self.always = frozenset(always)
+        # Turns recur (repeated prompts and answers): each distinct text is probed once.
+        self.possible: Callable[[str], frozenset[str]] = lru_cache(maxsize=4096)(self._possible)
+
+    def _possible(self, text: str) -> frozenset[str]:
+        folded = fold(text)
+        return self.always.union(k for k, p in self.probes.items() if p.search(folded))

@@ -1,0 +1,111 @@
+"""The refusal/GPT-ism pre-scan: a library cut to the rules the probes allow finds exactly what the whole one finds."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from instructkit.clean.prescan import RuleGate, fold, fold_changes_on_upper, probe
+from instructkit.clean.refusals import PatternLibrary
+
+LIBRARY = PatternLibrary.load()
+GATE = RuleGate({k: r.pattern for k, r in LIBRARY.rules.items()})
+
+#: Pieces of real refusals, AI self-references, fillers, and characters that case folding treats specially.
+FRAGMENTS = [
+    "I'm sorry, but I cannot",
+    "I am sorry, but ",
+    "I apologize for the confusion. ",
+    "As an AI language model, ",
+    "as a large language model",
+    "I don't have personal opinions",
+    "Unfortunately, I do not have access to",
+    "It's important to note that ",
+    "I hope this helps!",
+    "Let me know if you have any questions.",
+    "Certainly! ",
+    "Sure thing. ",
+    "my knowledge cutoff",
+    "trained by OpenAI",
+    "consult with a qualified professional",
+    "抱歉，我无法",
+    "作为一个AI",
+    "Leider kann ich das nicht",
+    "Je suis désolé, je ne peux pas",
+    "İ'm ſorry, but İ can't",  # dotted capital I, long s: re.IGNORECASE matches them to i and s
+    "\u212a",  # Kelvin sign, matches k
+    "ß",
+    "straße ",
+    "I'M SORRY, BUT I CAN'T DO THAT",
+    "\n\n",
+    ". ",
+    "Here is the code:\n```python\nprint(1)\n```\n",
+    "x = 1",
+]
+
+
+def _both(text: str) -> None:
+    keys = GATE.possible(text)
+    small = PatternLibrary([r for k, r in LIBRARY.rules.items() if k in keys], LIBRARY.head_chars)
+    assert small.find(text) == LIBRARY.find(text)
+    if not fold_changes_on_upper(text):
+        assert small.strip(text) == LIBRARY.strip(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm sorry, but I cannot help with that.",
+        "I'M SORRY, BUT I CANNOT HELP WITH THAT.",
+        "İ'm ſorry, but İ cannot help with that.",
+        "As an AI language model, I don't have feelings, but here is a poem.",
+        "Certainly! Here you go.\n\nI hope this helps!",
+        "Plain answer without any rule.",
+        "",
+        "抱歉，我无法回答这个问题。",
+    ],
+)
+def test_gated_library_finds_the_same_hits(text: str) -> None:
+    _both(text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=12)), min_size=0, max_size=12
+    ).map("".join)
+)
+def test_gated_library_finds_the_same_hits_on_generated_texts(text: str) -> None:
+    _both(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=8)), max_size=8).map("".join)
+)
+def test_every_probe_finds_something_where_its_rule_matches(text: str) -> None:
+    folded = fold(text)
+    for key, p in GATE.probes.items():
+        if re.search(LIBRARY.rules[key].pattern, text, re.IGNORECASE):
+            assert p.search(folded), key
+
+
+def test_most_rules_are_gated_and_a_plain_answer_leaves_few() -> None:
+    assert len(GATE.probes) >= 0.8 * len(LIBRARY.rules)
+    assert len(GATE.possible("Photosynthesis turns light into sugar.")) <= len(GATE.always) + 2
+
+
+def test_probe_declines_what_it_cannot_bound() -> None:
+    assert probe(r"(a)b\1") is None  # a back-reference would be renumbered in a smaller library
+    assert probe(r"\w+") is None  # nothing literal to look for
+    assert probe(r"\bI\s+hope\s+this\s+helps").pattern.startswith("i")
+
+
+def test_fold_maps_look_alikes_and_flags_upper_case_expansions() -> None:
+    assert fold("İ ſ \u212a ABC") == "i s k abc"
+    assert fold_changes_on_upper("straße")
+    assert not fold_changes_on_upper("café")
+    assert not fold_changes_on_upper("plain ascii")
