@@ -331,18 +331,7 @@ def memory_section(args: argparse.Namespace, results: dict) -> None:
                 fh.write(orjson.dumps(row) + b"\n")
                 prev = row
         out = Path(tmp) / "out.jsonl"
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "instructkit", "dedup", str(src), "-o", str(out)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        secs = time.perf_counter() - t0
-        if proc.returncode != 0:
-            sys.exit(f"dedup failed: {proc.stderr[-2000:]}")
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        summary = orjson.loads((Path(tmp) / "out.summary.json").read_bytes())
+        secs, peak_mb, summary = _dedup_child(src, out)
     print(
         f"\nmemory: `instructkit dedup` (exact,near) on {args.memory_records:,} short records: peak RSS {peak_mb:,.0f} MB "
         f"(limit 4096 MB), {secs:.1f} s, {summary['records_out']:,} out, {summary['rejected']} rejected, "
@@ -358,6 +347,23 @@ def memory_section(args: argparse.Namespace, results: dict) -> None:
     }
 
 
+def _dedup_child(src: Path, out: Path) -> tuple[float, float, dict]:
+    """``instructkit dedup SRC -o OUT`` in a child process: wall seconds, the children's peak RSS
+    (MB, from getrusage) and its summary."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "instructkit", "dedup", str(src), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    secs = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"dedup failed: {proc.stderr[-2000:]}")
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return secs, peak_mb, orjson.loads(out.with_suffix(".summary.json").read_bytes())
+
+
 def pool_section(args: argparse.Namespace, results: dict) -> None:
     """``instructkit dedup`` on bench_recipe.py's pool (real rows cycled, ~85% near-duplicates) in a
     child process: peak RSS from getrusage, and the near-duplicate counts from its summary."""
@@ -369,18 +375,7 @@ def pool_section(args: argparse.Namespace, results: dict) -> None:
         build_input(src, args.pool_rows)
         out = Path(tmp) / "out.jsonl"
         load = os.getloadavg()
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "instructkit", "dedup", str(src), "-o", str(out)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        secs = time.perf_counter() - t0
-        if proc.returncode != 0:
-            sys.exit(f"dedup failed: {proc.stderr[-2000:]}")
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        summary = orjson.loads((Path(tmp) / "out.summary.json").read_bytes())
+        secs, peak_mb, summary = _dedup_child(src, out)
     step = summary["steps"]["dedup"]
     near = step["near"]
     print(
