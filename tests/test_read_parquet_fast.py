@@ -98,7 +98,12 @@ def test_clean_file_takes_the_fast_path_with_the_same_batches(
     rows[11]["messages"] = [turn("system", "Be brief."), turn("user", "问题"), turn("tool", "{}")]
     rows[12]["messages"] = [turn("user", "\u3000x")]  # no printable ASCII: checked one by one
     rows[13]["scores"] = []
+    for row in rows[20:30]:
+        row["scores"] = [("len", 1.0), ("ifd", None)]  # the same keys in many rows: not repeats
     path = write(tmp_path / "a.parquet", rows)
+    with monkeypatch.context() as m:  # every batch passes the checks: no row goes the row path
+        m.setattr(read, "_row_records", lambda *a: pytest.fail(f"row path taken: {a[0]}"))
+        assert sum(t.num_rows for t in read_tables([str(path)], RunLog(None, None))) == 40
     log = assert_same(monkeypatch, [str(path)], batch_size=5)
     assert log.records_in == 40 and not log.rejected
     assert log.extra["formats"] == {str(path): "records"}

@@ -106,9 +106,9 @@ Batch = list[Record] | EncodedRecords
 def read_batches(
     inputs: list[str], log: RunLog, options: ReadOptions | None = None
 ) -> Iterator[Batch]:
-    """Stream every input as batches of records, in input order: lists of at least
-    ``batch_size`` records (the last may be shorter), and the blocks a format's fast
-    path encoded in one go.
+    """Stream every input as batches of records, in input order: lists that end at the
+    row that brings them to ``batch_size`` records (or before a block, or at the end),
+    and the blocks a format's fast path encoded in one go.
 
     Records stay plain dicts (or encoded lines) here: a file-to-file conversion
     never needs Arrow, and the engine builds a table only for steps that work on
@@ -362,9 +362,10 @@ def _fast_table(batch: pa.RecordBatch, source: str, max_chars: int) -> pa.Table 
         return None
     scores = batch.column("scores")
     entries = _entries(scores)
-    if len(keys := entries.flatten()):
-        pairs = pa.table({"row": pc.list_parent_indices(entries), "key": keys.field("key")})
-        if pairs.group_by(["row", "key"]).aggregate([]).num_rows != len(pairs):
+    if len(keys := entries.flatten()):  # (row, key) pairs as numbers: a repeat shows in np.unique
+        codes = pc.dictionary_encode(keys.field("key")).indices.to_numpy().astype(np.int64)
+        rows = pc.list_parent_indices(entries).to_numpy().astype(np.int64)
+        if len(np.unique(rows * (codes.max() + 1) + codes)) != len(codes):
             return None
     names = batch.column("source")
     if names.null_count or not pc.all(pc.not_equal(names, "")).as_py():
