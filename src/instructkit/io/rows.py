@@ -21,6 +21,7 @@ from typing import IO, Any, NamedTuple
 
 import msgspec
 import orjson
+import pyarrow as pa
 
 from instructkit.errors import InstructkitError, MissingDependency, RowError
 from instructkit.formats.base import EncodedRecords
@@ -422,6 +423,21 @@ def _json_array(text: IO[str], buf: str, location: str) -> Iterator[RawRow]:
 
 
 def _parquet_rows(source: Source) -> Iterator[RawRow]:
+    for item in parquet_batches(source):
+        if isinstance(item, RawRow):
+            yield item
+            continue
+        n, batch = item
+        for row in batch.to_pylist():
+            n += 1
+            yield RawRow(f"row {n}", row)
+
+
+def parquet_batches(source: Source) -> Iterator[tuple[int, pa.RecordBatch] | RawRow]:
+    """A Parquet file's record batches, each with the number of rows before it, and one
+    ``corrupt`` row for a row group that cannot be read (the others are still read).
+
+    Shared by the row path and the reader's Arrow fast path, so both number rows alike."""
     import pyarrow.parquet as pq
 
     try:
@@ -449,9 +465,8 @@ def _parquet_rows(source: Source) -> Iterator[RawRow]:
             n += size
             continue
         for batch in table.to_batches(max_chunksize=4096):
-            for row in batch.to_pylist():
-                n += 1
-                yield RawRow(f"row {n}", row)
+            yield n, batch
+            n += batch.num_rows
 
 
 def _hf_rows(source: Source) -> Iterator[RawRow]:
