@@ -39,6 +39,10 @@ conversations 3,000 or later, a position no label file names (they all label
 first exchanges).  Seeded (:data:`SEED_SECOND`): :data:`N_SECOND_UNIFORM` at
 random, then :data:`N_SECOND_CUE` among the rest whose first 300 characters
 hold a word of either cue list.  Never calls the pattern library or the judge.
+Those 300 gave 36 refusals, short of the 40 wanted, so :data:`N_SECOND_MORE`
+more cue-word items (pool ``cue_more``) were drawn from the rest with the same
+generator after they were labelled and committed, before any of the new ones
+was read.
 
 Output: one JSON line per item (idx, id, turn, pool, split); ``--show``
 prints the exchanges for labelling.
@@ -98,6 +102,8 @@ CUES2 = (
 SEED_SECOND = 1504
 N_SECOND_UNIFORM = 40
 N_SECOND_CUE = 260
+N_SECOND_MORE = 80
+SECOND_LABELS = ROOT / "tests/data/refusal_labels_sharegpt_v3_second.jsonl"
 USED = [ROOT / "tests/data/refusal_labels_sharegpt_v3.jsonl"]
 
 
@@ -128,9 +134,11 @@ def second_exchange(conv: dict) -> tuple[int, str, str] | None:
 
 
 def labelled_turns() -> set[tuple[int, int]]:
-    """(conversation, turn) of every row of the ShareGPT V3 label files."""
+    """(conversation, turn) of every row of the label files that existed before ``--second``."""
     out = set()
     for f in sorted((ROOT / "tests/data").glob("refusal_labels_sharegpt_v3*.jsonl")):
+        if f == SECOND_LABELS:
+            continue
         for line in f.read_text().splitlines():
             r = json.loads(line)
             out.add((r["idx"], r["turn"]))
@@ -160,13 +168,15 @@ def draw_second(dump: Path) -> list[dict]:
     uniform = rng.sample(pool, N_SECOND_UNIFORM)
     taken = {p["idx"] for p in uniform}
     cued = rng.sample([p for p in pool if p["cue"] and p["idx"] not in taken], N_SECOND_CUE)
+    taken |= {p["idx"] for p in cued}
+    more = rng.sample([p for p in pool if p["cue"] and p["idx"] not in taken], N_SECOND_MORE)
     print(
         f"# pool: {len(pool)} second exchanges, {sum(p['cue'] for p in pool)} with a cue word",
         file=sys.stderr,
     )
     out = [
         {"idx": p["idx"], "id": p["id"], "turn": p["turn"], "pool": name, "split": "report3"}
-        for name, part in (("uniform", uniform), ("cue", cued))
+        for name, part in (("uniform", uniform), ("cue", cued), ("cue_more", more))
         for p in part
     ]
     return sorted(out, key=lambda r: r["idx"])
