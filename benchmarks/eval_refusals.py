@@ -1,6 +1,7 @@
 """Precision and recall of ``refusal`` on hand-labelled real ShareGPT V3 responses.
 
     .venv/bin/python benchmarks/eval_refusals.py [--baseline-library OLD.yaml] [--show-errors SPLIT] [--report]
+    .venv/bin/python benchmarks/eval_refusals.py --speed 20000 [--baseline-library OLD.yaml]
 
 Labels (conversation position, id, turn and my label; the text is read from the
 ShareGPT V3 dump at run time, see benchmarks/_sharegpt_v3.py).  First
@@ -47,7 +48,6 @@ and the default decision (opener + judge, as ``clean`` decides).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 import time
@@ -151,12 +151,12 @@ def decide(lib: PatternLibrary, text: str, user: str) -> tuple[bool, bool]:
     return True, default_judge().judge(text, opener.end, user).refusal
 
 
-def time_decisions(dump: Path, n: int, rounds: int) -> None:
-    """Seconds to decide refusal (patterns + judge, as ``clean`` does) for the first ``n`` assistant turns.
+def time_decisions(dump: Path, n: int, rounds: int, baseline: Path | None) -> None:
+    """CPU seconds to decide refusal (patterns + judge, as ``clean`` does) for the first ``n`` assistant turns.
 
-    Run it with PYTHONPATH pointing at another checkout's src to time that
-    detector on the same turns (an older judge that takes no user turn is called
-    without one); the decisions' count is printed to show both did the same work.
+    CPU time, not wall time, because the machine is shared.  With ``baseline``
+    (an older pattern library) the two libraries alternate in one process on the
+    same turns, both followed by the current judge; the counts show the work done.
     """
     turns: list[tuple[str, str]] = []
     for conv in conversations(dump):
@@ -168,22 +168,25 @@ def time_decisions(dump: Path, n: int, rounds: int) -> None:
                 user = m.get("value") or ""
         if len(turns) >= n:
             break
-    lib, judge = PatternLibrary.load(), default_judge()
-    takes_user = "user" in inspect.signature(judge.judge).parameters
+    libs = {"current library": PatternLibrary.load()}
+    if baseline is not None:
+        libs = {f"baseline {baseline}": PatternLibrary.load(baseline), **libs}
+    judge = default_judge()
     for r in range(rounds):
-        t0 = time.perf_counter()
-        fired = dropped = 0
-        for user, text in turns:
-            opener = first_refusal(lib.find(text))
-            if opener is None:
-                continue
-            fired += 1
-            args = (text, opener.end, user) if takes_user else (text, opener.end)
-            dropped += judge.judge(*args).refusal
-        took = time.perf_counter() - t0
-        print(
-            f"round {r + 1}: {len(turns)} assistant turns in {took:.1f} s ({fired} openers, {dropped} refusals)"
-        )
+        for name, lib in libs.items():
+            t0 = time.process_time()
+            fired = dropped = 0
+            for user, text in turns:
+                opener = first_refusal(lib.find(text))
+                if opener is None:
+                    continue
+                fired += 1
+                dropped += judge.judge(text, opener.end, user).refusal
+            took = time.process_time() - t0
+            print(
+                f"round {r + 1}, {name}: {len(turns)} assistant turns in {took:.1f} s CPU "
+                f"({fired} openers, {dropped} refusals)"
+            )
 
 
 def main() -> None:
@@ -199,7 +202,7 @@ def main() -> None:
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
     if args.speed:
-        time_decisions(dump, args.speed, 2)
+        time_decisions(dump, args.speed, 3, args.baseline_library)
         return
     files = {**TUNING, SECOND: ""} if args.report else TUNING
     exchanges = labelled_exchanges(dump, files)

@@ -216,7 +216,7 @@ def test_refusal_figures_in_the_docs_hold_on_real_data() -> None:
     root = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(root / "benchmarks"))
     from _sharegpt_v3 import find_dump
-    from eval_refusals import EARLY, FRESH, labelled_exchanges
+    from eval_refusals import EARLY, FRESH, SECOND, labelled_exchanges
 
     dump = find_dump()
     if dump is None:
@@ -224,6 +224,7 @@ def test_refusal_figures_in_the_docs_hold_on_real_data() -> None:
     for labels, split, min_p, min_r in (
         (EARLY, "report2", 0.89, 0.77),
         (FRESH, "report", 0.92, 0.85),
+        (SECOND, "report3", 0.94, 0.62),  # the held-out set, scored once before this test existed
     ):
         items = [
             (r, u, t) for r, u, t in labelled_exchanges(dump, {labels: ""}) if r["split"] == split
