@@ -1,6 +1,7 @@
 """Precision and recall of ``refusal`` on hand-labelled real ShareGPT V3 responses.
 
     .venv/bin/python benchmarks/eval_refusals.py [--baseline-library OLD.yaml] [--show-errors SPLIT] [--report]
+    .venv/bin/python benchmarks/eval_refusals.py --speed 20000 [--baseline-library OLD.yaml]
 
 Labels (conversation position, id, turn and my label; the text is read from the
 ShareGPT V3 dump at run time, see benchmarks/_sharegpt_v3.py).  First
@@ -24,8 +25,14 @@ names: uniform + generic cue words + short responses):
 
 tests/data/refusal_labels_sharegpt_v3_early.jsonl (``report2``): first exchanges
 of conversations 0-2,999 that no earlier file labelled, cue-word filtered,
-labelled after the fresh report was scored and before any run on them; scored
-only with ``--report``.
+labelled after the fresh report was scored and before any run on them.  Scored
+once (benchmarks/results/eval_refusals_report2.txt), then read: tuning data since.
+
+tests/data/refusal_labels_sharegpt_v3_second.jsonl (``report3``, session 4b):
+SECOND exchanges (user turn 2 and its reply) of conversations 3,000 or later,
+40 uniform + 340 with a generic cue word (benchmarks/sample_refusals_fresh.py
+--second), labelled by reading and committed before any detector ran on them;
+scored only with ``--report``, once.
 
 ``refusal`` = the response gives none of what was asked (declines, cannot,
 does not know / is not familiar with X, cannot tell what is meant and asks back).
@@ -41,11 +48,13 @@ and the default decision (opener + judge, as ``clean`` decides).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sharegpt_v3 import ROOT, find_dump, labelled_responses  # noqa: E402
+from _sharegpt_v3 import ASSISTANT, ROOT, conversations, find_dump  # noqa: E402
 
 from instructkit.clean.refusal_judge import default_judge, first_refusal  # noqa: E402
 from instructkit.clean.refusals import PatternLibrary  # noqa: E402
@@ -83,8 +92,42 @@ BASELINE_PHRASES = [
 ]
 
 
+SESSION3 = ROOT / "tests/data/refusal_labels_sharegpt_v3.jsonl"
 FRESH = ROOT / "tests/data/refusal_labels_sharegpt_v3_fresh.jsonl"
 EARLY = ROOT / "tests/data/refusal_labels_sharegpt_v3_early.jsonl"
+SECOND = ROOT / "tests/data/refusal_labels_sharegpt_v3_second.jsonl"
+#: Label file -> prefix of its split names; every set but report3 is tuning data now.
+TUNING = {SESSION3: "", FRESH: "fresh-", EARLY: ""}
+TUNING_SPLITS = ("tune", "heldout", "fresh-tune", "fresh-report", "report2")
+
+
+def labelled_exchanges(dump: Path, files: dict[Path, str]) -> list[tuple[dict, str, str]]:
+    """(label row, user turn, response) of every row of ``files`` (split names prefixed as given).
+
+    The user turn is the message just before the labelled response ("" when that
+    is not a user message); the conversation id must match the label.
+    """
+    rows = [
+        {**json.loads(line), "_prefix": prefix}
+        for f, prefix in files.items()
+        for line in f.read_text().splitlines()
+    ]
+    wanted = {r["idx"] for r in rows}
+    convs = {i: c for i, c in enumerate(conversations(dump)) if i in wanted}
+    out = []
+    for r in rows:
+        conv = convs[r["idx"]]
+        if conv.get("id") != r["id"]:
+            sys.exit(f"{dump}: conversation {r['idx']} is {conv.get('id')}, labels say {r['id']}")
+        turns = conv["conversations"]
+        if turns[r["turn"]].get("from") not in ASSISTANT:
+            sys.exit(f"{dump}: conversation {r['idx']} turn {r['turn']} is not an assistant turn")
+        prev = turns[r["turn"] - 1] if r["turn"] > 0 else {}
+        user = prev.get("value") or "" if prev.get("from") in ("human", "user") else ""
+        row = {k: v for k, v in r.items() if k != "_prefix"}
+        row["split"] = r["_prefix"] + row["split"]
+        out.append((row, user, turns[r["turn"]]["value"]))
+    return out
 
 
 def prf(pred: list[bool], gold: list[bool]) -> dict[str, float]:
@@ -100,46 +143,85 @@ def prf(pred: list[bool], gold: list[bool]) -> dict[str, float]:
     }
 
 
-def decide(lib: PatternLibrary, text: str) -> tuple[bool, bool]:
+def decide(lib: PatternLibrary, text: str, user: str) -> tuple[bool, bool]:
     """(a refusal opener fires, clean drops it as a refusal)."""
     opener = first_refusal(lib.find(text))
     if opener is None:
         return False, False
-    return True, default_judge().judge(text, opener.end).refusal
+    return True, default_judge().judge(text, opener.end, user).refusal
+
+
+def time_decisions(dump: Path, n: int, rounds: int, baseline: Path | None) -> None:
+    """CPU seconds to decide refusal (patterns + judge, as ``clean`` does) for the first ``n`` assistant turns.
+
+    CPU time, not wall time, because the machine is shared.  With ``baseline``
+    (an older pattern library) the two libraries alternate in one process on the
+    same turns, both followed by the current judge; the counts show the work done.
+    """
+    turns: list[tuple[str, str]] = []
+    for conv in conversations(dump):
+        user = ""
+        for m in conv.get("conversations") or []:
+            if m.get("from") in ASSISTANT and len(turns) < n:
+                turns.append((user, m.get("value") or ""))
+            elif m.get("from") in ("human", "user"):
+                user = m.get("value") or ""
+        if len(turns) >= n:
+            break
+    libs = {"current library": PatternLibrary.load()}
+    if baseline is not None:
+        libs = {f"baseline {baseline}": PatternLibrary.load(baseline), **libs}
+    judge = default_judge()
+    for r in range(rounds):
+        for name, lib in libs.items():
+            t0 = time.process_time()
+            fired = dropped = 0
+            for user, text in turns:
+                opener = first_refusal(lib.find(text))
+                if opener is None:
+                    continue
+                fired += 1
+                dropped += judge.judge(text, opener.end, user).refusal
+            took = time.process_time() - t0
+            print(
+                f"round {r + 1}, {name}: {len(turns)} assistant turns in {took:.1f} s CPU "
+                f"({fired} openers, {dropped} refusals)"
+            )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline-library", type=Path, help="an older pattern library to compare")
-    ap.add_argument(
-        "--show-errors", choices=("tune", "heldout", "fresh-tune", "fresh-report", "report2")
-    )
-    ap.add_argument("--report", action="store_true", help="also score the held-out report2 set")
+    ap.add_argument("--show-errors", choices=(*TUNING_SPLITS, "report3"))
+    ap.add_argument("--report", action="store_true", help="also score the held-out report3 set")
+    ap.add_argument("--speed", type=int, metavar="N", help="only time the first N assistant turns")
     args = ap.parse_args()
-    if args.show_errors == "report2" and not args.report:
-        sys.exit("error: --show-errors report2 needs --report")
+    if args.show_errors == "report3" and not args.report:
+        sys.exit("error: --show-errors report3 needs --report")
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
-    items = labelled_responses(dump)
-    items += [
-        ({**r, "split": f"fresh-{r['split']}"}, t) for r, t in labelled_responses(dump, FRESH)
-    ]
-    if args.report:
-        items += labelled_responses(dump, EARLY)
+    if args.speed:
+        time_decisions(dump, args.speed, 3, args.baseline_library)
+        return
+    files = {**TUNING, SECOND: ""} if args.report else TUNING
+    exchanges = labelled_exchanges(dump, files)
+    items = [(r, t) for r, _, t in exchanges]
+    users = [u for _, u, _ in exchanges]
     lib = PatternLibrary.load()
     old = PatternLibrary.load(args.baseline_library) if args.baseline_library else None
-    decided = [decide(lib, t) for _, t in items]
+    decided = [decide(lib, t, u) for (_, t), u in zip(items, users)]
     print(f"ShareGPT V3: {dump}")
-    splits = ["tune", "heldout", "heldout/random", "fresh-tune", "fresh-report"]
+    splits = ["tune", "heldout", "heldout/random", "fresh-tune", "fresh-report", "report2", "all"]
     if args.report:
-        splits.append("report2")
+        splits += ["report3", "report3/uniform"]
     for split in splits:
         name, _, pool = split.partition("/")
         idx = [
             i
             for i, (r, _) in enumerate(items)
-            if r["split"] == name and (not pool or r["pool"] == pool)
+            if (r["split"] == name or (name == "all" and r["split"] in TUNING_SPLITS))
+            and (not pool or r["pool"] == pool)
         ]
         gold = [items[i][0]["label"] == "refusal" for i in idx]
         n = {

@@ -31,8 +31,21 @@ scored once (and its misses read): every first exchange of conversations
 0-2,999 (the shared sample) whose first 300 characters hold a word of either
 list, leaving out the conversations tests/data/refusal_labels.jsonl labelled a
 turn of (and their neighbours, as that file counts lines).  All of it is
-``report2``.  Output: one TSV line per item
-(idx, id, turn, pool, split); ``--show`` prints the exchanges for labelling.
+``report2``.
+
+``--second`` draws the session-4b report set (``report3``), after every earlier
+set had been read: SECOND exchanges (user turn 2 and the reply to it) of
+conversations 3,000 or later, a position no label file names (they all label
+first exchanges).  Seeded (:data:`SEED_SECOND`): :data:`N_SECOND_UNIFORM` at
+random, then :data:`N_SECOND_CUE` among the rest whose first 300 characters
+hold a word of either cue list.  Never calls the pattern library or the judge.
+Those 300 gave 36 refusals, short of the 40 wanted, so :data:`N_SECOND_MORE`
+more cue-word items (pool ``cue_more``) were drawn from the rest with the same
+generator after they were labelled and committed, before any of the new ones
+was read.
+
+Output: one JSON line per item (idx, id, turn, pool, split); ``--show``
+prints the exchanges for labelling.
 """
 
 from __future__ import annotations
@@ -86,6 +99,11 @@ CUES2 = (
     "not clear",
     "unclear",
 )
+SEED_SECOND = 1504
+N_SECOND_UNIFORM = 40
+N_SECOND_CUE = 260
+N_SECOND_MORE = 80
+SECOND_LABELS = ROOT / "tests/data/refusal_labels_sharegpt_v3_second.jsonl"
 USED = [ROOT / "tests/data/refusal_labels_sharegpt_v3.jsonl"]
 
 
@@ -99,6 +117,69 @@ def first_exchange(conv: dict) -> tuple[int, str, str] | None:
                 return i + 1, user["value"], reply["value"]
             return None
     return None
+
+
+def second_exchange(conv: dict) -> tuple[int, str, str] | None:
+    """(assistant turn index, user text, response) of the exchange after the first one."""
+    first = first_exchange(conv)
+    turns = conv.get("conversations") or []
+    if first is None or first[0] + 2 >= len(turns):
+        return None
+    user, reply = turns[first[0] + 1], turns[first[0] + 2]
+    if user.get("from") not in ("human", "user") or reply.get("from") not in ASSISTANT:
+        return None
+    if not (user.get("value") or "").strip() or not (reply.get("value") or "").strip():
+        return None
+    return first[0] + 2, user["value"], reply["value"]
+
+
+def labelled_turns() -> set[tuple[int, int]]:
+    """(conversation, turn) of every row of the label files that existed before ``--second``."""
+    out = set()
+    for f in sorted((ROOT / "tests/data").glob("refusal_labels_sharegpt_v3*.jsonl")):
+        if f == SECOND_LABELS:
+            continue
+        for line in f.read_text().splitlines():
+            r = json.loads(line)
+            out.add((r["idx"], r["turn"]))
+    return out
+
+
+def draw_second(dump: Path) -> list[dict]:
+    """The ``--second`` set (see the module docstring), in conversation order."""
+    seen = labelled_turns()
+    pool = []
+    for idx, conv in enumerate(conversations(dump)):
+        if idx < 3000:
+            continue
+        ex = second_exchange(conv)
+        if ex is None or (idx, ex[0]) in seen:
+            continue
+        head = ex[2][:300].lower().replace("\u2019", "'")
+        pool.append(
+            {
+                "idx": idx,
+                "id": conv.get("id"),
+                "turn": ex[0],
+                "cue": any(c in head for c in CUES + CUES2),
+            }
+        )
+    rng = random.Random(SEED_SECOND)
+    uniform = rng.sample(pool, N_SECOND_UNIFORM)
+    taken = {p["idx"] for p in uniform}
+    cued = rng.sample([p for p in pool if p["cue"] and p["idx"] not in taken], N_SECOND_CUE)
+    taken |= {p["idx"] for p in cued}
+    more = rng.sample([p for p in pool if p["cue"] and p["idx"] not in taken], N_SECOND_MORE)
+    print(
+        f"# pool: {len(pool)} second exchanges, {sum(p['cue'] for p in pool)} with a cue word",
+        file=sys.stderr,
+    )
+    out = [
+        {"idx": p["idx"], "id": p["id"], "turn": p["turn"], "pool": name, "split": "report3"}
+        for name, part in (("uniform", uniform), ("cue", cued), ("cue_more", more))
+        for p in part
+    ]
+    return sorted(out, key=lambda r: r["idx"])
 
 
 def draw(dump: Path) -> list[dict]:
@@ -168,11 +249,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--show", help="print the exchanges of items N-M (0-based, in idx order)")
     ap.add_argument("--early", action="store_true", help="the second held-out set (report2)")
+    ap.add_argument("--second", action="store_true", help="second exchanges (report3)")
     args = ap.parse_args()
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
-    items = draw_early(dump) if args.early else draw(dump)
+    items = draw_second(dump) if args.second else draw_early(dump) if args.early else draw(dump)
+    exchange = second_exchange if args.second else first_exchange
     if not args.show:
         for r in items:
             print(json.dumps(r))
@@ -182,7 +265,7 @@ def main() -> None:
     for idx, conv in enumerate(conversations(dump)):
         if idx in want:
             n, r = want[idx]
-            _, user, reply = first_exchange(conv)  # type: ignore[misc]
+            _, user, reply = exchange(conv)  # type: ignore[misc]
             tail = f" …[{len(reply)}c]… {reply[-120:]!r}" if len(reply) > 520 else ""
             print(f"=== {n} #{idx} {r['pool']}\nU: {user[:220]!r}\nA: {reply[:520]!r}{tail}\n")
 

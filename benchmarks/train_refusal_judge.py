@@ -1,19 +1,19 @@
-"""Fit the refusal judge (clean/refusal_judge.py) on the tuning labels; never on the fresh report split.
+"""Fit the refusal judge (clean/refusal_judge.py) on the tuning labels; never on the report3 set.
 
     .venv/bin/python benchmarks/train_refusal_judge.py [--c C] [--threshold T] [--ablation] [--write]
 
 Training rows: every labelled ShareGPT V3 response where a refusal pattern fires
 and no code block or list follows the opening sentence (those the judge passes
 by rule) (label 1 for ``refusal``, 0 for answers, partial answers and answers that talk
-about being an AI), from tests/data/refusal_labels_sharegpt_v3.jsonl (``tune``
-and the old ``heldout``, both read in session 3) and
-tests/data/refusal_labels_sharegpt_v3_fresh.jsonl (``tune``, and ``report``
-since it was scored once at commit 0cdae29 and its misses read).  The held-out
-set now is tests/data/refusal_labels_sharegpt_v3_early.jsonl (``report2``),
-never read here (benchmarks/eval_refusals.py --report scores it).
+about being an AI), with the user turn it answers, from every label set that has
+been read: tests/data/refusal_labels_sharegpt_v3.jsonl (``tune``, ``heldout``),
+refusal_labels_sharegpt_v3_fresh.jsonl (``fresh-tune``, ``fresh-report``) and
+refusal_labels_sharegpt_v3_early.jsonl (``report2``).  The held-out set is
+tests/data/refusal_labels_sharegpt_v3_second.jsonl (``report3``), never read
+here (benchmarks/eval_refusals.py --report scores it).
 
 Prints the response-level precision and recall of patterns + judge under 5-fold
-cross-validation over 3 seeds (a response no pattern fires on, or passed by
+cross-validation over 5 seeds (a response no pattern fires on, or passed by
 rule, counts as "not refusal"), overall and per label set, for a grid of C and thresholds.
 ``--ablation`` also scores two richer feature sets that were tried and dropped:
 + the id of the rule that fired, + words and word pairs of the first 300
@@ -36,7 +36,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sharegpt_v3 import ROOT, find_dump, labelled_responses  # noqa: E402
+from _sharegpt_v3 import ROOT, find_dump  # noqa: E402
+from eval_refusals import TUNING, TUNING_SPLITS, labelled_exchanges  # noqa: E402
 
 from instructkit.clean.refusal_judge import (  # noqa: E402
     FEATURES,
@@ -47,30 +48,31 @@ from instructkit.clean.refusal_judge import (  # noqa: E402
 from instructkit.clean.refusals import PatternLibrary  # noqa: E402
 
 OUT = ROOT / "src/instructkit/clean/patterns/refusal_judge.json"
-FRESH = ROOT / "tests/data/refusal_labels_sharegpt_v3_fresh.jsonl"
-SETS = ("tune", "heldout", "fresh-tune", "fresh-report")
+SETS = TUNING_SPLITS
 
 
-def tuning_rows() -> list[tuple[dict, str]]:
-    """(label row, response) of every tuning label; the fresh report split is left out."""
+def tuning_rows() -> list[tuple[dict, str, str]]:
+    """(label row, user turn, response) of every tuning label; report3 is left out."""
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
-    rows = labelled_responses(dump)
-    rows += [({**r, "split": f"fresh-{r['split']}"}, t) for r, t in labelled_responses(dump, FRESH)]
-    return rows
+    return labelled_exchanges(dump, TUNING)
 
 
-def design(rows: list[tuple[dict, str]], extra: str) -> tuple[list[int], list[dict[str, float]]]:
-    """Indices of the rows a pattern fires on, and their features (``extra``: "", "rule", "rule+words")."""
+def design(
+    rows: list[tuple[dict, str, str]], extra: str
+) -> tuple[list[int], list[dict[str, float]]]:
+    """Indices of the rows a pattern fires on, and their features (``extra``: "", "rule", "rule+words", "no-user")."""
     lib = PatternLibrary.load()
     idx, feats = [], []
-    for i, (_, text) in enumerate(rows):
+    for i, (_, user, text) in enumerate(rows):
         hit = first_refusal(lib.find(text))
         if hit is None or delivered_structure(text, hit.end):
             continue
-        vec = dict(zip(FEATURES, features(text, hit.end)[0]))
-        if extra:
+        vec = dict(zip(FEATURES, features(text, hit.end, user)[0]))
+        if extra == "no-user":
+            vec = {k: v for k, v in vec.items() if not k.startswith("user_")}
+        if extra.startswith("rule"):
             vec[f"rule={hit.rule}"] = 1.0
         if extra == "rule+words":
             toks = re.findall(r"[a-z]+(?:'[a-z]+)?", text[:300].lower())
@@ -85,14 +87,14 @@ def design(rows: list[tuple[dict, str]], extra: str) -> tuple[list[int], list[di
 
 
 def cross_validate(
-    rows: list[tuple[dict, str]], idx: list[int], x, c: float, t: float
+    rows: list[tuple[dict, str, str]], idx: list[int], x, c: float, t: float
 ) -> dict[str, tuple[float, float]]:
     """Response-level (precision, recall) per label set and overall, mean over seeds."""
-    gold = np.array([r["label"] == "refusal" for r, _ in rows])
-    split = np.array([r["split"] for r, _ in rows])
+    gold = np.array([r["label"] == "refusal" for r, _, _ in rows])
+    split = np.array([r["split"] for r, _, _ in rows])
     y = gold[idx].astype(int)
     out: dict[str, list[tuple[float, float]]] = {}
-    for seed in range(3):
+    for seed in range(5):
         proba = np.zeros(len(y))
         for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(x, y):
             model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
@@ -119,8 +121,8 @@ def main() -> None:
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     rows = tuning_rows()
-    gold = [r["label"] == "refusal" for r, _ in rows]
-    variants = ["", "rule", "rule+words"] if args.ablation else [""]
+    gold = [r["label"] == "refusal" for r, _, _ in rows]
+    variants = ["", "no-user", "rule", "rule+words"] if args.ablation else [""]
     for extra in variants:
         idx, feats = design(rows, extra)
         vect = DictVectorizer(sort=False)
@@ -134,7 +136,7 @@ def main() -> None:
         print("| C | threshold | all P / R | " + " | ".join(f"{s} P / R" for s in SETS) + " |")
         print("| ---: | ---: |" + " ---: |" * (1 + len(SETS)))
         for c in (0.3, 1.0, 3.0):
-            for t in (0.3, 0.35, 0.4, 0.45, 0.5):
+            for t in (0.3, 0.35, 0.375, 0.4, 0.45, 0.5):
                 res = cross_validate(rows, idx, x, c, t)
                 cells = " | ".join(f"{res[k][0]:.3f} / {res[k][1]:.3f}" for k in ("all", *SETS))
                 print(f"| {c} | {t} | {cells} |")
@@ -144,7 +146,7 @@ def main() -> None:
     model = LogisticRegression(C=args.c, class_weight="balanced", max_iter=5000).fit(x, y)
     doc = {
         "about": "Logistic regression of clean/refusal_judge.py; fitted by benchmarks/train_refusal_judge.py "
-        "on tests/data/refusal_labels_sharegpt_v3.jsonl and refusal_labels_sharegpt_v3_fresh.jsonl",
+        "on tests/data/refusal_labels_sharegpt_v3.jsonl, _fresh.jsonl and _early.jsonl (never _second.jsonl)",
         "weights": {f: round(float(w), 4) for f, w in zip(FEATURES, model.coef_[0])},
         "bias": round(float(model.intercept_[0]), 4),
         "threshold": args.threshold,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from instructkit.clean.refusal_judge import default_judge, first_refusal
+from instructkit.clean.refusal_judge import default_judge, first_refusal, user_turn_before
 from instructkit.clean.refusals import PatternLibrary, default_library, strip_ai_opener
 from instructkit.errors import InstructkitError
 
@@ -133,6 +133,56 @@ def test_answers_behind_a_refusal_opener_are_not_refusals(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "user,reply,refusal",
+    [
+        # a full task, answered only by a request for the material: nothing of it is done
+        (
+            "Summarise the following report in three bullet points.",
+            "Please provide the report you would like me to summarise.",
+            True,
+        ),
+        # the same ask-back after a set-up message: there was nothing to do yet
+        (
+            "I will paste a long report in my next message. Wait until I send it.",
+            "Sure! Please send me the report whenever you are ready.",
+            False,
+        ),
+        # restating the task and asking "is that correct?" instead of doing it
+        (
+            "Rewrite my cover letter so it sounds less formal.",
+            "Just to check: you want the same letter with a warmer, more casual tone, keeping every fact. "
+            "Is that correct?",
+            True,
+        ),
+        # a greeting answered with AI talk: a GPT-ism, nothing was asked
+        (
+            "Hey there, how are you today?",
+            "Hello! As an AI, I cannot have good or bad days, so there is nothing to tell. "
+            "What can I help you with?",
+            False,
+        ),
+    ],
+)
+def test_the_user_turn_weighs_in(user: str, reply: str, refusal: bool) -> None:
+    opener = first_refusal(LIB.find(reply))
+    assert opener is not None
+    assert JUDGE.judge(reply, opener.end, user).refusal is refusal
+
+
+def test_user_turn_before_takes_the_last_user_message() -> None:
+    msgs = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "one"},
+        {"role": "user", "content": "second"},
+        {"role": "assistant", "content": "two"},
+    ]
+    assert user_turn_before(msgs, 4) == "second"
+    assert user_turn_before(msgs, 2) == "first"
+    assert user_turn_before(msgs, 0) == ""
+
+
+@pytest.mark.parametrize(
     "text,expected,removed",
     [
         (
@@ -159,24 +209,35 @@ def test_strip_ai_opener_cuts_only_an_opening_disclaimer(
 
 
 def test_refusal_figures_in_the_docs_hold_on_real_data() -> None:
-    """docs/cleaning.md's figures on labelled ShareGPT V3 responses: report2 (held out) and the fresh report split."""
+    """docs/cleaning.md's figures on labelled ShareGPT V3 exchanges (the judge sees the user turn)."""
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(root / "benchmarks"))
-    from _sharegpt_v3 import find_dump, labelled_responses
+    from _sharegpt_v3 import find_dump
+    from eval_refusals import EARLY, FRESH, SECOND, labelled_exchanges
 
     dump = find_dump()
     if dump is None:
         pytest.skip("the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
-    for name, split, min_p, min_r in (
-        ("early", "report2", 0.78, 0.70),
-        ("fresh", "report", 0.90, 0.83),
+    for labels, split, min_p, min_r in (
+        (EARLY, "report2", 0.89, 0.77),
+        (FRESH, "report", 0.92, 0.85),
+        (SECOND, "report3", 0.94, 0.62),  # the held-out set, scored once before this test existed
     ):
-        labels = root / f"tests/data/refusal_labels_sharegpt_v3_{name}.jsonl"
-        items = [(r, t) for r, t in labelled_responses(dump, labels) if r["split"] == split]
-        pred = [_is_refusal(t) for _, t in items]
-        gold = [r["label"] == "refusal" for r, _ in items]
+        items = [
+            (r, u, t) for r, u, t in labelled_exchanges(dump, {labels: ""}) if r["split"] == split
+        ]
+        pred = []
+        for _, user, text in items:
+            opener = first_refusal(LIB.find(text))
+            pred.append(opener is not None and JUDGE.judge(text, opener.end, user).refusal)
+        gold = [r["label"] == "refusal" for r, _, _ in items]
         tp = sum(p and g for p, g in zip(pred, gold))
-        assert tp / sum(pred) >= min_p and tp / sum(gold) >= min_r, (name, tp, sum(pred), sum(gold))
+        assert tp / sum(pred) >= min_p and tp / sum(gold) >= min_r, (
+            split,
+            tp,
+            sum(pred),
+            sum(gold),
+        )

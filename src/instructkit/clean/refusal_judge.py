@@ -9,8 +9,14 @@ in two steps: a code block or a list after the opening sentence means it
 delivered (a rule: 39 of 40 such tuning rows were answers); otherwise a logistic
 regression over a handful of countable features of what follows the opening
 sentence (content left once asking-back, filler and generic sentences are set
-aside; a delivery cue; numbers and names), what leads up to it, and whether the
-turn opens by taking the task on.  Word
+aside; a delivery cue; numbers and names), what leads up to it, whether the
+turn opens by taking the task on, and two things about the user turn it
+answers: does it open by asking for a piece of work ("Write ...", "Can you
+list ..."), and does it open with a greeting (a "Hi, have you read X?" is
+answered by "As an AI I do not read books, but ..." more often than refused).
+Other user-turn features (its length, a question mark, a set-up such as "I will
+send you a text", the share of the request's words the reply repeats, words the
+reply adds) did not help on cross-validation and were left out.  Word
 n-grams and the id of the rule that fired were tried and lost on
 cross-validation (benchmarks/results/train_refusal_judge.txt): with two hundred
 training rows they learn topics, not refusing.  The weights live in
@@ -28,6 +34,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from instructkit.clean.refusals import Hit
 
@@ -41,6 +48,8 @@ FEATURES = (
     "accepts",
     "generic",
     "specifics",
+    "user_task",
+    "user_greets",
 )
 WEIGHTS_FILE = "refusal_judge.json"
 
@@ -77,6 +86,15 @@ _GENERIC = re.compile(
 )
 #: Numbers, names in mid-sentence and quoted strings: what answers have and filler lacks.
 _SPECIFIC = re.compile(r"\b\d[\d,.:/-]*\b|(?<=[a-z,;] )[A-Z][\w-]+|`[^`\n]+`|\"[^\"\n]{2,60}\"")
+#: The user turn opens by asking for a piece of work: what a reply that asks back leaves undone.
+_USER_TASK = re.compile(
+    r"^\W*(?:please\s+|(?:can|could|would)\s+you\s+(?:please\s+)?)?(?:write|give|list|make|create|explain|tell|provide|show|generate|summari[sz]e|translate|continue|describe|draft|rewrite|add|find|name|suggest|compare|calculate|convert|fix|design|build|plan|outline|expand|elaborate)\b",
+    re.IGNORECASE,
+)
+_USER_GREETS = re.compile(
+    r"^\W*(?:hi|hello|hey|good\s+(?:morning|afternoon|evening)|how\s+are\s+you|how\s+have\s+you\s+been)\b",
+    re.IGNORECASE,
+)
 _CODE = re.compile(r"```[^\n]*\n[^`]*?\S[^`]*?```|^\s{4}\S", re.MULTILINE)
 _LIST = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+\S", re.MULTILINE)
 
@@ -111,8 +129,12 @@ def delivered_structure(text: str, hit_end: int) -> str | None:
     return None
 
 
-def features(text: str, hit_end: int) -> tuple[list[float], int, bool]:
-    """Values of :data:`FEATURES` for a turn whose refusal opener ends at ``hit_end``, plus content length and asks-back."""
+def features(text: str, hit_end: int, user: str = "") -> tuple[list[float], int, bool]:
+    """Values of :data:`FEATURES` for a turn whose refusal opener ends at ``hit_end``, plus content length and asks-back.
+
+    ``user`` is the user turn the response answers ("" when there is none or it
+    is unknown: both user features are then 0).
+    """
     end = _sentence_end(text, hit_end)
     rest = text[end:]
     starts = [m.end() for m in _SENTENCE.finditer(text, 0, hit_end)]
@@ -137,6 +159,8 @@ def features(text: str, hit_end: int) -> tuple[list[float], int, bool]:
         1.0 if _ACCEPTS.match(text) else 0.0,
         math.log1p(len(_GENERIC.findall(rest))),
         math.log1p(len(_SPECIFIC.findall(rest))),
+        1.0 if _USER_TASK.match(user) else 0.0,
+        1.0 if _USER_GREETS.match(user) else 0.0,
     ]
     return vec, content, asks
 
@@ -161,8 +185,9 @@ class RefusalJudge:
         )
         return cls(doc["weights"], doc["bias"], doc["threshold"])
 
-    def judge(self, text: str, hit_end: int) -> Judgement:
-        vec, content, asks = features(text, hit_end)
+    def judge(self, text: str, hit_end: int, user: str = "") -> Judgement:
+        """Refusal or delivered, for a response whose opener ends at ``hit_end``, answering ``user``."""
+        vec, content, asks = features(text, hit_end, user)
         shown = delivered_structure(text, hit_end)
         if shown:
             return Judgement(False, 0.0, content, asks, (f"{shown} after the opener",))
@@ -177,6 +202,14 @@ class RefusalJudge:
 @lru_cache(maxsize=1)
 def default_judge() -> RefusalJudge:
     return RefusalJudge.load()
+
+
+def user_turn_before(messages: list[dict[str, Any]], turn: int) -> str:
+    """The text of the last user message before ``messages[turn]`` ("" when there is none)."""
+    for m in reversed(messages[:turn]):
+        if m.get("role") == "user":
+            return m.get("content") or ""
+    return ""
 
 
 def first_refusal(hits: list[Hit]) -> Hit | None:

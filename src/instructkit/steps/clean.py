@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 from instructkit.accounting import Reject
 from instructkit.clean import structure
 from instructkit.clean.prescan import RuleGate, fold_changes_on_upper
-from instructkit.clean.refusal_judge import default_judge, first_refusal
+from instructkit.clean.refusal_judge import default_judge, first_refusal, user_turn_before
 from instructkit.clean.refusals import Hit, strip_ai_opener
 from instructkit.clean.structure import Bounds, Finding
 from instructkit.models.toxicity import DEFAULT_TOXICITY_MODEL
@@ -278,7 +278,7 @@ class CleanStep(Step):
             ai_hits = [h for h in gpt_hits if h.category == "ai_self_reference"]
             n_gptisms += len(gpt_hits)
             if opener is not None and refusal is None:
-                refusal = self._judge_refusal(m["content"], opener, i)
+                refusal = self._judge_refusal(m["content"], opener, i, rec["messages"])
             if ai_hits and gptism is None:
                 gptism = self._gptism(rec, i, ai_hits)
             if c.strip_fillers and c.mode == "filter":
@@ -310,9 +310,11 @@ class CleanStep(Step):
             lib = self._libraries[keys] = type(self._patterns)(rules, self.config.head_chars)
         return lib
 
-    def _judge_refusal(self, text: str, hit: Hit, turn: int) -> Finding | None:
+    def _judge_refusal(
+        self, text: str, hit: Hit, turn: int, msgs: list[dict[str, Any]]
+    ) -> Finding | None:
         """A refusal opener counts only when the judge finds nothing delivered after it."""
-        j = self._judge.judge(text, hit.end)
+        j = self._judge.judge(text, hit.end, user_turn_before(msgs, turn))
         if not j.refusal:
             self.counts[f"refusal_delivered:{hit.rule}"] += 1
             return None
