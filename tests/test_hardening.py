@@ -26,8 +26,7 @@ import pytest
 import zstandard
 
 import instructkit
-from instructkit.cli.app import main
-from tests.helpers import read_jsonl, write_jsonl
+from tests.helpers import ik, read_jsonl, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "data"
@@ -35,22 +34,6 @@ EXAMPLES = ROOT / "examples" / "data"
 
 def alpaca(i: int) -> dict[str, str]:
     return {"instruction": f"Question number {i}?", "input": "", "output": f"Answer {i}."}
-
-
-def ik(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    """Run the CLI as ``instructkit ARGS`` in-process: (exit code, stdout, stderr)."""
-    argv, handler = sys.argv, signal.getsignal(signal.SIGINT)
-    sys.argv = ["instructkit", *map(str, args)]
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    finally:
-        sys.argv = argv
-        signal.signal(signal.SIGINT, handler)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def summary_of(path: Path) -> dict[str, Any]:

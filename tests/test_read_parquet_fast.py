@@ -8,8 +8,6 @@ data set, and hold the cases the ``records`` parser treats specially.
 
 from __future__ import annotations
 
-import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from instructkit.accounting import RunLog
-from instructkit.cli.app import main
 from instructkit.io import read
 from instructkit.io.read import ReadOptions, read_batches, read_tables
 from instructkit.schema import RECORD_SCHEMA, to_records
+from tests.helpers import ik
 
 
 def turn(role: Any, content: Any) -> dict[str, Any]:
@@ -180,21 +178,6 @@ def test_other_schemas_and_forced_formats_take_the_row_path(
     assert not calls
 
 
-def ik(capsys: pytest.CaptureFixture[str], *args: object) -> int:
-    argv, handler = sys.argv, signal.getsignal(signal.SIGINT)
-    sys.argv = ["instructkit", *map(str, args)]
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    finally:
-        sys.argv = argv
-        signal.signal(signal.SIGINT, handler)
-    capsys.readouterr()
-    return code
-
-
 @pytest.mark.parametrize("ext", [".parquet", ".jsonl"])
 def test_a_step_writes_byte_identical_files(
     tmp_path: Path,
@@ -215,7 +198,7 @@ def test_a_step_writes_byte_identical_files(
         with monkeypatch.context() as m:
             if not fast:
                 m.setattr(read, "_in_record_layout", lambda source, fmt: False)
-            code = ik(
+            code, _, _ = ik(
                 capsys,
                 "dedup",
                 path,
