@@ -1,4 +1,4 @@
-"""The ``dedup`` step: exact, then near-duplicate (MinHash LSH), then semantic (embeddings).
+"""The ``dedup`` step: exact, then near-duplicate (prefix-filter candidates, exact Jaccard), then semantic (embeddings).
 
 Methods run in that order, each on the records the previous one kept, so the
 cheap exact pass shrinks the work of the expensive ones.  In every method the
