@@ -1,7 +1,7 @@
 """The Arrow fast path for record-layout Parquet gives exactly what the row path gives.
 
 Each test reads the same files twice, once as shipped and once with the fast path
-switched off (``_in_record_layout`` patched to say no), and compares tables, batch
+switched off (``record_parquet.in_record_layout`` patched to say no), and compares tables, batch
 boundaries, counts and rejects.  The records are written here, not taken from any
 data set, and hold the cases the ``records`` parser treats specially.
 """
@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from instructkit.accounting import RunLog
-from instructkit.io import read
+from instructkit.io import read, record_parquet
 from instructkit.io.read import ReadOptions, read_batches, read_tables
 from instructkit.schema import RECORD_SCHEMA, to_records
 from tests.helpers import ik
@@ -48,8 +48,8 @@ def write(path: Path, rows: list[dict[str, Any]], group: int = 7) -> Path:
 def count_fast_tables(m: pytest.MonkeyPatch) -> list[bool]:
     """Patch the fast path's batch check to note each call; the list of calls."""
     calls: list[bool] = []
-    real = read._fast_table
-    m.setattr(read, "_fast_table", lambda *a: calls.append(True) or real(*a))
+    real = record_parquet.checked_table
+    m.setattr(record_parquet, "checked_table", lambda *a: calls.append(True) or real(*a))
     return calls
 
 
@@ -61,7 +61,7 @@ def read_both(
     for fast in (True, False):
         with monkeypatch.context() as m:
             if not fast:
-                m.setattr(read, "_in_record_layout", lambda source, fmt: False)
+                m.setattr(record_parquet, "in_record_layout", lambda source, fmt: False)
             calls = count_fast_tables(m)
             log = RunLog(None, None)
             tables = list(read_tables(inputs, log, ReadOptions(**options)))
@@ -197,7 +197,7 @@ def test_a_step_writes_byte_identical_files(
         out.parent.mkdir()
         with monkeypatch.context() as m:
             if not fast:
-                m.setattr(read, "_in_record_layout", lambda source, fmt: False)
+                m.setattr(record_parquet, "in_record_layout", lambda source, fmt: False)
             code, _, _ = ik(
                 capsys,
                 "dedup",

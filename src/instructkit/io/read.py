@@ -18,18 +18,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from instructkit import formats
 from instructkit.accounting import Reject, RunLog
 from instructkit.errors import RowError
-from instructkit.formats.base import EncodedRecords, Format, is_blank
+from instructkit.formats.base import EncodedRecords, Format
+from instructkit.io import record_parquet
+from instructkit.io.batching import Batch, Batcher
 from instructkit.io.rows import RawRow, iter_rows, parquet_batches
 from instructkit.io.sources import Source, resolve
-from instructkit.schema import RECORD_SCHEMA, ROLES, SCORES_TYPE, Record, to_table
+from instructkit.schema import Record, to_table
 
 #: A record whose texts add up to more than this is rejected as ``too_large``: one such row
 #: is almost always a scraping accident, and it would dominate any batch it sits in.
@@ -100,9 +100,6 @@ def _sources(inputs: list[str], options: ReadOptions) -> Iterator[tuple[Source, 
             )
 
 
-Batch = list[Record] | EncodedRecords
-
-
 def read_batches(
     inputs: list[str], log: RunLog, options: ReadOptions | None = None
 ) -> Iterator[Batch]:
@@ -134,20 +131,24 @@ def read_tables(
 def _read(
     inputs: list[str], log: RunLog, options: ReadOptions, *, tables: bool
 ) -> Iterator[Batch | pa.Table]:
-    batches = _Batcher(options.batch_size, tables)
+    batches = Batcher(options.batch_size, tables)
     ids = UniqueIds()
     detected: dict[str, str] = {}
     clock = time.perf_counter
     started = clock()
     for source, fmt_name in _sources(inputs, options):
-        if tables and _in_record_layout(source, fmt_name):
+        if tables and record_parquet.in_record_layout(source, fmt_name):
             fmt: Format | None = formats.get("records")
             detected[source.location] = "records"
             for item in parquet_batches(source):
                 if isinstance(item, RawRow):  # an unreadable row group: one reject
                     ready = batches.add(_row_records(item, fmt, source, log, options, ids))
                     outs = [ready] if ready is not None else []
-                elif (fast := _fast_table(item[1], source.name, options.max_record_chars)) is None:
+                elif (
+                    fast := record_parquet.checked_table(
+                        item[1], source.name, options.max_record_chars
+                    )
+                ) is None:
                     outs = []
                     for n, row in enumerate(item[1].to_pylist(), item[0] + 1):
                         raw = RawRow(f"row {n}", row)
@@ -220,179 +221,6 @@ def _row_records(
     records = parse_row(raw, fmt, source, log, options)
     ids.assign(records)
     return records
-
-
-class _Batcher:
-    """Gathers records, and in table mode Arrow tables from the fast path, into the batches
-    the row path has always made: a batch is complete once it holds ``size`` records or
-    more after a row, so a step sees the same batches (and writes the same row groups)
-    whichever path read its input."""
-
-    def __init__(self, size: int, tables: bool) -> None:
-        self.size = size
-        self.tables = tables
-        self.records: list[Record] = []
-        #: Table mode: the earlier parts of the batch being gathered, and their row count.
-        self.parts: list[pa.Table] = []
-        self.rows = 0
-
-    def add(self, records: list[Record]) -> Batch | pa.Table | None:
-        self.records.extend(records)
-        if self.rows + len(self.records) >= self.size:
-            return self.take()
-        return None
-
-    def add_table(self, table: pa.Table) -> list[pa.Table]:
-        """A checked fast-path table (one record per row), cut where the row path would cut."""
-        if self.records:
-            self.parts.append(to_table(self.records))
-            self.rows += len(self.records)
-            self.records = []
-        out = []
-        start = 0
-        while start < table.num_rows:
-            piece = table.slice(start, self.size - self.rows)
-            self.parts.append(piece)
-            self.rows += piece.num_rows
-            start += piece.num_rows
-            if self.rows >= self.size:
-                out.append(self.take())
-        return out
-
-    def take(self) -> Batch | pa.Table | None:
-        """The batch gathered so far (None when empty), and a fresh start."""
-        records, parts = self.records, self.parts
-        self.records, self.parts, self.rows = [], [], 0
-        if not self.tables:
-            return records or None
-        if not parts:
-            return to_table(records) if records else None
-        if records:
-            parts.append(to_table(records))
-        return _joined(parts)
-
-
-def _joined(parts: list[pa.Table]) -> pa.Table:
-    """Parts of one batch as the one table :func:`to_table` would make of all its records.
-
-    Only ``scores`` needs care: ``to_table`` gives every record without scores an empty
-    map when any record of the batch has some, and all nulls otherwise."""
-    table = pa.concat_tables(parts).combine_chunks()
-    col = _entries(table.column("scores").combine_chunks())
-    lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy()
-    if not lengths.any():
-        scores = pa.nulls(len(col), SCORES_TYPE)
-    else:
-        flat = col.flatten()
-        offsets = np.zeros(len(lengths) + 1, np.int32)
-        np.cumsum(lengths, out=offsets[1:])
-        scores = pa.MapArray.from_arrays(
-            pa.array(offsets), flat.field("key"), flat.field("value"), type=SCORES_TYPE
-        )
-    return table.set_column(table.schema.get_field_index("scores"), "scores", scores)
-
-
-_ENTRIES = pa.list_(pa.struct([("key", pa.string()), ("value", pa.float64())]))
-
-
-def _entries(scores: pa.Array) -> pa.ListArray:
-    """A ``scores`` map as a list of key/value structs: the list kernels take no maps."""
-    return scores.cast(_ENTRIES)
-
-
-def _in_record_layout(source: Source, fmt_name: str) -> bool:
-    """A plain Parquet file with instructkit's own record schema, read as records (auto-detection
-    would pick ``records`` for its first row too)."""
-    if source.kind != "parquet" or source.compression is not None:
-        return False
-    if fmt_name not in ("auto", "records"):
-        return False
-    import pyarrow.parquet as pq
-
-    try:
-        meta = pq.read_metadata(source.location)
-        schema = pq.read_schema(source.location)
-    except (
-        Exception
-    ):  # pyarrow raises several types; the row path reports the file as it always has
-        return False
-    return meta.num_rows > 0 and schema.equals(RECORD_SCHEMA)
-
-
-_ROLES = pa.array(ROLES)
-#: A printable ASCII character: neither white space nor invisible, so its text is not blank.
-_VISIBLE = "[!-~]"
-
-
-def _fast_table(batch: pa.RecordBatch, source: str, max_chars: int) -> pa.Table | None:
-    """A record-schema batch as the table the ``records`` parser and :func:`to_table` would give,
-    or None when any row might be rejected or changed by them (the row path then decides).
-
-    The checks, column-wise: valid UTF-8; ids present; at least one turn per record, each
-    a non-null turn with a role of :data:`ROLES` (aliases are renamed by the parser) and
-    non-blank text; texts within ``max_chars`` per record; ``meta`` a JSON object (re-encoded
-    as the parser and writer do); no repeated key in a ``scores`` map."""
-    try:
-        batch.validate(full=True)
-    except pa.ArrowInvalid:
-        return None
-    n = batch.num_rows
-    ids, messages = batch.column("id"), batch.column("messages")
-    if ids.null_count or messages.null_count:
-        return None
-    lengths = pc.list_value_length(messages).to_numpy()
-    if n and lengths.min() < 1:
-        return None
-    turns = pc.list_flatten(messages)
-    roles, texts = turns.field("role"), turns.field("content")
-    if turns.null_count or roles.null_count or texts.null_count:
-        return None
-    if not pc.all(pc.is_in(roles, value_set=_ROLES)).as_py():
-        return None
-    unsure = texts.filter(pc.invert(pc.match_substring_regex(texts, _VISIBLE)))
-    if any(is_blank(t) for t in unsure.to_pylist()):
-        return None
-    chars = np.zeros(len(texts) + 1, np.int64)
-    np.cumsum(pc.utf8_length(texts).to_numpy(), out=chars[1:])
-    ends = np.cumsum(lengths)
-    if n and (chars[ends] - chars[ends - lengths]).max() > max_chars:
-        return None
-    meta = _meta(batch.column("meta").to_pylist())
-    if meta is None:
-        return None
-    scores = batch.column("scores")
-    entries = _entries(scores)
-    if len(keys := entries.flatten()):  # (row, key) pairs as numbers: a repeat shows in np.unique
-        codes = pc.dictionary_encode(keys.field("key")).indices.to_numpy().astype(np.int64)
-        rows = pc.list_parent_indices(entries).to_numpy().astype(np.int64)
-        if len(np.unique(rows * (codes.max() + 1) + codes)) != len(codes):
-            return None
-    names = batch.column("source")
-    if names.null_count or not pc.all(pc.not_equal(names, "")).as_py():
-        empty = pc.fill_null(pc.equal(names, ""), True)
-        names = pc.if_else(empty, pa.scalar(source), names)
-    return pa.Table.from_arrays(
-        [ids, names, messages, meta, scores, batch.column("lineage")], schema=RECORD_SCHEMA
-    )
-
-
-def _meta(values: list[str | None]) -> pa.Array | None:
-    """``meta`` texts re-encoded as the row path does (decode, then ``to_table``'s encode;
-    empty -> ``{}``), or None when one is not a JSON object."""
-    out = []
-    loads, dumps = orjson.loads, orjson.dumps
-    for text in values:
-        if not text or text == "{}":
-            out.append("{}")
-            continue
-        try:
-            value = loads(text)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(value, dict):
-            return None
-        out.append(dumps(value).decode())
-    return pa.array(out, pa.string())
 
 
 def _unique(table: pa.Table, ids: UniqueIds) -> pa.Table:
