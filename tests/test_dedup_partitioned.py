@@ -113,3 +113,20 @@ def test_small_and_empty_inputs(texts: list[str]) -> None:
         dist = _partitioned(step, table, 1, 3)
         assert np.array_equal(local.keep, dist.keep) and local.details == dist.details
         assert _without_seconds(local.stats) == _without_seconds(dist.stats)
+
+
+@pytest.mark.parametrize(
+    ("options", "partitioned_here"),
+    [
+        ({}, True),
+        ({"method": ["exact"]}, True),
+        ({"index": "lsh"}, False),  # MinHash LSH: decided on the driver
+        ({"method": ["exact", "semantic"]}, False),
+    ],
+)
+def test_which_dedup_configs_the_ray_engine_partitions(
+    options: dict[str, Any], partitioned_here: bool
+) -> None:
+    from instructkit.engines import ray_dedup
+
+    assert ray_dedup.handles(Dedup(**options)) is partitioned_here

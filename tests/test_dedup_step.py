@@ -142,6 +142,17 @@ def test_step_exact_and_near_with_rejects_that_name_the_kept_record() -> None:
     assert s["exact"]["dropped"] == 1 and s["near"]["dropped"] == 1
 
 
+def test_index_lsh_uses_num_perm_and_the_default_prefix_filter_does_not() -> None:
+    """num_perm and seed only shape the MinHash LSH index; the summary says which index ran."""
+    table = to_table([rec(str(i), LONG.replace("oxygen", f"O{i}")) for i in range(6)])
+    prefix = Dedup(method=["near"]).process(table)
+    assert prefix.stats["near"]["index"] == "prefix" and "num_perm" not in prefix.stats["near"]
+    lsh = Dedup(method=["near"], index="lsh", num_perm=64, seed=3).process(table)
+    assert lsh.stats["near"]["index"] == "lsh" and lsh.stats["near"]["num_perm"] == 64
+    assert lsh.stats["near"]["bands"] * lsh.stats["near"]["rows"] <= 64
+    assert lsh.kept.column("id").to_pylist() == prefix.kept.column("id").to_pylist() == ["0"]
+
+
 def test_keep_best_metric_and_missing_metric_error() -> None:
     table = to_table(
         [rec("a", LONG, scores={"q": 0.2}), rec("b", LONG, scores={"q": 0.7}), rec("c", LONG)]
@@ -159,7 +170,14 @@ def test_fields_instruction_ignores_the_response() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"method": ["fuzzy"]}, {"fields": "response"}, {"threshold": 1.5}, {"num_perm": 1}]
+    "kwargs",
+    [
+        {"method": ["fuzzy"]},
+        {"fields": "response"},
+        {"threshold": 1.5},
+        {"num_perm": 1},
+        {"index": "bands"},
+    ],
 )
 def test_bad_options_are_one_clear_error(kwargs: dict) -> None:
     with pytest.raises(InstructkitError):

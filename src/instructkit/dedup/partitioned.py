@@ -442,7 +442,6 @@ class _Run:
                 "verify": round(t3 - t2, 3),
             },
             "threshold": self.c.threshold,
-            "num_perm": self.c.num_perm,
             "ngram": self.c.ngram,
         }
         return pairs, sims, info

@@ -38,8 +38,13 @@ from instructkit.steps.dedup import Dedup
 
 
 def handles(step: Step) -> bool:
-    """Whether the step's decision is made in partitions here (dedup without semantic)."""
-    return isinstance(step, Dedup) and "semantic" not in step.config.method
+    """Whether the step's decision is made in partitions here (dedup by the prefix filter, without
+    semantic; the MinHash LSH index is decided on the driver)."""
+    return (
+        isinstance(step, Dedup)
+        and "semantic" not in step.config.method
+        and step.config.index == "prefix"
+    )
 
 
 def _phase(fn: partitioned.Phase, *args: Any) -> Any:

@@ -43,7 +43,14 @@ class DedupConfig(StepConfig):
     threshold: float = Field(
         0.8, gt=0.0, le=1.0, description="Near-duplicate Jaccard threshold over word n-grams."
     )
-    num_perm: int = Field(128, ge=2, description="MinHash permutations (signature length).")
+    index: Literal["prefix", "lsh"] = Field(
+        "prefix",
+        description="Near-duplicate candidates: prefix (exact prefix filter: every pair at the "
+        "threshold) or lsh (MinHash LSH with num_perm permutations: approximate, misses some).",
+    )
+    num_perm: int = Field(
+        128, ge=2, description="MinHash permutations (signature length; index lsh only)."
+    )
     ngram: int = Field(3, ge=1, description="Words per shingle for near-duplicates.")
     semantic_threshold: float = Field(
         0.95, ge=-1.0, le=1.0, description="Cosine threshold for semantic duplicates."
@@ -64,7 +71,7 @@ class DedupConfig(StepConfig):
         description="star (default): drop only records similar to a kept one; "
         "components: one record per connected cluster (union-find, chains).",
     )
-    seed: int = Field(1, description="Seed of the MinHash permutations.")
+    seed: int = Field(1, description="Seed of the MinHash permutations (index lsh only).")
 
     @field_validator("method")
     @classmethod
@@ -123,13 +130,11 @@ class Dedup(GlobalStep):
                 self.config.num_perm,
                 self.config.ngram,
                 self.config.seed,
+                index=self.config.index,
             )
-            info = dict(
-                near.stats,
-                threshold=self.config.threshold,
-                num_perm=self.config.num_perm,
-                ngram=self.config.ngram,
-            )
+            info = dict(near.stats, threshold=self.config.threshold, ngram=self.config.ngram)
+            if self.config.index == "lsh":
+                info["num_perm"] = self.config.num_perm
             return near.pairs, near.jaccard, info
         from instructkit.dedup.semantic import semantic_pairs
 
