@@ -57,6 +57,11 @@ which also prints the end of the assistant turn before the user turn, since
 mid-conversation replies often only make sense with it) before the detector
 ran on any of it; the sampler imports neither the pattern library nor the
 judge.  Labels: tests/data/refusal_labels_sharegpt_v3_third.jsonl (draw order).
+Order of events: the 400 were drawn, labelled and committed first; they gave
+36 refusals, short of the 50 wanted, so :data:`N_THIRD_MORE` more cue-word
+items (pool ``cue_more``) were then drawn from the rest with the same
+generator (the first 400 do not change), labelled before any detector run
+and committed again (47 refusals in all 500).
 
 Output: one JSON line per item (idx, id, turn, pool, split); ``--show``
 prints the exchanges for labelling.
@@ -122,6 +127,7 @@ SEED_THIRD = 1505
 N_THIRD_UNIFORM = 40
 N_THIRD_SHORT = 60
 N_THIRD_CUE = 300
+N_THIRD_MORE = 100
 THIRD_LABELS = ROOT / "tests/data/refusal_labels_sharegpt_v3_third.jsonl"
 USED = [ROOT / "tests/data/refusal_labels_sharegpt_v3.jsonl"]
 
@@ -249,6 +255,8 @@ def draw_third(dump: Path) -> list[dict]:
     )
     taken |= {p["idx"] for p in short}
     cued = rng.sample([p for p in pool if p["cue"] and p["idx"] not in taken], N_THIRD_CUE)
+    taken |= {p["idx"] for p in cued}
+    more = rng.sample([p for p in pool if p["cue"] and p["idx"] not in taken], N_THIRD_MORE)
     print(
         f"# pool: {len(pool)} third exchanges, {sum(p['cue'] for p in pool)} with a cue word, "
         f"{sum(p['short'] and not p['cue'] for p in pool)} short without one",
@@ -256,7 +264,12 @@ def draw_third(dump: Path) -> list[dict]:
     )
     out = [
         {"idx": p["idx"], "id": p["id"], "turn": p["turn"], "pool": name, "split": "report4"}
-        for name, part in (("uniform", uniform), ("short", short), ("cue", cued))
+        for name, part in (
+            ("uniform", uniform),
+            ("short", short),
+            ("cue", cued),
+            ("cue_more", more),
+        )
         for p in part
     ]
     return sorted(out, key=lambda r: r["idx"])
