@@ -44,6 +44,25 @@ more cue-word items (pool ``cue_more``) were drawn from the rest with the same
 generator after they were labelled and committed, before any of the new ones
 was read.
 
+``--third`` draws the session-5 report set (``report4``), after every earlier
+set had been read and tuned on: THIRD exchanges (user turn 3 and the reply to
+it, the exchange after :func:`second_exchange`) of conversations 3,000 or
+later, again a position no label file names.  Seeded (:data:`SEED_THIRD`):
+:data:`N_THIRD_UNIFORM` at random (``uniform``), :data:`N_THIRD_SHORT` at
+random among the rest of the replies under :data:`SHORT_CHARS` characters
+without a word of either cue list (``short``), then :data:`N_THIRD_CUE` at
+random among the rest whose first 300 characters hold a word of either list
+(``cue``).  Written, drawn and labelled by reading (``--third --show A-B``,
+which also prints the end of the assistant turn before the user turn, since
+mid-conversation replies often only make sense with it) before the detector
+ran on any of it; the sampler imports neither the pattern library nor the
+judge.  Labels: tests/data/refusal_labels_sharegpt_v3_third.jsonl (draw order).
+Order of events: the 400 were drawn, labelled and committed first; they gave
+36 refusals, short of the 50 wanted, so :data:`N_THIRD_MORE` more cue-word
+items (pool ``cue_more``) were then drawn from the rest with the same
+generator (the first 400 do not change), labelled before any detector run
+and committed again (47 refusals in all 500).
+
 Output: one JSON line per item (idx, id, turn, pool, split); ``--show``
 prints the exchanges for labelling.
 """
@@ -104,6 +123,12 @@ N_SECOND_UNIFORM = 40
 N_SECOND_CUE = 260
 N_SECOND_MORE = 80
 SECOND_LABELS = ROOT / "tests/data/refusal_labels_sharegpt_v3_second.jsonl"
+SEED_THIRD = 1505
+N_THIRD_UNIFORM = 40
+N_THIRD_SHORT = 60
+N_THIRD_CUE = 300
+N_THIRD_MORE = 100
+THIRD_LABELS = ROOT / "tests/data/refusal_labels_sharegpt_v3_third.jsonl"
 USED = [ROOT / "tests/data/refusal_labels_sharegpt_v3.jsonl"]
 
 
@@ -133,11 +158,31 @@ def second_exchange(conv: dict) -> tuple[int, str, str] | None:
     return first[0] + 2, user["value"], reply["value"]
 
 
-def labelled_turns() -> set[tuple[int, int]]:
-    """(conversation, turn) of every row of the label files that existed before ``--second``."""
+def third_exchange(conv: dict) -> tuple[int, str, str] | None:
+    """(assistant turn index, user text, response) of the exchange after the second one."""
+    second = second_exchange(conv)
+    turns = conv.get("conversations") or []
+    if second is None or second[0] + 2 >= len(turns):
+        return None
+    user, reply = turns[second[0] + 1], turns[second[0] + 2]
+    if user.get("from") not in ("human", "user") or reply.get("from") not in ASSISTANT:
+        return None
+    if not (user.get("value") or "").strip() or not (reply.get("value") or "").strip():
+        return None
+    return second[0] + 2, user["value"], reply["value"]
+
+
+def labelled_turns(
+    exclude: tuple[Path, ...] = (SECOND_LABELS, THIRD_LABELS),
+) -> set[tuple[int, int]]:
+    """(conversation, turn) of every row of the label files, but for the ones ``exclude`` names.
+
+    The default leaves out the files the ``--second`` and ``--third`` draws wrote, so
+    that neither draw changes once its own labels (or a later set's) exist.
+    """
     out = set()
     for f in sorted((ROOT / "tests/data").glob("refusal_labels_sharegpt_v3*.jsonl")):
-        if f == SECOND_LABELS:
+        if f in exclude:
             continue
         for line in f.read_text().splitlines():
             r = json.loads(line)
@@ -177,6 +222,54 @@ def draw_second(dump: Path) -> list[dict]:
     out = [
         {"idx": p["idx"], "id": p["id"], "turn": p["turn"], "pool": name, "split": "report3"}
         for name, part in (("uniform", uniform), ("cue", cued), ("cue_more", more))
+        for p in part
+    ]
+    return sorted(out, key=lambda r: r["idx"])
+
+
+def draw_third(dump: Path) -> list[dict]:
+    """The ``--third`` set (see the module docstring), in conversation order."""
+    seen = labelled_turns()
+    pool = []
+    for idx, conv in enumerate(conversations(dump)):
+        if idx < 3000:
+            continue
+        ex = third_exchange(conv)
+        if ex is None or (idx, ex[0]) in seen:
+            continue
+        head = ex[2][:300].lower().replace("\u2019", "'")
+        pool.append(
+            {
+                "idx": idx,
+                "id": conv.get("id"),
+                "turn": ex[0],
+                "cue": any(c in head for c in CUES + CUES2),
+                "short": len(ex[2].strip()) < SHORT_CHARS,
+            }
+        )
+    rng = random.Random(SEED_THIRD)
+    uniform = rng.sample(pool, N_THIRD_UNIFORM)
+    taken = {p["idx"] for p in uniform}
+    short = rng.sample(
+        [p for p in pool if p["short"] and not p["cue"] and p["idx"] not in taken], N_THIRD_SHORT
+    )
+    taken |= {p["idx"] for p in short}
+    cued = rng.sample([p for p in pool if p["cue"] and p["idx"] not in taken], N_THIRD_CUE)
+    taken |= {p["idx"] for p in cued}
+    more = rng.sample([p for p in pool if p["cue"] and p["idx"] not in taken], N_THIRD_MORE)
+    print(
+        f"# pool: {len(pool)} third exchanges, {sum(p['cue'] for p in pool)} with a cue word, "
+        f"{sum(p['short'] and not p['cue'] for p in pool)} short without one",
+        file=sys.stderr,
+    )
+    out = [
+        {"idx": p["idx"], "id": p["id"], "turn": p["turn"], "pool": name, "split": "report4"}
+        for name, part in (
+            ("uniform", uniform),
+            ("short", short),
+            ("cue", cued),
+            ("cue_more", more),
+        )
         for p in part
     ]
     return sorted(out, key=lambda r: r["idx"])
@@ -250,12 +343,18 @@ def main() -> None:
     ap.add_argument("--show", help="print the exchanges of items N-M (0-based, in idx order)")
     ap.add_argument("--early", action="store_true", help="the second held-out set (report2)")
     ap.add_argument("--second", action="store_true", help="second exchanges (report3)")
+    ap.add_argument("--third", action="store_true", help="third exchanges (report4)")
     args = ap.parse_args()
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
-    items = draw_second(dump) if args.second else draw_early(dump) if args.early else draw(dump)
-    exchange = second_exchange if args.second else first_exchange
+    if args.third:
+        items, exchange = draw_third(dump), third_exchange
+    elif args.second:
+        items, exchange = draw_second(dump), second_exchange
+    else:
+        items = draw_early(dump) if args.early else draw(dump)
+        exchange = first_exchange
     if not args.show:
         for r in items:
             print(json.dumps(r))
@@ -265,7 +364,15 @@ def main() -> None:
     for idx, conv in enumerate(conversations(dump)):
         if idx in want:
             n, r = want[idx]
-            _, user, reply = exchange(conv)  # type: ignore[misc]
+            turn, user, reply = exchange(conv)  # type: ignore[misc]
+            if args.third:
+                before = conv["conversations"][turn - 2].get("value") or ""
+                tail = f" …[{len(reply)}c]… {reply[-200:]!r}" if len(reply) > 600 else ""
+                print(
+                    f"=== {n} #{idx} {r['pool']}\nB: …{before[-200:]!r}\nU: {user[:400]!r}\n"
+                    f"A: {reply[:600]!r}{tail}\n"
+                )
+                continue
             tail = f" …[{len(reply)}c]… {reply[-120:]!r}" if len(reply) > 520 else ""
             print(f"=== {n} #{idx} {r['pool']}\nU: {user[:220]!r}\nA: {reply[:520]!r}{tail}\n")
 
