@@ -73,6 +73,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _sharegpt_v3 import ASSISTANT, ROOT, conversations, find_dump  # noqa: E402
 
+from instructkit.clean.prescan import RuleGate  # noqa: E402
 from instructkit.clean.refusal_judge import default_judge, first_refusal  # noqa: E402
 from instructkit.clean.refusals import PatternLibrary  # noqa: E402
 
@@ -175,6 +176,9 @@ def time_decisions(dump: Path, n: int, rounds: int, baseline: Path | None) -> No
     CPU time, not wall time, because the machine is shared.  With ``baseline``
     (an older pattern library) the two libraries alternate in one process on the
     same turns, both followed by the current judge; the counts show the work done.
+    Each library is timed twice: scanning every turn with the whole library, and
+    as ``clean`` scans it, through the rule gate (clean/prescan.py) that keeps,
+    per turn, a library of only the rules that can match it.
     """
     turns: list[tuple[str, str]] = []
     for conv in conversations(dump):
@@ -192,19 +196,30 @@ def time_decisions(dump: Path, n: int, rounds: int, baseline: Path | None) -> No
     judge = default_judge()
     for r in range(rounds):
         for name, lib in libs.items():
-            t0 = time.process_time()
-            fired = dropped = 0
-            for user, text in turns:
-                opener = first_refusal(lib.find(text))
-                if opener is None:
-                    continue
-                fired += 1
-                dropped += judge.judge(text, opener.end, user).refusal
-            took = time.process_time() - t0
-            print(
-                f"round {r + 1}, {name}: {len(turns)} assistant turns in {took:.1f} s CPU "
-                f"({fired} openers, {dropped} refusals)"
-            )
+            for gated in (False, True):
+                gate = RuleGate({k: rule.pattern for k, rule in lib.rules.items()})
+                cut: dict[frozenset[str], PatternLibrary] = {}
+                t0 = time.process_time()
+                fired = dropped = 0
+                for user, text in turns:
+                    scan = lib
+                    if gated:
+                        keys = gate.possible(text)
+                        if keys not in cut:
+                            cut[keys] = PatternLibrary(
+                                [v for k, v in lib.rules.items() if k in keys]
+                            )
+                        scan = cut[keys]
+                    opener = first_refusal(scan.find(text))
+                    if opener is None:
+                        continue
+                    fired += 1
+                    dropped += judge.judge(text, opener.end, user).refusal
+                took = time.process_time() - t0
+                print(
+                    f"round {r + 1}, {name}{', gated' if gated else ''}: {len(turns)} assistant turns "
+                    f"in {took:.1f} s CPU ({fired} openers, {dropped} refusals)"
+                )
 
 
 UNLABELLED_SEED = 1505
