@@ -16,7 +16,11 @@ list ..."), and does it open with a greeting (a "Hi, have you read X?" is
 answered by "As an AI I do not read books, but ..." more often than refused).
 Other user-turn features (its length, a question mark, a set-up such as "I will
 send you a text", the share of the request's words the reply repeats, words the
-reply adds) did not help on cross-validation and were left out.  Word
+reply adds, and in session 5 a set-up or a follow-up such as "continue" /
+"no, that is wrong") did not help on cross-validation and were left out.
+Taking the task on includes "Acknowledged." and "Alright,": with those the
+answer to a set-up message ("I will give you the details") asks for the
+material without being a refusal.  Word
 n-grams and the id of the rule that fired were tried and lost on
 cross-validation (benchmarks/results/train_refusal_judge.txt): with two hundred
 training rows they learn topics, not refusing.  The weights live in
