@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/eval_refusals.py [--baseline-library OLD.yaml] [--show-errors SPLIT] [--report]
     .venv/bin/python benchmarks/eval_refusals.py --speed 20000 [--baseline-library OLD.yaml]
+    .venv/bin/python benchmarks/eval_refusals.py --unlabelled 10000 --drops OUT.tsv [--compare OLD.tsv] [--sample 30]
 
 Labels (conversation position, id, turn and my label; the text is read from the
 ShareGPT V3 dump at run time, see benchmarks/_sharegpt_v3.py).  First
@@ -31,14 +32,28 @@ once (benchmarks/results/eval_refusals_report2.txt), then read: tuning data sinc
 tests/data/refusal_labels_sharegpt_v3_second.jsonl (``report3``, session 4b):
 SECOND exchanges (user turn 2 and its reply) of conversations 3,000 or later,
 40 uniform + 340 with a generic cue word (benchmarks/sample_refusals_fresh.py
---second), labelled by reading and committed before any detector ran on them;
-scored only with ``--report``, once.
+--second), labelled by reading and committed before any detector ran on them.
+Scored once (benchmarks/results/eval_refusals_report3.txt), then its misses
+were read: tuning data since session 5.
+
+tests/data/refusal_labels_sharegpt_v3_third.jsonl (``report4``, session 5):
+THIRD exchanges, labelled by another reader while the detector was being
+changed, never read or run on by whoever tuned it; scored only with
+``--report``, once, by the lead.  Absent until that file is committed.
 
 ``refusal`` = the response gives none of what was asked (declines, cannot,
 does not know / is not familiar with X, cannot tell what is meant and asks back).
 Partial answers that open with "I can't ..." and then deliver, and answers that
 talk about being an AI ("As an AI language model, I don't have feelings, but
 ...") are not refusals (the latter are labelled ``ai_reference``: GPT-isms).
+
+``--unlabelled N`` checks the detector where no label can: N assistant turns
+drawn at random (seeded) from conversations 3,000 or later, leaving out every
+labelled turn and every third exchange (the report4 position, whose labels
+must stay unseen); it writes the turns ``clean`` would drop as refusals to
+``--drops`` and, with ``--compare`` (the same file written by an older
+detector, e.g. with PYTHONPATH pointing at an older commit's src), counts the
+drops that are new and prints ``--sample`` of them at random for reading.
 
 Methods: the phrase-list baseline used to clean ShareGPT for "unfiltered"
 models (substring match), the pattern library alone (any refusal opener fires),
@@ -49,13 +64,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _sharegpt_v3 import ASSISTANT, ROOT, conversations, find_dump  # noqa: E402
 
+from instructkit.clean.prescan import RuleGate  # noqa: E402
 from instructkit.clean.refusal_judge import default_judge, first_refusal  # noqa: E402
 from instructkit.clean.refusals import PatternLibrary  # noqa: E402
 
@@ -96,9 +114,10 @@ SESSION3 = ROOT / "tests/data/refusal_labels_sharegpt_v3.jsonl"
 FRESH = ROOT / "tests/data/refusal_labels_sharegpt_v3_fresh.jsonl"
 EARLY = ROOT / "tests/data/refusal_labels_sharegpt_v3_early.jsonl"
 SECOND = ROOT / "tests/data/refusal_labels_sharegpt_v3_second.jsonl"
-#: Label file -> prefix of its split names; every set but report3 is tuning data now.
-TUNING = {SESSION3: "", FRESH: "fresh-", EARLY: ""}
-TUNING_SPLITS = ("tune", "heldout", "fresh-tune", "fresh-report", "report2")
+THIRD = ROOT / "tests/data/refusal_labels_sharegpt_v3_third.jsonl"
+#: Label file -> prefix of its split names; every set but report4 is tuning data now.
+TUNING = {SESSION3: "", FRESH: "fresh-", EARLY: "", SECOND: ""}
+TUNING_SPLITS = ("tune", "heldout", "fresh-tune", "fresh-report", "report2", "report3")
 
 
 def labelled_exchanges(dump: Path, files: dict[Path, str]) -> list[tuple[dict, str, str]]:
@@ -157,6 +176,9 @@ def time_decisions(dump: Path, n: int, rounds: int, baseline: Path | None) -> No
     CPU time, not wall time, because the machine is shared.  With ``baseline``
     (an older pattern library) the two libraries alternate in one process on the
     same turns, both followed by the current judge; the counts show the work done.
+    Each library is timed twice: scanning every turn with the whole library, and
+    as ``clean`` scans it, through the rule gate (clean/prescan.py) that keeps,
+    per turn, a library of only the rules that can match it.
     """
     turns: list[tuple[str, str]] = []
     for conv in conversations(dump):
@@ -174,37 +196,125 @@ def time_decisions(dump: Path, n: int, rounds: int, baseline: Path | None) -> No
     judge = default_judge()
     for r in range(rounds):
         for name, lib in libs.items():
-            t0 = time.process_time()
-            fired = dropped = 0
-            for user, text in turns:
-                opener = first_refusal(lib.find(text))
-                if opener is None:
-                    continue
-                fired += 1
-                dropped += judge.judge(text, opener.end, user).refusal
-            took = time.process_time() - t0
-            print(
-                f"round {r + 1}, {name}: {len(turns)} assistant turns in {took:.1f} s CPU "
-                f"({fired} openers, {dropped} refusals)"
-            )
+            for gated in (False, True):
+                gate = RuleGate({k: rule.pattern for k, rule in lib.rules.items()})
+                cut: dict[frozenset[str], PatternLibrary] = {}
+                t0 = time.process_time()
+                fired = dropped = 0
+                for user, text in turns:
+                    scan = lib
+                    if gated:
+                        keys = gate.possible(text)
+                        if keys not in cut:
+                            cut[keys] = PatternLibrary(
+                                [v for k, v in lib.rules.items() if k in keys]
+                            )
+                        scan = cut[keys]
+                    opener = first_refusal(scan.find(text))
+                    if opener is None:
+                        continue
+                    fired += 1
+                    dropped += judge.judge(text, opener.end, user).refusal
+                took = time.process_time() - t0
+                print(
+                    f"round {r + 1}, {name}{', gated' if gated else ''}: {len(turns)} assistant turns "
+                    f"in {took:.1f} s CPU ({fired} openers, {dropped} refusals)"
+                )
+
+
+UNLABELLED_SEED = 1505
+
+
+def unlabelled_turns(dump: Path, n: int) -> list[tuple[int, int, str, str]]:
+    """(conversation, turn, user turn, response) of ``n`` unlabelled assistant turns (see the module docstring)."""
+    labelled = {
+        (r["idx"], r["turn"])
+        for f in (SESSION3, FRESH, EARLY, SECOND)
+        for r in map(json.loads, f.read_text().splitlines())
+    }
+    pool = []
+    for idx, conv in enumerate(conversations(dump)):
+        if idx < 3000:
+            continue
+        turns = conv.get("conversations") or []
+        answers = [i for i, m in enumerate(turns) if m.get("from") in ASSISTANT]
+        # The third assistant turn, and the turn two after the second exchange: either may be report4's.
+        third = {answers[2]} if len(answers) > 2 else set()
+        third |= {answers[1] + 2} if len(answers) > 1 else set()
+        for i in answers:
+            text = turns[i].get("value") or ""
+            if (idx, i) in labelled or i in third or not text.strip():
+                continue
+            prev = turns[i - 1] if i > 0 else {}
+            user = prev.get("value") or "" if prev.get("from") in ("human", "user") else ""
+            pool.append((idx, i, user, text))
+    return random.Random(UNLABELLED_SEED).sample(pool, min(n, len(pool)))
+
+
+def check_unlabelled(dump: Path, n: int, out: Path, old: Path | None, sample: int) -> None:
+    """Write the refusal drops among ``n`` unlabelled turns; with ``old``, count and show the new ones."""
+    lib, judge = PatternLibrary.load(), default_judge()
+    drops = {}
+    turns = {(idx, turn): (user, text) for idx, turn, user, text in unlabelled_turns(dump, n)}
+    for (idx, turn), (user, text) in turns.items():
+        opener = first_refusal(lib.find(text))
+        if opener is None:
+            continue
+        j = judge.judge(text, opener.end, user)
+        if j.refusal:
+            drops[(idx, turn)] = (opener.rule, j.probability, user, text)
+    out.write_text("".join(f"{i}\t{t}\t{d[0]}\t{d[1]:.2f}\n" for (i, t), d in drops.items()))
+    rules = Counter(d[0] for d in drops.values())
+    print(
+        f"{len(drops)} refusal drops among {n} unlabelled assistant turns: {dict(rules.most_common())}"
+    )
+    if old is None:
+        return
+    before = {
+        (int(i), int(t)): rule
+        for i, t, rule, _ in (line.split("\t") for line in old.read_text().splitlines())
+    }
+    new = sorted(set(drops) - set(before))
+    gone = sorted(set(before) - set(drops))
+    print(f"{len(new)} not dropped by {old}; {len(gone)} of its drops no longer dropped")
+    print(f"new drops by rule: {dict(Counter(drops[k][0] for k in new).most_common())}")
+    print(f"no longer dropped, by its rule: {dict(Counter(before[k] for k in gone).most_common())}")
+    rng = random.Random(UNLABELLED_SEED)
+    for what, keys in (("new drop", new), ("no longer dropped", gone)):
+        for k in sorted(rng.sample(keys, min(sample, len(keys)))):
+            user, text = turns[k]
+            rule = drops[k][0] if k in drops else before[k]
+            print(f"\n--- {what} #{k[0]} turn {k[1]} rule {rule}")
+            print(f"USER: {user[:300]!r}\nREPLY: {text[:600]!r}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline-library", type=Path, help="an older pattern library to compare")
-    ap.add_argument("--show-errors", choices=(*TUNING_SPLITS, "report3"))
-    ap.add_argument("--report", action="store_true", help="also score the held-out report3 set")
+    ap.add_argument("--show-errors", choices=(*TUNING_SPLITS, "report4"))
+    ap.add_argument("--report", action="store_true", help="also score the held-out report4 set")
     ap.add_argument("--speed", type=int, metavar="N", help="only time the first N assistant turns")
+    ap.add_argument("--unlabelled", type=int, metavar="N", help="drops among N unlabelled turns")
+    ap.add_argument("--drops", type=Path, help="where --unlabelled writes the drops (TSV)")
+    ap.add_argument("--compare", type=Path, help="drops of an older detector (--drops of it)")
+    ap.add_argument("--sample", type=int, default=30, help="new drops to print for reading")
     args = ap.parse_args()
-    if args.show_errors == "report3" and not args.report:
-        sys.exit("error: --show-errors report3 needs --report")
+    if args.show_errors == "report4" and not args.report:
+        sys.exit("error: --show-errors report4 needs --report")
+    if args.report and not THIRD.is_file():
+        sys.exit(f"error: --report needs the held-out labels {THIRD.relative_to(ROOT)}")
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
     if args.speed:
         time_decisions(dump, args.speed, 3, args.baseline_library)
         return
-    files = {**TUNING, SECOND: ""} if args.report else TUNING
+    if args.unlabelled:
+        if args.drops is None:
+            sys.exit("error: --unlabelled needs --drops OUT.tsv")
+        check_unlabelled(dump, args.unlabelled, args.drops, args.compare, args.sample)
+        return
+    files = {**TUNING, THIRD: ""} if args.report else TUNING
     exchanges = labelled_exchanges(dump, files)
     items = [(r, t) for r, _, t in exchanges]
     users = [u for _, u, _ in exchanges]
@@ -212,16 +322,17 @@ def main() -> None:
     old = PatternLibrary.load(args.baseline_library) if args.baseline_library else None
     decided = [decide(lib, t, u) for (_, t), u in zip(items, users)]
     print(f"ShareGPT V3: {dump}")
-    splits = ["tune", "heldout", "heldout/random", "fresh-tune", "fresh-report", "report2", "all"]
+    splits = ["tune", "heldout", "heldout/random", "fresh-tune", "fresh-report", "report2"]
+    splits += ["report3", "report3/uniform", "all"]
     if args.report:
-        splits += ["report3", "report3/uniform"]
+        splits += ["report4", "report4/uniform"]
     for split in splits:
         name, _, pool = split.partition("/")
         idx = [
             i
             for i, (r, _) in enumerate(items)
             if (r["split"] == name or (name == "all" and r["split"] in TUNING_SPLITS))
-            and (not pool or r["pool"] == pool)
+            and (not pool or r.get("pool") == pool)
         ]
         gold = [items[i][0]["label"] == "refusal" for i in idx]
         n = {

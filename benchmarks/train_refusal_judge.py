@@ -1,24 +1,31 @@
-"""Fit the refusal judge (clean/refusal_judge.py) on the tuning labels; never on the report3 set.
+"""Fit the refusal judge (clean/refusal_judge.py) on the tuning labels; never on the report4 set.
 
-    .venv/bin/python benchmarks/train_refusal_judge.py [--c C] [--threshold T] [--ablation] [--write]
+    .venv/bin/python benchmarks/train_refusal_judge.py [--c C] [--threshold T] [--grid-c C ...] [--ablation] [--write]
 
 Training rows: every labelled ShareGPT V3 response where a refusal pattern fires
-and no code block or list follows the opening sentence (those the judge passes
-by rule) (label 1 for ``refusal``, 0 for answers, partial answers and answers that talk
-about being an AI), with the user turn it answers, from every label set that has
-been read: tests/data/refusal_labels_sharegpt_v3.jsonl (``tune``, ``heldout``),
-refusal_labels_sharegpt_v3_fresh.jsonl (``fresh-tune``, ``fresh-report``) and
-refusal_labels_sharegpt_v3_early.jsonl (``report2``).  The held-out set is
-tests/data/refusal_labels_sharegpt_v3_second.jsonl (``report3``), never read
-here (benchmarks/eval_refusals.py --report scores it).
+and the judge does not pass it by rule (a code block or a list around the
+opening sentence, or lines of answer before it) (label 1 for ``refusal``, 0 for
+answers, partial answers and answers that talk about being an AI), with the
+user turn it answers, from every label set that has been read:
+tests/data/refusal_labels_sharegpt_v3.jsonl (``tune``, ``heldout``),
+refusal_labels_sharegpt_v3_fresh.jsonl (``fresh-tune``, ``fresh-report``),
+refusal_labels_sharegpt_v3_early.jsonl (``report2``) and, since session 5 (it
+was scored once, then its misses were read),
+refusal_labels_sharegpt_v3_second.jsonl (``report3``).  The held-out set is
+tests/data/refusal_labels_sharegpt_v3_third.jsonl (``report4``), never read
+here (benchmarks/eval_refusals.py --report scores it, once).
 
-Prints the response-level precision and recall of patterns + judge under 5-fold
-cross-validation over 5 seeds (a response no pattern fires on, or passed by
-rule, counts as "not refusal"), overall and per label set, for a grid of C and thresholds.
-``--ablation`` also scores two richer feature sets that were tried and dropped:
-+ the id of the rule that fired, + words and word pairs of the first 300
-characters (in at least 3 rows).  With ``--write`` it fits on all rows and stores
-the weights in src/instructkit/clean/patterns/refusal_judge.json.
+Prints the response-level precision and recall of patterns + judge under
+stratified 5-fold cross-validation over 5 seeds, overall and per label set,
+for a grid of C and thresholds.  The folds split all tuning responses (a
+response no pattern fires on, or passed by rule, counts as "not refusal"), so
+two pattern libraries are compared on the same folds.  Only the judge is
+cross-validated: the patterns were written by reading these same responses.
+``--ablation`` also scores feature sets that were tried and dropped: without
+the user-turn features, + the id of the rule that fired, + words and word
+pairs of the first 300 characters (in at least 3 rows).  With ``--write`` it
+fits on all rows and stores the weights in
+src/instructkit/clean/patterns/refusal_judge.json.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ from instructkit.clean.refusals import PatternLibrary  # noqa: E402
 
 OUT = ROOT / "src/instructkit/clean/patterns/refusal_judge.json"
 SETS = TUNING_SPLITS
+FOLDS = 5
+SEEDS = 5
 
 
 def tuning_rows() -> list[tuple[dict, str, str]]:
@@ -89,18 +98,28 @@ def design(
 def cross_validate(
     rows: list[tuple[dict, str, str]], idx: list[int], x, c: float, t: float
 ) -> dict[str, tuple[float, float]]:
-    """Response-level (precision, recall) per label set and overall, mean over seeds."""
+    """Response-level (precision, recall) per label set and overall, mean over seeds.
+
+    The folds split all tuning responses (stratified by label), not only those a
+    pattern fires on, so a change of the pattern library is compared on the same
+    folds; the judge is fitted on the candidates of the training folds.
+    """
     gold = np.array([r["label"] == "refusal" for r, _, _ in rows])
     split = np.array([r["split"] for r, _, _ in rows])
-    y = gold[idx].astype(int)
+    cand = np.array(idx)
+    y = gold[cand].astype(int)
     out: dict[str, list[tuple[float, float]]] = {}
-    for seed in range(5):
-        proba = np.zeros(len(y))
-        for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(x, y):
-            model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
-            proba[te] = model.fit(x[tr], y[tr]).predict_proba(x[te])[:, 1]
+    for seed in range(SEEDS):
         pred = np.zeros(len(rows), dtype=bool)
-        pred[idx] = proba >= t
+        fold = np.zeros(len(rows), dtype=int)
+        for k, (_, te) in enumerate(
+            StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(gold, gold)
+        ):
+            fold[te] = k
+        for k in range(FOLDS):
+            tr, te = fold[cand] != k, fold[cand] == k
+            model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
+            pred[cand[te]] = model.fit(x[tr], y[tr]).predict_proba(x[te])[:, 1] >= t
         for name in ("all", *SETS):
             m = np.ones(len(rows), dtype=bool) if name == "all" else split == name
             tp = int((pred & gold & m).sum())
@@ -118,6 +137,9 @@ def main() -> None:
     ap.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     ap.add_argument("--threshold", type=float, default=0.45)
     ap.add_argument("--ablation", action="store_true")
+    ap.add_argument(
+        "--grid-c", type=float, nargs="+", default=[0.3, 1.0, 3.0], help="values of C to score"
+    )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     rows = tuning_rows()
@@ -135,8 +157,8 @@ def main() -> None:
         )
         print("| C | threshold | all P / R | " + " | ".join(f"{s} P / R" for s in SETS) + " |")
         print("| ---: | ---: |" + " ---: |" * (1 + len(SETS)))
-        for c in (0.3, 1.0, 3.0):
-            for t in (0.3, 0.35, 0.375, 0.4, 0.45, 0.5):
+        for c in args.grid_c:
+            for t in (0.35, 0.375, 0.4, 0.425, 0.45, 0.5):
                 res = cross_validate(rows, idx, x, c, t)
                 cells = " | ".join(f"{res[k][0]:.3f} / {res[k][1]:.3f}" for k in ("all", *SETS))
                 print(f"| {c} | {t} | {cells} |")
@@ -146,7 +168,8 @@ def main() -> None:
     model = LogisticRegression(C=args.c, class_weight="balanced", max_iter=5000).fit(x, y)
     doc = {
         "about": "Logistic regression of clean/refusal_judge.py; fitted by benchmarks/train_refusal_judge.py "
-        "on tests/data/refusal_labels_sharegpt_v3.jsonl, _fresh.jsonl and _early.jsonl (never _second.jsonl)",
+        "on tests/data/refusal_labels_sharegpt_v3.jsonl, _fresh.jsonl, _early.jsonl and _second.jsonl "
+        "(never _third.jsonl)",
         "weights": {f: round(float(w), 4) for f, w in zip(FEATURES, model.coef_[0])},
         "bias": round(float(model.intercept_[0]), 4),
         "threshold": args.threshold,

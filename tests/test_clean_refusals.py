@@ -169,6 +169,66 @@ def test_the_user_turn_weighs_in(user: str, reply: str, refusal: bool) -> None:
     assert JUDGE.judge(reply, opener.end, user).refusal is refusal
 
 
+@pytest.mark.parametrize(
+    "user,reply",
+    [
+        # session 5: mid-conversation refusals in words no earlier opener knew (my own wording)
+        (
+            "wrong, I told you to follow the requirements I gave",
+            "I apologize for the confusion. Can you please provide me with the specific requirements "
+            "you would like me to follow while writing the script?",
+        ),
+        ("sdfsdfsdf", "I apologize, but I still do not understand what you are trying to say."),
+        ("Continue", "I'm sorry, but I still don't understand what you want me to continue with."),
+        (
+            "What are the names of the captain's children?",
+            "Unfortunately, the names of the captain's children were not mentioned in the information "
+            "provided earlier.",
+        ),
+        (
+            "Write each of the five sections as a 3000-word article.",
+            "I understand your request, but due to the text limit, I cannot provide each section at "
+            "that length. If you would like a shorter version, please let me know.",
+        ),
+        (
+            "Do the same for these cities: Leeds, York, Leeds, York",
+            "I apologize again, it seems like you have listed the cities twice. "
+            "Please let me know if you have any other questions!",
+        ),
+    ],
+)
+def test_mid_conversation_ask_backs_are_refusals(user: str, reply: str) -> None:
+    opener = first_refusal(LIB.find(reply))
+    assert opener is not None
+    assert JUDGE.judge(reply, opener.end, user).refusal
+
+
+@pytest.mark.parametrize(
+    "user,reply",
+    [
+        # answers the request, then asks a follow-up question at the end: kept
+        (
+            "Write a haiku about autumn rain.",
+            "Cold rain on the roof,\nmaple leaves drift down the drain,\nthe kettle answers.\n\n"
+            "Would you like a few more? Could you provide more details about the tone you want?",
+        ),
+        # a set-up message answered by asking for the material: nothing was asked yet
+        (
+            "There is more code to come, wait for the rest.",
+            "Alright, please provide the additional code or context and I will look at the whole program.",
+        ),
+        (
+            "I need help writing an article about a contract clause. If you understand, reply "
+            "with 'acknowledged'.",
+            "Acknowledged. Please provide me with more information about the clause you want to cover.",
+        ),
+    ],
+)
+def test_answers_that_ask_a_follow_up_are_kept(user: str, reply: str) -> None:
+    opener = first_refusal(LIB.find(reply))
+    assert opener is None or not JUDGE.judge(reply, opener.end, user).refusal
+
+
 def test_user_turn_before_takes_the_last_user_message() -> None:
     msgs = [
         {"role": "system", "content": "be brief"},
@@ -209,26 +269,30 @@ def test_strip_ai_opener_cuts_only_an_opening_disclaimer(
 
 
 def test_refusal_figures_in_the_docs_hold_on_real_data() -> None:
-    """docs/cleaning.md's figures on labelled ShareGPT V3 exchanges (the judge sees the user turn)."""
+    """docs/cleaning.md's in-sample figures on the labelled ShareGPT V3 tuning sets (the judge sees the user turn).
+
+    Every set here has been read and tuned on (report4 is the held-out one and is
+    not loaded); the test guards the documented figures against regressions.
+    """
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(root / "benchmarks"))
     from _sharegpt_v3 import find_dump
-    from eval_refusals import EARLY, FRESH, SECOND, labelled_exchanges
+    from eval_refusals import TUNING, labelled_exchanges
 
     dump = find_dump()
     if dump is None:
         pytest.skip("the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
-    for labels, split, min_p, min_r in (
-        (EARLY, "report2", 0.89, 0.77),
-        (FRESH, "report", 0.92, 0.85),
-        (SECOND, "report3", 0.94, 0.62),  # the held-out set, scored once before this test existed
+    exchanges = labelled_exchanges(dump, TUNING)
+    for split, min_p, min_r in (
+        ("report2", 0.89, 0.77),
+        ("fresh-report", 0.92, 0.85),
+        ("report3", 0.95, 0.86),
+        ("all", 0.92, 0.87),
     ):
-        items = [
-            (r, u, t) for r, u, t in labelled_exchanges(dump, {labels: ""}) if r["split"] == split
-        ]
+        items = [(r, u, t) for r, u, t in exchanges if split in ("all", r["split"])]
         pred = []
         for _, user, text in items:
             opener = first_refusal(LIB.find(text))

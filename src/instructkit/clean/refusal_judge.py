@@ -16,7 +16,11 @@ list ..."), and does it open with a greeting (a "Hi, have you read X?" is
 answered by "As an AI I do not read books, but ..." more often than refused).
 Other user-turn features (its length, a question mark, a set-up such as "I will
 send you a text", the share of the request's words the reply repeats, words the
-reply adds) did not help on cross-validation and were left out.  Word
+reply adds, and in session 5 a set-up or a follow-up such as "continue" /
+"no, that is wrong") did not help on cross-validation and were left out.
+Taking the task on includes "Acknowledged." and "Alright,": with those the
+answer to a set-up message ("I will give you the details") asks for the
+material without being a refusal.  Word
 n-grams and the id of the rule that fired were tried and lost on
 cross-validation (benchmarks/results/train_refusal_judge.txt): with two hundred
 training rows they learn topics, not refusing.  The weights live in
@@ -76,7 +80,7 @@ _COURTESY = re.compile(
 )
 #: The turn opens by taking the task on ("Sure, ...", "Yes, I can ...") before the opener.
 _ACCEPTS = re.compile(
-    r"^\W*(?:sure|yes|of\s+course|certainly|absolutely|great|okay|ok|I(?:'d|\s+would)\s+be\s+(?:happy|glad)|I\s+can\s+(?:definitely|certainly))\b",
+    r"^\W*(?:sure|yes|of\s+course|certainly|absolutely|great|okay|ok|acknowledged|understood|I\s+acknowledge|alright|all\s+right|got\s+it|noted|I(?:'d|\s+would)\s+be\s+(?:happy|glad)|I\s+can\s+(?:definitely|certainly))\b",
     re.IGNORECASE,
 )
 #: What a non-answer fills the space with: generalities, guesses, pointers elsewhere.
@@ -114,18 +118,39 @@ def _sentence_end(text: str, pos: int) -> int:
     return m.end() if m else len(text)
 
 
+def _sentence_start(text: str, pos: int) -> int:
+    starts = [m.end() for m in _SENTENCE.finditer(text, 0, pos)]
+    return starts[-1] if starts else 0
+
+
+#: Non-empty lines before the opening sentence that make it an answer with a follow-up question.
+ANSWER_LINES = 3
+
+
 def delivered_structure(text: str, hit_end: int) -> str | None:
-    """ "a code block" or "a list" when one follows the opening sentence, else None.
+    """Where the turn delivered by its shape ("a code block after the opener", ...), else None.
 
     Decided by rule, not by the regression: on the tuning labels 39 of the 40
     openers followed by a non-empty code block or a list of two or more items
-    were answers (the one refusal had an empty code block, which does not count).
+    were answers (the one refusal had an empty code block, which does not
+    count).  The same shapes before the opening sentence, or three lines of it
+    (a poem, an address), mean an answer that ends by asking a follow-up
+    question ("... Could you provide more details about the tone?"); no tuning
+    row has them, refusal or not, so the rule costs nothing there and keeps
+    short answers that close with a question.
     """
     rest = text[_sentence_end(text, hit_end) :]
     if _CODE.search(rest):
-        return "a code block"
+        return "a code block after the opener"
     if len(_LIST.findall(rest)) >= 2:
-        return "a list"
+        return "a list after the opener"
+    before = text[: _sentence_start(text, hit_end)]
+    if _CODE.search(before):
+        return "a code block before the opener"
+    if len(_LIST.findall(before)) >= 2:
+        return "a list before the opener"
+    if sum(1 for line in before.splitlines() if line.strip()) >= ANSWER_LINES:
+        return f"{ANSWER_LINES}+ lines of answer before the opener"
     return None
 
 
@@ -137,10 +162,9 @@ def features(text: str, hit_end: int, user: str = "") -> tuple[list[float], int,
     """
     end = _sentence_end(text, hit_end)
     rest = text[end:]
-    starts = [m.end() for m in _SENTENCE.finditer(text, 0, hit_end)]
     lead = sum(
         len(s.strip())
-        for s in (_SENTENCE.split(text[: starts[-1]]) if starts else [])
+        for s in _SENTENCE.split(text[: _sentence_start(text, hit_end)])
         if s.strip() and not (_COURTESY.match(s) and len(s) < 120)
     )
     sentences = [s for s in _SENTENCE.split(rest) if s.strip()]
@@ -190,7 +214,7 @@ class RefusalJudge:
         vec, content, asks = features(text, hit_end, user)
         shown = delivered_structure(text, hit_end)
         if shown:
-            return Judgement(False, 0.0, content, asks, (f"{shown} after the opener",))
+            return Judgement(False, 0.0, content, asks, (shown,))
         parts = [w * x for w, x in zip(self.weights, vec)]
         p = 1.0 / (1.0 + math.exp(-(self.bias + sum(parts))))
         refusal = p >= self.threshold
