@@ -251,6 +251,12 @@ def main() -> None:
         "--threshold", default="0.9", help="deita's threshold; several, comma-separated, to sweep"
     )
     ap.add_argument("--by", default="complexity * (1 - toxicity)", help="several: ';'-separated")
+    ap.add_argument(
+        "--fields",
+        default="all",
+        help="what select embeds: 'all' turns or the 'instruction'; several, comma-separated "
+        "(the judge space always embeds all turns)",
+    )
     ap.add_argument("--kmeans", type=int, default=100)
     ap.add_argument("--pool", choices=("report", "tune"), default="report")
     ap.add_argument(
@@ -264,70 +270,78 @@ def main() -> None:
     measure_model = args.embedding_model if args.measure_model == "same" else args.measure_model
     space = pool_vectors(pool, measure_model)
     runs = []
-    for by in [b.strip() for b in args.by.split(";")]:
-        for threshold in [float(t) for t in args.threshold.split(",")]:
-            config = SelectConfig.from_config(
-                {
-                    "n": args.n,
-                    "method": args.method,
-                    "embedding-model": args.embedding_model,
-                    "threshold": threshold,
-                    "by": by,
-                    "missing": "reject",
-                }
-            )
-            step = Select(config)
-            step.setup()
-            t0 = time.perf_counter()
-            features = pa.concat_tables(
-                step.observe(pool.slice(s, 5000)) for s in range(0, pool.num_rows, 5000)
-            )
-            t1 = time.perf_counter()
-            decision = step.decide(features)
-            t2 = time.perf_counter()
-            vectors = _vectors(features)
-            score = features.column("score").to_numpy(zero_copy_only=False)
-            # Records with a score and a vector in both spaces (the offline encoders leave
-            # mostly non-ASCII texts out): the selection is compared on these only.
-            eligible = np.flatnonzero(
-                np.isfinite(score)
-                & (np.abs(vectors).sum(axis=1) > 0)
-                & (np.abs(space).sum(axis=1) > 0)
-            )
-            rows, compared = compare(decision.keep, score, space, eligible, args.kmeans)
-            chosen = decision.keep
-            run = {
+    sweep = [
+        (fields, by, float(threshold))
+        for fields in args.fields.split(",")
+        for by in [b.strip() for b in args.by.split(";")]
+        for threshold in args.threshold.split(",")
+    ]
+    for fields, by, threshold in sweep:
+        config = SelectConfig.from_config(
+            {
+                "n": args.n,
+                "method": args.method,
+                "embedding-model": args.embedding_model,
+                "threshold": threshold,
                 "by": by,
-                "threshold": threshold if args.method == "deita" else None,
-                "selected": int(chosen.sum()),
-                "selected_compared": compared,
-                "selected_by_source": {
-                    s: int((sources[chosen] == s).sum()) for s in sorted(set(sources))
-                },
-                "eligible": len(eligible),
-                "observe_seconds": round(t1 - t0, 2),
-                "decide_seconds": round(t2 - t1, 2),
-                "warnings": decision.stats.get("warnings"),
-                "beats_all_random_on_mean_score": rows[0]["percentile"] == 100,
-                "diversity_measures_beating_all_random": sum(
-                    r["percentile"] == 100 for r in rows[QUALITY:]
-                ),
-                "rows": rows,
+                "fields": fields,
+                "missing": "reject",
             }
-            runs.append(run)
-            print(f"\n--by '{by}'  threshold {threshold}: {run['selected_by_source']}")
-            print("| measure | better | selection | random mean | random min–max | percentile |")
-            print("| --- | --- | ---: | ---: | ---: | ---: |")
-            for r in rows:
-                print(
-                    f"| {r['measure']} | {r['better']} | {r['selection']} | {r['random_mean']} | "
-                    f"{r['random_min']}–{r['random_max']} | {r['percentile']} |"
-                )
+        )
+        step = Select(config)
+        step.setup()
+        t0 = time.perf_counter()
+        features = pa.concat_tables(
+            step.observe(pool.slice(s, 5000)) for s in range(0, pool.num_rows, 5000)
+        )
+        t1 = time.perf_counter()
+        decision = step.decide(features)
+        t2 = time.perf_counter()
+        vectors = _vectors(features)
+        score = features.column("score").to_numpy(zero_copy_only=False)
+        # Records with a score and a vector in both spaces (the offline encoders leave
+        # mostly non-ASCII texts out): the selection is compared on these only.
+        eligible = np.flatnonzero(
+            np.isfinite(score) & (np.abs(vectors).sum(axis=1) > 0) & (np.abs(space).sum(axis=1) > 0)
+        )
+        rows, compared = compare(decision.keep, score, space, eligible, args.kmeans)
+        chosen = decision.keep
+        run = {
+            "fields": fields,
+            "by": by,
+            "threshold": threshold if args.method == "deita" else None,
+            "selected": int(chosen.sum()),
+            "selected_compared": compared,
+            "selected_by_source": {
+                s: int((sources[chosen] == s).sum()) for s in sorted(set(sources))
+            },
+            "eligible": len(eligible),
+            "observe_seconds": round(t1 - t0, 2),
+            "decide_seconds": round(t2 - t1, 2),
+            "warnings": decision.stats.get("warnings"),
+            "beats_all_random_on_mean_score": rows[0]["percentile"] == 100,
+            "diversity_measures_beating_all_random": sum(
+                r["percentile"] == 100 for r in rows[QUALITY:]
+            ),
+            "rows": rows,
+        }
+        runs.append(run)
+        print(
+            f"\n--fields {fields} --by '{by}' threshold {threshold}: "
+            f"{run['selected_by_source']}; diversity wins {run['diversity_measures_beating_all_random']}"
+        )
+        print("| measure | better | selection | random mean | random min–max | percentile |")
+        print("| --- | --- | ---: | ---: | ---: | ---: |")
+        for r in rows:
+            print(
+                f"| {r['measure']} | {r['better']} | {r['selection']} | {r['random_mean']} | "
+                f"{r['random_min']}–{r['random_max']} | {r['percentile']} |"
+            )
     result = {
         "command": "PYTHONPATH=src python benchmarks/eval_select.py "
         f"--method {args.method} -n {args.n} --embedding-model {args.embedding_model} "
         f"--measure-model {args.measure_model} --threshold {args.threshold} "
-        f"--by '{args.by}' --kmeans {args.kmeans} --pool {args.pool}",
+        f"--by '{args.by}' --fields {args.fields} --kmeans {args.kmeans} --pool {args.pool}",
         "measured_in": measure_model,
         "pool": {"records": pool.num_rows, "name": args.pool, "by_source": by_source},
         "runs": runs,
