@@ -47,8 +47,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from instructkit.models import embeddings
 from instructkit.models.vector_cache import cache_root
-from instructkit.schema import conform
-from instructkit.select.features import embedding_texts
+from instructkit.schema import conform, turn_texts, with_scores
+from instructkit.select.features import embedding_texts, metric_columns
 from instructkit.steps.score import ScoreConfig, ScoreStep
 from instructkit.steps.select import Select, SelectConfig, _vectors
 
@@ -127,6 +127,31 @@ def _score(pool: pa.Table, metrics: str) -> pa.Table:
     )
     print(f"scored {scored.num_rows} records ({metrics}) in {time.perf_counter() - t0:.0f} s")
     return scored
+
+
+#: The metric ``--turn-sum`` adds: Deita's sum over turns, with the complexity of every user turn.
+TURN_SUM = "complexity.turn_sum"
+
+
+def turn_summed(pool: pa.Table) -> pa.Table:
+    """Add :data:`TURN_SUM`: the record's complexity (its first instruction, as ``score`` rates
+    it) plus the complexity of each later user turn, as Deita's scorer sums its per-turn scores
+    over a conversation.  ``score`` rates only the first instruction, so the later turns are
+    rated here with the same scorer; a turn it cannot rate (unspaced script) adds nothing."""
+    from instructkit.score.complexity import ComplexityScorer
+
+    texts, rows, roles = turn_texts(pool)
+    user = np.flatnonzero(np.array(roles) == "user")
+    first = np.zeros(len(user), bool)
+    first[np.unique(rows[user], return_index=True)[1]] = True
+    later = user[~first]
+    scorer = ComplexityScorer()
+    t0 = time.perf_counter()
+    rated = scorer.score([texts[i] for i in later])["complexity"]
+    print(f"rated {len(later)} later user turns in {time.perf_counter() - t0:.0f} s")
+    extra = np.bincount(rows[later], weights=np.nan_to_num(rated), minlength=pool.num_rows)
+    base = metric_columns(pool, ("complexity",))["complexity"]
+    return with_scores(pool, {TURN_SUM: base + extra})
 
 
 def measures(
@@ -257,6 +282,11 @@ def main() -> None:
         help="what select embeds: 'all' turns or the 'instruction'; several, comma-separated "
         "(the judge space always embeds all turns)",
     )
+    ap.add_argument(
+        "--turn-sum",
+        action="store_true",
+        help=f"add the metric {TURN_SUM} (Deita's sum over turns) for --by to use",
+    )
     ap.add_argument("--kmeans", type=int, default=100)
     ap.add_argument("--pool", choices=("report", "tune"), default="report")
     ap.add_argument(
@@ -265,6 +295,8 @@ def main() -> None:
     args = ap.parse_args()
 
     pool = scored_pool(args.pool)
+    if args.turn_sum:
+        pool = turn_summed(pool)
     sources = np.array(pool.column("source").to_pylist(), dtype=object)
     by_source = {s: int((sources == s).sum()) for s in sorted(set(sources))}
     measure_model = args.embedding_model if args.measure_model == "same" else args.measure_model
@@ -341,7 +373,7 @@ def main() -> None:
         "command": "PYTHONPATH=src python benchmarks/eval_select.py "
         f"--method {args.method} -n {args.n} --embedding-model {args.embedding_model} "
         f"--measure-model {args.measure_model} --threshold {args.threshold} "
-        f"--by '{args.by}' --fields {args.fields} --kmeans {args.kmeans} --pool {args.pool}",
+        f"--by '{args.by}' --fields {args.fields}{' --turn-sum' if args.turn_sum else ''} --kmeans {args.kmeans} --pool {args.pool}",
         "measured_in": measure_model,
         "pool": {"records": pool.num_rows, "name": args.pool, "by_source": by_source},
         "runs": runs,
