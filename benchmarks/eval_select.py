@@ -22,8 +22,11 @@ Only records with a score and a vector in both spaces enter the comparison
 have as many records as the selection has such records.  For each measure:
 the percentile of the selection among the random subsets (the share of them
 it is strictly better than: 100 means it beats all 20).  ``--threshold`` and
-``--by`` take several values (comma- and ';'-separated) to sweep them; tune
-on ``--pool tune`` (disjoint records), report on ``--pool report``.
+``--by`` take several values (comma- and ';'-separated) and ``--fields`` (what
+select embeds) both values to sweep them; tune on ``--pool tune`` (disjoint
+records), report on ``--pool report``.  ``--turn-sum`` adds Deita's per-turn sum
+of the complexity as a metric for ``--by`` (``score`` rates only the first
+instruction).
 
     PYTHONPATH=src python benchmarks/eval_select.py --method deita -n 1000 \\
         --embedding-model static --measure-model tfidf --threshold 0.75
