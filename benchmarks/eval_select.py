@@ -22,8 +22,11 @@ Only records with a score and a vector in both spaces enter the comparison
 have as many records as the selection has such records.  For each measure:
 the percentile of the selection among the random subsets (the share of them
 it is strictly better than: 100 means it beats all 20).  ``--threshold`` and
-``--by`` take several values (comma- and ';'-separated) to sweep them; tune
-on ``--pool tune`` (disjoint records), report on ``--pool report``.
+``--by`` take several values (comma- and ';'-separated) and ``--fields`` (what
+select embeds) both values to sweep them; tune on ``--pool tune`` (disjoint
+records), report on ``--pool report``.  ``--turn-sum`` adds Deita's per-turn sum
+of the complexity as a metric for ``--by`` (``score`` rates only the first
+instruction).
 
     PYTHONPATH=src python benchmarks/eval_select.py --method deita -n 1000 \\
         --embedding-model static --measure-model tfidf --threshold 0.75
@@ -47,8 +50,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from instructkit.models import embeddings
 from instructkit.models.vector_cache import cache_root
-from instructkit.schema import conform
-from instructkit.select.features import embedding_texts
+from instructkit.schema import conform, turn_texts, with_scores
+from instructkit.select.features import embedding_texts, metric_columns
 from instructkit.steps.score import ScoreConfig, ScoreStep
 from instructkit.steps.select import Select, SelectConfig, _vectors
 
@@ -127,6 +130,31 @@ def _score(pool: pa.Table, metrics: str) -> pa.Table:
     )
     print(f"scored {scored.num_rows} records ({metrics}) in {time.perf_counter() - t0:.0f} s")
     return scored
+
+
+#: The metric ``--turn-sum`` adds: Deita's sum over turns, with the complexity of every user turn.
+TURN_SUM = "complexity.turn_sum"
+
+
+def turn_summed(pool: pa.Table) -> pa.Table:
+    """Add :data:`TURN_SUM`: the record's complexity (its first instruction, as ``score`` rates
+    it) plus the complexity of each later user turn, as Deita's scorer sums its per-turn scores
+    over a conversation.  ``score`` rates only the first instruction, so the later turns are
+    rated here with the same scorer; a turn it cannot rate (unspaced script) adds nothing."""
+    from instructkit.score.complexity import ComplexityScorer
+
+    texts, rows, roles = turn_texts(pool)
+    user = np.flatnonzero(np.array(roles) == "user")
+    first = np.zeros(len(user), bool)
+    first[np.unique(rows[user], return_index=True)[1]] = True
+    later = user[~first]
+    scorer = ComplexityScorer()
+    t0 = time.perf_counter()
+    rated = scorer.score([texts[i] for i in later])["complexity"]
+    print(f"rated {len(later)} later user turns in {time.perf_counter() - t0:.0f} s")
+    extra = np.bincount(rows[later], weights=np.nan_to_num(rated), minlength=pool.num_rows)
+    base = metric_columns(pool, ("complexity",))["complexity"]
+    return with_scores(pool, {TURN_SUM: base + extra})
 
 
 def measures(
@@ -251,6 +279,17 @@ def main() -> None:
         "--threshold", default="0.9", help="deita's threshold; several, comma-separated, to sweep"
     )
     ap.add_argument("--by", default="complexity * (1 - toxicity)", help="several: ';'-separated")
+    ap.add_argument(
+        "--fields",
+        default="all",
+        help="what select embeds: 'all' turns or the 'instruction'; several, comma-separated "
+        "(the judge space always embeds all turns)",
+    )
+    ap.add_argument(
+        "--turn-sum",
+        action="store_true",
+        help=f"add the metric {TURN_SUM} (Deita's sum over turns) for --by to use",
+    )
     ap.add_argument("--kmeans", type=int, default=100)
     ap.add_argument("--pool", choices=("report", "tune"), default="report")
     ap.add_argument(
@@ -259,75 +298,85 @@ def main() -> None:
     args = ap.parse_args()
 
     pool = scored_pool(args.pool)
+    if args.turn_sum:
+        pool = turn_summed(pool)
     sources = np.array(pool.column("source").to_pylist(), dtype=object)
     by_source = {s: int((sources == s).sum()) for s in sorted(set(sources))}
     measure_model = args.embedding_model if args.measure_model == "same" else args.measure_model
     space = pool_vectors(pool, measure_model)
     runs = []
-    for by in [b.strip() for b in args.by.split(";")]:
-        for threshold in [float(t) for t in args.threshold.split(",")]:
-            config = SelectConfig.from_config(
-                {
-                    "n": args.n,
-                    "method": args.method,
-                    "embedding-model": args.embedding_model,
-                    "threshold": threshold,
-                    "by": by,
-                    "missing": "reject",
-                }
-            )
-            step = Select(config)
-            step.setup()
-            t0 = time.perf_counter()
-            features = pa.concat_tables(
-                step.observe(pool.slice(s, 5000)) for s in range(0, pool.num_rows, 5000)
-            )
-            t1 = time.perf_counter()
-            decision = step.decide(features)
-            t2 = time.perf_counter()
-            vectors = _vectors(features)
-            score = features.column("score").to_numpy(zero_copy_only=False)
-            # Records with a score and a vector in both spaces (the offline encoders leave
-            # mostly non-ASCII texts out): the selection is compared on these only.
-            eligible = np.flatnonzero(
-                np.isfinite(score)
-                & (np.abs(vectors).sum(axis=1) > 0)
-                & (np.abs(space).sum(axis=1) > 0)
-            )
-            rows, compared = compare(decision.keep, score, space, eligible, args.kmeans)
-            chosen = decision.keep
-            run = {
+    sweep = [
+        (fields, by, float(threshold))
+        for fields in args.fields.split(",")
+        for by in [b.strip() for b in args.by.split(";")]
+        for threshold in args.threshold.split(",")
+    ]
+    for fields, by, threshold in sweep:
+        config = SelectConfig.from_config(
+            {
+                "n": args.n,
+                "method": args.method,
+                "embedding-model": args.embedding_model,
+                "threshold": threshold,
                 "by": by,
-                "threshold": threshold if args.method == "deita" else None,
-                "selected": int(chosen.sum()),
-                "selected_compared": compared,
-                "selected_by_source": {
-                    s: int((sources[chosen] == s).sum()) for s in sorted(set(sources))
-                },
-                "eligible": len(eligible),
-                "observe_seconds": round(t1 - t0, 2),
-                "decide_seconds": round(t2 - t1, 2),
-                "warnings": decision.stats.get("warnings"),
-                "beats_all_random_on_mean_score": rows[0]["percentile"] == 100,
-                "diversity_measures_beating_all_random": sum(
-                    r["percentile"] == 100 for r in rows[QUALITY:]
-                ),
-                "rows": rows,
+                "fields": fields,
+                "missing": "reject",
             }
-            runs.append(run)
-            print(f"\n--by '{by}'  threshold {threshold}: {run['selected_by_source']}")
-            print("| measure | better | selection | random mean | random min–max | percentile |")
-            print("| --- | --- | ---: | ---: | ---: | ---: |")
-            for r in rows:
-                print(
-                    f"| {r['measure']} | {r['better']} | {r['selection']} | {r['random_mean']} | "
-                    f"{r['random_min']}–{r['random_max']} | {r['percentile']} |"
-                )
+        )
+        step = Select(config)
+        step.setup()
+        t0 = time.perf_counter()
+        features = pa.concat_tables(
+            step.observe(pool.slice(s, 5000)) for s in range(0, pool.num_rows, 5000)
+        )
+        t1 = time.perf_counter()
+        decision = step.decide(features)
+        t2 = time.perf_counter()
+        vectors = _vectors(features)
+        score = features.column("score").to_numpy(zero_copy_only=False)
+        # Records with a score and a vector in both spaces (the offline encoders leave
+        # mostly non-ASCII texts out): the selection is compared on these only.
+        eligible = np.flatnonzero(
+            np.isfinite(score) & (np.abs(vectors).sum(axis=1) > 0) & (np.abs(space).sum(axis=1) > 0)
+        )
+        rows, compared = compare(decision.keep, score, space, eligible, args.kmeans)
+        chosen = decision.keep
+        run = {
+            "fields": fields,
+            "by": by,
+            "threshold": threshold if args.method == "deita" else None,
+            "selected": int(chosen.sum()),
+            "selected_compared": compared,
+            "selected_by_source": {
+                s: int((sources[chosen] == s).sum()) for s in sorted(set(sources))
+            },
+            "eligible": len(eligible),
+            "observe_seconds": round(t1 - t0, 2),
+            "decide_seconds": round(t2 - t1, 2),
+            "warnings": decision.stats.get("warnings"),
+            "beats_all_random_on_mean_score": rows[0]["percentile"] == 100,
+            "diversity_measures_beating_all_random": sum(
+                r["percentile"] == 100 for r in rows[QUALITY:]
+            ),
+            "rows": rows,
+        }
+        runs.append(run)
+        print(
+            f"\n--fields {fields} --by '{by}' threshold {threshold}: "
+            f"{run['selected_by_source']}; diversity wins {run['diversity_measures_beating_all_random']}"
+        )
+        print("| measure | better | selection | random mean | random min–max | percentile |")
+        print("| --- | --- | ---: | ---: | ---: | ---: |")
+        for r in rows:
+            print(
+                f"| {r['measure']} | {r['better']} | {r['selection']} | {r['random_mean']} | "
+                f"{r['random_min']}–{r['random_max']} | {r['percentile']} |"
+            )
     result = {
         "command": "PYTHONPATH=src python benchmarks/eval_select.py "
         f"--method {args.method} -n {args.n} --embedding-model {args.embedding_model} "
         f"--measure-model {args.measure_model} --threshold {args.threshold} "
-        f"--by '{args.by}' --kmeans {args.kmeans} --pool {args.pool}",
+        f"--by '{args.by}' --fields {args.fields}{' --turn-sum' if args.turn_sum else ''} --kmeans {args.kmeans} --pool {args.pool}",
         "measured_in": measure_model,
         "pool": {"records": pool.num_rows, "name": args.pool, "by_source": by_source},
         "runs": runs,

@@ -228,7 +228,9 @@ def test_tokens_selected_is_counted_once_with_or_without_a_token_budget() -> Non
 
 
 def test_default_threshold_suits_the_encoder() -> None:
-    assert SelectConfig.from_config({}).threshold == 0.9
+    assert SelectConfig.from_config({}).threshold == 0.8
+    assert SelectConfig.from_config({"fields": "instruction"}).threshold == 0.85
+    assert SelectConfig.from_config({"embedding-model": "/models/other"}).threshold == 0.9
     assert SelectConfig.from_config({"embedding-model": "static"}).threshold == 0.75
     assert (
         SelectConfig.from_config({"embedding-model": "static", "threshold": 0.8}).threshold == 0.8

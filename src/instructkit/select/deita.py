@@ -1,9 +1,10 @@
 """Deita's score-first diversity filter, as its code does it.
 
 Walk the records from the best score down; keep one unless its cosine to a
-record already kept exceeds the threshold (default 0.9); stop at N.  Unlike a
-filter that compares each record with its nearest neighbour over all records,
-two near-duplicate top records never drop each other: the first is kept.
+record already kept exceeds the threshold (Deita's default is 0.9; ``select``'s
+is tuned per encoder, since cosines differ between encoders); stop at N.
+Unlike a filter that compares each record with its nearest neighbour over all
+records, two near-duplicate top records never drop each other: the first is kept.
 """
 
 from __future__ import annotations

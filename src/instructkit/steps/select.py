@@ -41,8 +41,13 @@ from instructkit.steps.config import StepConfig
 
 #: The default ranking: instruction complexity, discounted by toxicity (``score``'s default metrics).
 DEFAULT_BY = "complexity * (1 - toxicity)"
-#: Deita's threshold: a record is skipped when its cosine to a kept one exceeds it.
+#: Deita's threshold: a record is skipped when its cosine to a kept one exceeds it.  Kept for
+#: encoders not tuned here (any sentence-transformers model).
 DEITA_THRESHOLD = 0.9
+#: MiniLM's threshold per ``--fields``: at 0.9 hardly any pair of its records binds, and the picks
+#: beat random on fewer diversity measures in independent spaces (0 of 12 on the tuning pool
+#: against 4 at 0.8 for all turns, 4 at 0.85 for the instruction; docs/select.md).
+MINILM_THRESHOLD = {"all": 0.8, "instruction": 0.85}
 #: The static encoder's cosines are compressed (two unrelated records often score above 0.7,
 #: a random subset's mean nearest-neighbour cosine is ~0.8), so 0.9 hardly binds with it; 0.75
 #: was the best threshold on the tuning pool (benchmarks/eval_select.py --pool tune, docs/select.md).
@@ -72,8 +77,9 @@ class SelectConfig(StepConfig):
         None,
         ge=-1.0,
         le=1.0,
-        description="deita: skip a record whose cosine to a kept one exceeds this (default "
-        "0.9, Deita's; 0.75 with --embedding-model static, whose cosines run higher).",
+        description="deita: skip a record whose cosine to a kept one exceeds this (default, "
+        "tuned per encoder: 0.8 with minilm, 0.85 with minilm and --fields instruction, 0.75 "
+        "with static; 0.9, Deita's, with any other model).",
     )
     embedding_model: str = Field(
         embeddings.DEFAULT_EMBEDDING_MODEL,
@@ -100,11 +106,18 @@ class SelectConfig(StepConfig):
     @model_validator(mode="before")
     @classmethod
     def _threshold_for_the_encoder(cls, data: Any) -> Any:
-        """No --threshold: Deita's 0.9, or :data:`STATIC_THRESHOLD` for the static encoder."""
+        """No --threshold: the one tuned for the encoder (and, with MiniLM, the embedded field);
+        Deita's 0.9 for an encoder not tuned here."""
         if isinstance(data, dict) and data.get("threshold") is None:
             model = data.get("embedding_model", embeddings.DEFAULT_EMBEDDING_MODEL)
-            static = model == embeddings.STATIC_MODEL
-            data = {**data, "threshold": STATIC_THRESHOLD if static else DEITA_THRESHOLD}
+            if model == embeddings.STATIC_MODEL:
+                threshold = STATIC_THRESHOLD
+            elif model == embeddings.DEFAULT_EMBEDDING_MODEL:
+                fields = data.get("fields", "all")
+                threshold = MINILM_THRESHOLD.get(fields, MINILM_THRESHOLD["all"])
+            else:
+                threshold = DEITA_THRESHOLD
+            data = {**data, "threshold": threshold}
         return data
 
     @field_validator("by")
