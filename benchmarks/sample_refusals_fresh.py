@@ -46,7 +46,7 @@ was read.
 
 ``--third`` draws the session-5 report set (``report4``), after every earlier
 set had been read and tuned on: THIRD exchanges (user turn 3 and the reply to
-it, the exchange after :func:`second_exchange`) of conversations 3,000 or
+it, :func:`nth_exchange` with ``n=3``) of conversations 3,000 or
 later, again a position no label file names.  Seeded (:data:`SEED_THIRD`):
 :data:`N_THIRD_UNIFORM` at random (``uniform``), :data:`N_THIRD_SHORT` at
 random among the rest of the replies under :data:`SHORT_CHARS` characters
@@ -62,6 +62,21 @@ Order of events: the 400 were drawn, labelled and committed first; they gave
 items (pool ``cue_more``) were then drawn from the rest with the same
 generator (the first 400 do not change), labelled before any detector run
 and committed again (47 refusals in all 500).
+
+``--fourth`` draws the next report set (``report5``) the same way, after every
+earlier set (up to ``report4``) had been read and tuned on: FOURTH exchanges
+(user turn 4 and the reply to it) of conversations 3,000 or later.  Seeded
+(:data:`SEED_FOURTH`): :data:`N_FOURTH_UNIFORM` ``uniform``,
+:data:`N_FOURTH_SHORT` ``short`` and :data:`N_FOURTH_CUE` ``cue``, drawn in that
+order as for ``--third`` (one :func:`draw_later` serves all three; ``--second``
+and ``--third`` still draw exactly their committed sets).  Order of events: the
+sampler was written and the 500 drawn, then every item was labelled by reading
+(``--fourth --show A-B``) and committed
+(tests/data/refusal_labels_sharegpt_v3_fourth.jsonl, draw order) before the
+detector ran on any of it; the sampler imports neither the pattern library nor
+the judge, and :func:`labelled_turns` leaves the new file out so the draw cannot
+shift.  The 500 gave 56 refusals (the 50 wanted), so no ``cue_more`` top-up was
+drawn.
 
 Output: one JSON line per item (idx, id, turn, pool, split); ``--show``
 prints the exchanges for labelling.
@@ -129,6 +144,34 @@ N_THIRD_SHORT = 60
 N_THIRD_CUE = 300
 N_THIRD_MORE = 100
 THIRD_LABELS = ROOT / "tests/data/refusal_labels_sharegpt_v3_third.jsonl"
+SEED_FOURTH = 1506
+N_FOURTH_UNIFORM = 40
+N_FOURTH_SHORT = 60
+N_FOURTH_CUE = 400
+FOURTH_LABELS = ROOT / "tests/data/refusal_labels_sharegpt_v3_fourth.jsonl"
+#: Exchange number -> (seed, split, pools in draw order with their sizes).
+LATER: dict[int, tuple[int, str, tuple[tuple[str, int], ...]]] = {
+    2: (
+        SEED_SECOND,
+        "report3",
+        (("uniform", N_SECOND_UNIFORM), ("cue", N_SECOND_CUE), ("cue_more", N_SECOND_MORE)),
+    ),
+    3: (
+        SEED_THIRD,
+        "report4",
+        (
+            ("uniform", N_THIRD_UNIFORM),
+            ("short", N_THIRD_SHORT),
+            ("cue", N_THIRD_CUE),
+            ("cue_more", N_THIRD_MORE),
+        ),
+    ),
+    4: (
+        SEED_FOURTH,
+        "report5",
+        (("uniform", N_FOURTH_UNIFORM), ("short", N_FOURTH_SHORT), ("cue", N_FOURTH_CUE)),
+    ),
+}
 USED = [ROOT / "tests/data/refusal_labels_sharegpt_v3.jsonl"]
 
 
@@ -144,41 +187,33 @@ def first_exchange(conv: dict) -> tuple[int, str, str] | None:
     return None
 
 
-def second_exchange(conv: dict) -> tuple[int, str, str] | None:
-    """(assistant turn index, user text, response) of the exchange after the first one."""
-    first = first_exchange(conv)
-    turns = conv.get("conversations") or []
-    if first is None or first[0] + 2 >= len(turns):
-        return None
-    user, reply = turns[first[0] + 1], turns[first[0] + 2]
-    if user.get("from") not in ("human", "user") or reply.get("from") not in ASSISTANT:
-        return None
-    if not (user.get("value") or "").strip() or not (reply.get("value") or "").strip():
-        return None
-    return first[0] + 2, user["value"], reply["value"]
+def nth_exchange(conv: dict, n: int) -> tuple[int, str, str] | None:
+    """(assistant turn index, user text, response) of the ``n``-th exchange (1 = :func:`first_exchange`).
 
-
-def third_exchange(conv: dict) -> tuple[int, str, str] | None:
-    """(assistant turn index, user text, response) of the exchange after the second one."""
-    second = second_exchange(conv)
+    Each exchange after the first is the user turn right after the previous reply and
+    the reply to it; None when the conversation ends first or breaks that alternation.
+    """
+    ex = first_exchange(conv)
     turns = conv.get("conversations") or []
-    if second is None or second[0] + 2 >= len(turns):
-        return None
-    user, reply = turns[second[0] + 1], turns[second[0] + 2]
-    if user.get("from") not in ("human", "user") or reply.get("from") not in ASSISTANT:
-        return None
-    if not (user.get("value") or "").strip() or not (reply.get("value") or "").strip():
-        return None
-    return second[0] + 2, user["value"], reply["value"]
+    for _ in range(n - 1):
+        if ex is None or ex[0] + 2 >= len(turns):
+            return None
+        user, reply = turns[ex[0] + 1], turns[ex[0] + 2]
+        if user.get("from") not in ("human", "user") or reply.get("from") not in ASSISTANT:
+            return None
+        if not (user.get("value") or "").strip() or not (reply.get("value") or "").strip():
+            return None
+        ex = ex[0] + 2, user["value"], reply["value"]
+    return ex
 
 
 def labelled_turns(
-    exclude: tuple[Path, ...] = (SECOND_LABELS, THIRD_LABELS),
+    exclude: tuple[Path, ...] = (SECOND_LABELS, THIRD_LABELS, FOURTH_LABELS),
 ) -> set[tuple[int, int]]:
     """(conversation, turn) of every row of the label files, but for the ones ``exclude`` names.
 
-    The default leaves out the files the ``--second`` and ``--third`` draws wrote, so
-    that neither draw changes once its own labels (or a later set's) exist.
+    The default leaves out the files the ``--second``, ``--third`` and ``--fourth`` draws
+    wrote, so that no draw changes once its own labels (or a later set's) exist.
     """
     out = set()
     for f in sorted((ROOT / "tests/data").glob("refusal_labels_sharegpt_v3*.jsonl")):
@@ -190,88 +225,52 @@ def labelled_turns(
     return out
 
 
-def draw_second(dump: Path) -> list[dict]:
-    """The ``--second`` set (see the module docstring), in conversation order."""
+def draw_later(dump: Path, n: int) -> list[dict]:
+    """The ``--second`` / ``--third`` / ``--fourth`` set (``n`` = 2, 3, 4; see the module docstring).
+
+    Pools are drawn in the order :data:`LATER` lists them, each from what the earlier
+    ones left, so a pool appended later (``cue_more``) never shifts the earlier ones.
+    """
+    seed, split, sizes = LATER[n]
     seen = labelled_turns()
     pool = []
     for idx, conv in enumerate(conversations(dump)):
         if idx < 3000:
             continue
-        ex = second_exchange(conv)
+        ex = nth_exchange(conv, n)
         if ex is None or (idx, ex[0]) in seen:
             continue
         head = ex[2][:300].lower().replace("\u2019", "'")
+        cue = any(c in head for c in CUES + CUES2)
         pool.append(
             {
                 "idx": idx,
                 "id": conv.get("id"),
                 "turn": ex[0],
-                "cue": any(c in head for c in CUES + CUES2),
+                "cue": cue,
+                "short": len(ex[2].strip()) < SHORT_CHARS and not cue,
             }
         )
-    rng = random.Random(SEED_SECOND)
-    uniform = rng.sample(pool, N_SECOND_UNIFORM)
-    taken = {p["idx"] for p in uniform}
-    cued = rng.sample([p for p in pool if p["cue"] and p["idx"] not in taken], N_SECOND_CUE)
-    taken |= {p["idx"] for p in cued}
-    more = rng.sample([p for p in pool if p["cue"] and p["idx"] not in taken], N_SECOND_MORE)
+    rng = random.Random(seed)
+    taken: set[int] = set()
+    out = []
+    for name, size in sizes:
+        eligible = [p for p in pool if p["idx"] not in taken]
+        if name == "short":
+            eligible = [p for p in eligible if p["short"]]
+        elif name != "uniform":
+            eligible = [p for p in eligible if p["cue"]]
+        part = rng.sample(eligible, size)
+        taken |= {p["idx"] for p in part}
+        out += [
+            {"idx": p["idx"], "id": p["id"], "turn": p["turn"], "pool": name, "split": split}
+            for p in part
+        ]
     print(
-        f"# pool: {len(pool)} second exchanges, {sum(p['cue'] for p in pool)} with a cue word",
+        f"# pool: {len(pool)} exchanges no. {n}, {sum(p['cue'] for p in pool)} with a cue word, "
+        f"{sum(p['short'] for p in pool)} short without one",
         file=sys.stderr,
     )
-    out = [
-        {"idx": p["idx"], "id": p["id"], "turn": p["turn"], "pool": name, "split": "report3"}
-        for name, part in (("uniform", uniform), ("cue", cued), ("cue_more", more))
-        for p in part
-    ]
-    return sorted(out, key=lambda r: r["idx"])
-
-
-def draw_third(dump: Path) -> list[dict]:
-    """The ``--third`` set (see the module docstring), in conversation order."""
-    seen = labelled_turns()
-    pool = []
-    for idx, conv in enumerate(conversations(dump)):
-        if idx < 3000:
-            continue
-        ex = third_exchange(conv)
-        if ex is None or (idx, ex[0]) in seen:
-            continue
-        head = ex[2][:300].lower().replace("\u2019", "'")
-        pool.append(
-            {
-                "idx": idx,
-                "id": conv.get("id"),
-                "turn": ex[0],
-                "cue": any(c in head for c in CUES + CUES2),
-                "short": len(ex[2].strip()) < SHORT_CHARS,
-            }
-        )
-    rng = random.Random(SEED_THIRD)
-    uniform = rng.sample(pool, N_THIRD_UNIFORM)
-    taken = {p["idx"] for p in uniform}
-    short = rng.sample(
-        [p for p in pool if p["short"] and not p["cue"] and p["idx"] not in taken], N_THIRD_SHORT
-    )
-    taken |= {p["idx"] for p in short}
-    cued = rng.sample([p for p in pool if p["cue"] and p["idx"] not in taken], N_THIRD_CUE)
-    taken |= {p["idx"] for p in cued}
-    more = rng.sample([p for p in pool if p["cue"] and p["idx"] not in taken], N_THIRD_MORE)
-    print(
-        f"# pool: {len(pool)} third exchanges, {sum(p['cue'] for p in pool)} with a cue word, "
-        f"{sum(p['short'] and not p['cue'] for p in pool)} short without one",
-        file=sys.stderr,
-    )
-    out = [
-        {"idx": p["idx"], "id": p["id"], "turn": p["turn"], "pool": name, "split": "report4"}
-        for name, part in (
-            ("uniform", uniform),
-            ("short", short),
-            ("cue", cued),
-            ("cue_more", more),
-        )
-        for p in part
-    ]
     return sorted(out, key=lambda r: r["idx"])
 
 
@@ -344,17 +343,16 @@ def main() -> None:
     ap.add_argument("--early", action="store_true", help="the second held-out set (report2)")
     ap.add_argument("--second", action="store_true", help="second exchanges (report3)")
     ap.add_argument("--third", action="store_true", help="third exchanges (report4)")
+    ap.add_argument("--fourth", action="store_true", help="fourth exchanges (report5)")
     args = ap.parse_args()
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
-    if args.third:
-        items, exchange = draw_third(dump), third_exchange
-    elif args.second:
-        items, exchange = draw_second(dump), second_exchange
+    which = 4 if args.fourth else 3 if args.third else 2 if args.second else 1
+    if which > 1:
+        items = draw_later(dump, which)
     else:
         items = draw_early(dump) if args.early else draw(dump)
-        exchange = first_exchange
     if not args.show:
         for r in items:
             print(json.dumps(r))
@@ -364,8 +362,8 @@ def main() -> None:
     for idx, conv in enumerate(conversations(dump)):
         if idx in want:
             n, r = want[idx]
-            turn, user, reply = exchange(conv)  # type: ignore[misc]
-            if args.third:
+            turn, user, reply = nth_exchange(conv, which)  # type: ignore[misc]
+            if which > 2:
                 before = conv["conversations"][turn - 2].get("value") or ""
                 tail = f" …[{len(reply)}c]… {reply[-200:]!r}" if len(reply) > 600 else ""
                 print(
