@@ -11,17 +11,31 @@ out), and :class:`RuleGate` keeps, per text, only the rules whose probe finds
 something.  Leaving out of an alternation the alternatives that match nowhere
 in a text does not change its matches (same positions, same winning rule), so a
 library of the kept rules finds exactly what the whole library finds.
+
+With Hyperscan installed (x86-64), the gate asks one question per text instead
+of one per rule: every rule is translated whole (:func:`loose`: what the
+folded text must contain, with the parts that cannot be translated widened to
+"any character") and all of them are scanned together in one pass, which
+reports which rules can match.  Without it, the per-rule probes run in ``re``.
+Either way the kept rules include every rule that matches, so the hits are the
+library's own.
 """
 
 from __future__ import annotations
 
 import re
 import string
+import threading
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from re import _constants as C  # type: ignore[attr-defined]
 from re import _parser  # type: ignore[attr-defined]
 from typing import Any
+
+try:  # one pass over each text for all rules; without it the probes run one by one in re
+    import hyperscan as _hyperscan
+except ImportError:  # pragma: no cover - platforms without Hyperscan wheels
+    _hyperscan = None
 
 #: A probe must require at least this many characters; shorter ones find something in nearly every text.
 MIN_WIDTH = 3
@@ -219,24 +233,181 @@ def _has_backreference(items: Iterable[tuple[Any, Any]]) -> bool:
     return False
 
 
-class RuleGate:
-    """Per text, the keys of the rules that can match it: those without a probe, and those whose probe finds something."""
+def _hs_char(ch: str) -> str:
+    """One character in Hyperscan's syntax: ASCII letters and digits as they are, anything else as ``\\x{..}``."""
+    return ch if ch.isascii() and ch.isalnum() else f"\\x{{{ord(ch):x}}}"
 
-    def __init__(self, patterns: dict[str, str], flags: int = re.IGNORECASE) -> None:
-        self.probes: dict[str, re.Pattern[str]] = {}
-        always = []
+
+@lru_cache(maxsize=4)
+def _category(category: Any) -> str:
+    """The ASCII characters re's ``\\s`` or ``\\d`` matches, plus every non-ASCII one (wider, and far cheaper to compile)."""
+    pattern = r"\s" if category is C.CATEGORY_SPACE else r"\d"
+    ascii_ = "".join(map(chr, range(128)))
+    return "".join(_hs_char(c) for c in re.findall(pattern, ascii_)) + _NON_ASCII
+
+
+#: Every non-ASCII character (a class item in Hyperscan's UTF-8 mode).
+_NON_ASCII = "\\x{80}-\\x{10ffff}"
+#: Bounded repeats wider than this become unbounded: the same text found, a far smaller automaton.
+_MAX_BOUND = 8
+
+
+_HS_ANY = "."  # compiled with HS_FLAG_DOTALL: any character, the widening of what is not translated
+
+
+def _loose_class(items: list[tuple[Any, Any]]) -> str:
+    out = []
+    for op, av in items:
+        if op is C.LITERAL and _plain(chr(av)):
+            out.append(_hs_char(chr(av).lower()))
+        elif op is C.RANGE and all(chr(c).isascii() and not chr(c).isalpha() for c in av):
+            out.append(f"{_hs_char(chr(av[0]))}-{_hs_char(chr(av[1]))}")
+        elif op is C.CATEGORY and av in (C.CATEGORY_DIGIT, C.CATEGORY_SPACE):
+            out.append(_category(av))
+        else:
+            return _HS_ANY  # a class matches one character: any one is wider
+    return "[" + "".join(out) + "]"
+
+
+def _loose(items: Iterable[tuple[Any, Any]]) -> str | None:
+    """A parsed sequence in Hyperscan's syntax over folded text, matching at least what it matched; None if unknown."""
+    parts = []
+    for op, av in items:
+        if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            continue  # zero width: leaving it out only lets the translation match more
+        if op is C.LITERAL:
+            part: str | None = _hs_char(chr(av).lower()) if _plain(chr(av)) else _HS_ANY
+        elif op is C.IN:
+            part = _loose_class(av)
+        elif op in (C.ANY, C.NOT_LITERAL):
+            part = _HS_ANY
+        elif op is C.SUBPATTERN:
+            part = _loose(av[3])
+            part = None if part is None else f"(?:{part})"
+        elif op is C.ATOMIC_GROUP:
+            part = _loose(av)
+            part = None if part is None else f"(?:{part})"
+        elif op is C.BRANCH:
+            alternatives = [_loose(b) for b in av[1]]
+            part = None if None in alternatives else "(?:" + "|".join(alternatives) + ")"  # type: ignore[arg-type]
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            lo, hi, body = av
+            inner = _loose(body)
+            top = "" if hi is C.MAXREPEAT or hi > _MAX_BOUND else hi
+            part = None if inner is None else f"(?:{inner}){{{lo},{top}}}"
+        else:
+            return None  # back-references and anything new: not translated
+        if part is None:
+            return None
+        parts.append(part)
+    return "".join(parts)
+
+
+def loose(pattern: str, flags: int = re.IGNORECASE) -> str | None:
+    """The whole rule as a Hyperscan pattern that finds something in ``fold(text)`` whenever the rule matches in ``text``.
+
+    Literals are lower-cased as in :func:`probe`; classes, ``.`` and literals it
+    cannot fold become "any character", zero-width assertions are left out,
+    ``\\s`` and ``\\d`` are spelled out as the characters ``re`` gives them.
+    What remains asks only whether a match exists, which every engine answers
+    alike.  None for a rule that can match the empty string or that it cannot
+    read.
+    """
+    try:
+        items = _parser.parse(pattern, flags)
+    except re.error:
+        return None
+    if items.getwidth()[0] == 0:
+        return None
+    return _loose(list(items))
+
+
+class _Scanner:
+    """All loose rules in one Hyperscan database: one pass per text says which can match."""
+
+    def __init__(self, loose_rules: dict[str, str]) -> None:
+        assert _hyperscan is not None
+        flags = _hyperscan.HS_FLAG_UTF8 | _hyperscan.HS_FLAG_DOTALL | _hyperscan.HS_FLAG_SINGLEMATCH
+        self.keys = list(loose_rules)
+        self._db = self._compile([loose_rules[k].encode() for k in self.keys], flags)
+        if (
+            self._db is None
+        ):  # a rule Hyperscan refuses (too large) stays with re: find it, build the rest
+            self.keys = [k for k in self.keys if self._compile([loose_rules[k].encode()], flags)]
+            self._db = self._compile([loose_rules[k].encode() for k in self.keys], flags)
+        if self._db is None:
+            self.keys = []
+        self._local = threading.local()  # scratch space is per thread
+
+    @staticmethod
+    def _compile(expressions: list[bytes], flags: int) -> Any:
+        if not expressions:
+            return None
+        db = _hyperscan.Database()
+        try:
+            db.compile(
+                expressions=expressions,
+                ids=list(range(len(expressions))),
+                elements=len(expressions),
+                flags=[flags] * len(expressions),
+            )
+        except _hyperscan.error:
+            return None
+        return db
+
+    def scan(self, folded: str) -> list[str] | None:
+        """Keys of the rules that can match; None when the text is not UTF-8 (lone surrogates)."""
+        if self._db is None:
+            return []
+        try:
+            data = folded.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = _hyperscan.Scratch(self._db)
+        found: list[int] = []
+        self._db.scan(data, match_event_handler=lambda i, *_: found.append(i), scratch=scratch)
+        return [self.keys[i] for i in found]
+
+
+class RuleGate:
+    """Per text, the keys of the rules that can match it: those without a probe, and those whose probe finds something.
+
+    With Hyperscan, the rules it takes are asked in one pass (:class:`_Scanner`)
+    and only the others by their ``re`` probes; ``hyperscan=False`` (and a text
+    that is not UTF-8) uses the probes for all.
+    """
+
+    def __init__(
+        self, patterns: dict[str, str], flags: int = re.IGNORECASE, *, hyperscan: bool = True
+    ) -> None:
+        self._patterns, self._flags = patterns, flags
         # A group number in one rule counts the groups of the rules before it: drop none then.
-        numbered = any(_has_backreference(_parser.parse(p, flags)) for p in patterns.values())
-        for key, pattern in patterns.items():
-            found = None if numbered else probe(pattern, flags)
-            if found is None:
-                always.append(key)
-            else:
-                self.probes[key] = found
-        self.always = frozenset(always)
+        self._numbered = any(_has_backreference(_parser.parse(p, flags)) for p in patterns.values())
+        self._scanner: _Scanner | None = None
+        if hyperscan and _hyperscan is not None and not self._numbered:
+            wide = {k: x for k, p in patterns.items() if (x := loose(p, flags)) is not None}
+            self._scanner = _Scanner(wide)
+        scanned = set(self._scanner.keys if self._scanner else ())
+        rest = {k: p for k, p in patterns.items() if k not in scanned and not self._numbered}
+        self._by_re = {k: x for k, p in rest.items() if (x := probe(p, flags)) is not None}
+        self.always = frozenset(patterns) - scanned - set(self._by_re)
         # Turns recur (repeated prompts and answers): each distinct text is probed once.
         self.possible: Callable[[str], frozenset[str]] = lru_cache(maxsize=4096)(self._possible)
 
+    @cached_property
+    def probes(self) -> dict[str, re.Pattern[str]]:
+        """The ``re`` probe of every rule that has one (built when first needed: Hyperscan may take them all)."""
+        if self._numbered:
+            return {}
+        found = {k: probe(p, self._flags) for k, p in self._patterns.items()}
+        return {k: p for k, p in found.items() if p is not None}
+
     def _possible(self, text: str) -> frozenset[str]:
         folded = fold(text)
-        return self.always.union(k for k, p in self.probes.items() if p.search(folded))
+        found = self._scanner.scan(folded) if self._scanner is not None else None
+        if found is None:  # no Hyperscan, or a text it cannot read
+            unprobed = frozenset(self._patterns).difference(self.probes)
+            return unprobed.union(k for k, p in self.probes.items() if p.search(folded))
+        return self.always.union(found, (k for k, p in self._by_re.items() if p.search(folded)))

@@ -252,13 +252,30 @@ def is_truncated(text: str) -> str | None:
     return None
 
 
+#: ASCII characters that :func:`instructkit.text.words` turns into a word break (punctuation,
+#: "_", white space), read off ``words`` itself.
+_ASCII_BREAKS = {i: " " for i in range(128) if not words(chr(i))}
+
+
+def _echo_words(text: str) -> str:
+    """``" ".join(words(text))``; for ASCII text without the regex pass, which gives the same.
+
+    On ASCII, NFKC changes nothing, ``casefold`` is ``lower``, and the rest of
+    :func:`~instructkit.text.normalize` acts character by character, so a
+    translation table of the characters that become breaks does the same.
+    """
+    if text.isascii():
+        return " ".join(text.lower().translate(_ASCII_BREAKS).split())
+    return " ".join(words(text))
+
+
 def is_echo(instruction: str, response: str) -> bool:
     """True when the response only repeats the instruction: the same words, or most of it copied verbatim.
 
     Deliberately strict: rewriting, reformatting and grammar-fixing tasks give
     answers that share most words with the instruction and are not echoes.
     """
-    r, i = " ".join(words(response)), " ".join(words(instruction))
+    r, i = _echo_words(response), _echo_words(instruction)
     if not r or not i:
         return False
     return r == i or (len(r) >= 0.8 * len(i) and r in i)
