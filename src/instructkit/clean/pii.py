@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -200,7 +201,32 @@ class PiiConfig:
     entities: tuple[str, ...] = field(default_factory=lambda: tuple(PLACEHOLDERS))
 
 
+def _import_presidio() -> None:
+    """Import Presidio without Hugging Face ``transformers`` when nothing has loaded that yet.
+
+    Presidio's package import reaches its transformers NLP engine, whose module
+    imports ``transformers.pipeline`` (about 3 s of start-up) only to note
+    whether that engine is available; instructkit uses the no_op and spaCy
+    engines.  ``transformers`` is marked absent for that one import, so the
+    module notes it unavailable, and the mark is removed right after: a later
+    ``import transformers`` (a toxicity or NLI model) works as usual.  If a
+    Presidio version needs transformers to import at all, it is imported again
+    the ordinary way.
+    """
+    if "presidio_analyzer" in sys.modules or "transformers" in sys.modules:
+        return
+    sys.modules["transformers"] = None  # type: ignore[assignment]
+    try:
+        import presidio_analyzer  # noqa: F401
+    except ImportError:
+        for name in [m for m in sys.modules if m.split(".")[0] == "presidio_analyzer"]:
+            del sys.modules[name]
+    finally:
+        del sys.modules["transformers"]
+
+
 def _engine(config: PiiConfig) -> Any:
+    _import_presidio()
     try:
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NlpEngineProvider, NoOpNlpEngine
