@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from instructkit.clean import prescan
 from instructkit.clean.prescan import fold
 from instructkit.errors import InstructkitError, MissingDependency
 from instructkit.models.paths import SPACY_MODEL
@@ -292,6 +293,54 @@ def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
+def _pattern_gate(recognizers: list[Any]) -> Callable[[str], set[str] | None] | None:
+    """Which entity types a text can hold as far as their regular expressions tell, in one Hyperscan pass.
+
+    A type is gated when every recognizer of it is a plain Presidio
+    ``PatternRecognizer`` (results only from matches of its patterns in the
+    text) and every pattern has a loose translation (:func:`prescan.loose`:
+    matches wherever the pattern does).  A gated type none of whose patterns
+    finds anything has no results, so leaving it out of the entities asked
+    for changes nothing; the others are always asked (behind their
+    triggers).  None without Hyperscan; the gate returns None for a text it
+    cannot read.
+    """
+    from presidio_analyzer import PatternRecognizer
+
+    if not prescan.hyperscan_available():
+        return None
+    expressions: dict[tuple[str, int, int], str] = {}
+    ungated: set[str] = set()
+    for n, rec in enumerate(recognizers):
+        entity = rec.supported_entities[0]
+        plain = (
+            isinstance(rec, PatternRecognizer) and type(rec).analyze is PatternRecognizer.analyze
+        )
+        wide = (
+            [
+                prescan.loose(p.regex, rec.global_regex_flags or 0, folded=False)
+                for p in rec.patterns
+            ]
+            if plain
+            else [None]
+        )
+        if not wide or None in wide:
+            ungated.add(entity)
+            continue
+        expressions.update({(entity, n, i): x for i, x in enumerate(wide)})  # type: ignore[misc]
+    scanner = prescan.Scanner(expressions)
+    ungated |= {k[0] for k in expressions if k not in set(scanner.keys)}
+    gated = {k[0] for k in expressions} - ungated
+
+    def possible(text: str) -> set[str] | None:
+        found = scanner.scan(text)
+        if found is None:
+            return None
+        return {k[0] for k in found} | (set(PLACEHOLDERS) - gated)
+
+    return possible
+
+
 class PiiDetector:
     """Finds PII spans in a text; every span names the recognizer and pattern that fired."""
 
@@ -308,6 +357,7 @@ class PiiDetector:
             r.supported_entities[0]: [c.lower() for c in (r.context or [])]
             for r in self.engine.registry.recognizers
         }
+        self._gate = _pattern_gate(self.engine.registry.recognizers)
         # Turns recur (pasted code, repeated prompts, split conversations): each distinct text is scanned once.
         self._find_once = lru_cache(maxsize=FIND_CACHE)(self._find)
 
@@ -316,10 +366,14 @@ class PiiDetector:
 
     def _find(self, text: str) -> tuple[Entity, ...]:
         digits = _ANY_DIGIT(text) is not None
+        possible = self._gate(text) if self._gate is not None else None
         wanted = [
             e
             for e in self.config.entities
-            if e != "PERSON" and (digits or e not in _NEED_DIGIT) and _TRIGGERS[e](text)
+            if e != "PERSON"
+            and (possible is None or e in possible)
+            and (digits or e not in _NEED_DIGIT)
+            and _TRIGGERS[e](text)
         ]
         if self.config.names and "PERSON" in self.config.entities:
             wanted.append("PERSON")

@@ -36,6 +36,10 @@ try:  # one pass over each text for all rules; without it the probes run one by 
     import hyperscan as _hyperscan
 except ImportError:  # pragma: no cover - platforms without Hyperscan wheels
     _hyperscan = None
+try:
+    import regex as _regex
+except ImportError:  # pragma: no cover - only the PII gate reads regex's classes
+    _regex = None
 
 #: A probe must require at least this many characters; shorter ones find something in nearly every text.
 MIN_WIDTH = 3
@@ -240,28 +244,54 @@ def _hs_char(ch: str) -> str:
 
 @lru_cache(maxsize=4)
 def _category(category: Any) -> str:
-    """The ASCII characters re's ``\\s`` or ``\\d`` matches, plus every non-ASCII one (wider, and far cheaper to compile)."""
+    """The ASCII characters ``\\s`` or ``\\d`` matches (in ``re`` or ``regex``), plus every non-ASCII one (wider, far cheaper to compile)."""
     pattern = r"\s" if category is C.CATEGORY_SPACE else r"\d"
     ascii_ = "".join(map(chr, range(128)))
-    return "".join(_hs_char(c) for c in re.findall(pattern, ascii_)) + _NON_ASCII
+    found = set(re.findall(pattern, ascii_))
+    if _regex is not None:  # Presidio compiles its patterns with the regex module
+        found.update(_regex.findall(pattern, ascii_))
+    return "".join(_hs_char(c) for c in sorted(found)) + _NON_ASCII
 
 
 #: Every non-ASCII character (a class item in Hyperscan's UTF-8 mode).
 _NON_ASCII = "\\x{80}-\\x{10ffff}"
 #: Bounded repeats wider than this become unbounded: the same text found, a far smaller automaton.
 _MAX_BOUND = 8
-
-
 _HS_ANY = "."  # compiled with HS_FLAG_DOTALL: any character, the widening of what is not translated
+#: How literals are read: "folded" (a case-insensitive rule over ``fold(text)``), "exact" (a
+#: case-sensitive pattern over the text), "caseless" (a case-insensitive one over the text).
+Mode = str
 
 
-def _loose_class(items: list[tuple[Any, Any]]) -> str:
+def _loose_char(ch: str, mode: Mode) -> str:
+    if mode == "folded":
+        return _hs_char(ch.lower()) if _plain(ch) else _HS_ANY
+    if mode == "exact" or (ch.isascii() and not ch.isalpha()):
+        return _hs_char(ch)
+    if ch.isascii():  # a letter, caseless: either case, or any non-ASCII look-alike
+        return f"[{_hs_char(ch.lower())}{_hs_char(ch.upper())}{_NON_ASCII}]"
+    return _HS_ANY
+
+
+def _loose_class(items: list[tuple[Any, Any]], mode: Mode) -> str:
     out = []
     for op, av in items:
-        if op is C.LITERAL and _plain(chr(av)):
-            out.append(_hs_char(chr(av).lower()))
-        elif op is C.RANGE and all(chr(c).isascii() and not chr(c).isalpha() for c in av):
-            out.append(f"{_hs_char(chr(av[0]))}-{_hs_char(chr(av[1]))}")
+        if op is C.LITERAL:
+            part = _loose_char(chr(av), mode)
+            if part == _HS_ANY:
+                return _HS_ANY
+            out.append(part[1:-1] if part.startswith("[") else part)
+        elif op is C.RANGE:
+            lo, hi = av
+            if mode == "folded":
+                ok = all(chr(c).isascii() and not chr(c).isalpha() for c in av)
+            else:
+                ok = mode == "exact" or (
+                    hi < 128 and not any(chr(c).isalpha() for c in range(lo, hi + 1))
+                )
+            if not ok:
+                return _HS_ANY
+            out.append(f"{_hs_char(chr(lo))}-{_hs_char(chr(hi))}")
         elif op is C.CATEGORY and av in (C.CATEGORY_DIGIT, C.CATEGORY_SPACE):
             out.append(_category(av))
         else:
@@ -269,30 +299,27 @@ def _loose_class(items: list[tuple[Any, Any]]) -> str:
     return "[" + "".join(out) + "]"
 
 
-def _loose(items: Iterable[tuple[Any, Any]]) -> str | None:
-    """A parsed sequence in Hyperscan's syntax over folded text, matching at least what it matched; None if unknown."""
+def _loose(items: Iterable[tuple[Any, Any]], mode: Mode) -> str | None:
+    """A parsed sequence in Hyperscan's syntax matching at least what it matched; None if unknown."""
     parts = []
     for op, av in items:
         if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
             continue  # zero width: leaving it out only lets the translation match more
         if op is C.LITERAL:
-            part: str | None = _hs_char(chr(av).lower()) if _plain(chr(av)) else _HS_ANY
+            part: str | None = _loose_char(chr(av), mode)
         elif op is C.IN:
-            part = _loose_class(av)
+            part = _loose_class(av, mode)
         elif op in (C.ANY, C.NOT_LITERAL):
             part = _HS_ANY
-        elif op is C.SUBPATTERN:
-            part = _loose(av[3])
-            part = None if part is None else f"(?:{part})"
-        elif op is C.ATOMIC_GROUP:
-            part = _loose(av)
+        elif op in (C.SUBPATTERN, C.ATOMIC_GROUP):
+            part = _loose(av[3] if op is C.SUBPATTERN else av, mode)
             part = None if part is None else f"(?:{part})"
         elif op is C.BRANCH:
-            alternatives = [_loose(b) for b in av[1]]
+            alternatives = [_loose(b, mode) for b in av[1]]
             part = None if None in alternatives else "(?:" + "|".join(alternatives) + ")"  # type: ignore[arg-type]
         elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
             lo, hi, body = av
-            inner = _loose(body)
+            inner = _loose(body, mode)
             top = "" if hi is C.MAXREPEAT or hi > _MAX_BOUND else hi
             part = None if inner is None else f"(?:{inner}){{{lo},{top}}}"
         else:
@@ -303,15 +330,33 @@ def _loose(items: Iterable[tuple[Any, Any]]) -> str | None:
     return "".join(parts)
 
 
-def loose(pattern: str, flags: int = re.IGNORECASE) -> str | None:
-    """The whole rule as a Hyperscan pattern that finds something in ``fold(text)`` whenever the rule matches in ``text``.
+def _any_ignorecase(items: Iterable[tuple[Any, Any]]) -> bool:
+    """True when a scoped ``(?i:...)`` turns case-insensitive matching on anywhere inside."""
+    for op, av in items:
+        if op is C.SUBPATTERN and (av[1] & re.IGNORECASE or _any_ignorecase(av[3])):
+            return True
+        if op is C.ATOMIC_GROUP and _any_ignorecase(av):
+            return True
+        if op is C.BRANCH and any(_any_ignorecase(b) for b in av[1]):
+            return True
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT) and _any_ignorecase(av[2]):
+            return True
+    return False
 
-    Literals are lower-cased as in :func:`probe`; classes, ``.`` and literals it
-    cannot fold become "any character", zero-width assertions are left out,
-    ``\\s`` and ``\\d`` are spelled out as the characters ``re`` gives them.
-    What remains asks only whether a match exists, which every engine answers
-    alike.  None for a rule that can match the empty string or that it cannot
-    read.
+
+def loose(pattern: str, flags: int = re.IGNORECASE, *, folded: bool = True) -> str | None:
+    """The whole pattern in Hyperscan's syntax, finding something wherever the pattern matches.
+
+    With ``folded`` (the rule libraries: case-insensitive rules) it is read over
+    ``fold(text)``: literals lower-cased as in :func:`probe`.  Without, over the
+    text itself: literals as they are, or, when the pattern ignores case
+    anywhere, ASCII letters in either case or as any non-ASCII character.
+    Classes, ``.`` and literals it cannot place become "any character",
+    zero-width assertions are left out, ``\\s`` and ``\\d`` are spelled out
+    (their ASCII members, and all non-ASCII characters), and wide bounded
+    repeats become unbounded.  What remains asks only whether a match exists,
+    which every engine answers alike.  None for a pattern that can match the
+    empty string or that it cannot read.
     """
     try:
         items = _parser.parse(pattern, flags)
@@ -319,13 +364,19 @@ def loose(pattern: str, flags: int = re.IGNORECASE) -> str | None:
         return None
     if items.getwidth()[0] == 0:
         return None
-    return _loose(list(items))
+    if folded:
+        mode = "folded"
+    elif (flags | items.state.flags) & re.IGNORECASE or _any_ignorecase(items):
+        mode = "caseless"
+    else:
+        mode = "exact"
+    return _loose(list(items), mode)
 
 
-class _Scanner:
+class Scanner:
     """All loose rules in one Hyperscan database: one pass per text says which can match."""
 
-    def __init__(self, loose_rules: dict[str, str]) -> None:
+    def __init__(self, loose_rules: dict[Any, str]) -> None:
         assert _hyperscan is not None
         flags = _hyperscan.HS_FLAG_UTF8 | _hyperscan.HS_FLAG_DOTALL | _hyperscan.HS_FLAG_SINGLEMATCH
         self.keys = list(loose_rules)
@@ -355,7 +406,7 @@ class _Scanner:
             return None
         return db
 
-    def scan(self, folded: str) -> list[str] | None:
+    def scan(self, folded: str) -> list[Any] | None:
         """Keys of the rules that can match; None when the text is not UTF-8 (lone surrogates)."""
         if self._db is None:
             return []
@@ -371,10 +422,15 @@ class _Scanner:
         return [self.keys[i] for i in found]
 
 
+def hyperscan_available() -> bool:
+    """True when the Hyperscan bindings are installed (x86-64 wheels)."""
+    return _hyperscan is not None
+
+
 class RuleGate:
     """Per text, the keys of the rules that can match it: those without a probe, and those whose probe finds something.
 
-    With Hyperscan, the rules it takes are asked in one pass (:class:`_Scanner`)
+    With Hyperscan, the rules it takes are asked in one pass (:class:`Scanner`)
     and only the others by their ``re`` probes; ``hyperscan=False`` (and a text
     that is not UTF-8) uses the probes for all.
     """
@@ -385,10 +441,10 @@ class RuleGate:
         self._patterns, self._flags = patterns, flags
         # A group number in one rule counts the groups of the rules before it: drop none then.
         self._numbered = any(_has_backreference(_parser.parse(p, flags)) for p in patterns.values())
-        self._scanner: _Scanner | None = None
+        self._scanner: Scanner | None = None
         if hyperscan and _hyperscan is not None and not self._numbered:
             wide = {k: x for k, p in patterns.items() if (x := loose(p, flags)) is not None}
-            self._scanner = _Scanner(wide)
+            self._scanner = Scanner(wide)
         scanned = set(self._scanner.keys if self._scanner else ())
         rest = {k: p for k, p in patterns.items() if k not in scanned and not self._numbered}
         self._by_re = {k: x for k, p in rest.items() if (x := probe(p, flags)) is not None}
