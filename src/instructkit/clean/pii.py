@@ -296,38 +296,33 @@ def _has_module(name: str) -> bool:
 def _pattern_gate(recognizers: list[Any]) -> Callable[[str], set[str] | None] | None:
     """Which entity types a text can hold as far as their regular expressions tell, in one Hyperscan pass.
 
-    A type is gated when every recognizer of it is a plain Presidio
-    ``PatternRecognizer`` (results only from matches of its patterns in the
-    text) and every pattern has a loose translation (:func:`prescan.loose`:
-    matches wherever the pattern does).  A gated type none of whose patterns
-    finds anything has no results, so leaving it out of the entities asked
-    for changes nothing; the others are always asked (behind their
-    triggers).  None without Hyperscan; the gate returns None for a text it
-    cannot read.
+    A type is gated when every recognizer of it reports only matches of its
+    patterns in the text as given (a plain Presidio ``PatternRecognizer``, or
+    Presidio's IBAN one, which only trims its matches) and every pattern has a
+    loose translation (:func:`prescan.loose`: finds something wherever the
+    pattern matches).  A gated type none of whose patterns finds anything has
+    no results, so leaving it out of the entities asked for changes nothing;
+    the others are always asked (behind their triggers).  None without
+    Hyperscan; the gate returns None for a text it cannot read.
     """
     from presidio_analyzer import PatternRecognizer
+    from presidio_analyzer.predefined_recognizers import IbanRecognizer
 
     if not prescan.hyperscan_available():
         return None
+    matches_only = (PatternRecognizer.analyze, IbanRecognizer.analyze)
     expressions: dict[tuple[str, int, int], str] = {}
     ungated: set[str] = set()
     for n, rec in enumerate(recognizers):
         entity = rec.supported_entities[0]
-        plain = (
-            isinstance(rec, PatternRecognizer) and type(rec).analyze is PatternRecognizer.analyze
-        )
-        wide = (
-            [
-                prescan.loose(p.regex, rec.global_regex_flags or 0, folded=False)
-                for p in rec.patterns
-            ]
-            if plain
-            else [None]
-        )
+        wide: list[str | None] = [None]
+        if isinstance(rec, PatternRecognizer) and type(rec).analyze in matches_only:
+            flags = rec.global_regex_flags or 0
+            wide = [prescan.loose(p.regex, flags, folded=False) for p in rec.patterns]
         if not wide or None in wide:
             ungated.add(entity)
             continue
-        expressions.update({(entity, n, i): x for i, x in enumerate(wide)})  # type: ignore[misc]
+        expressions.update({(entity, n, i): x for i, x in enumerate(wide) if x is not None})
     scanner = prescan.Scanner(expressions)
     ungated |= {k[0] for k in expressions if k not in set(scanner.keys)}
     gated = {k[0] for k in expressions} - ungated
