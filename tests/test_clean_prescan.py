@@ -129,6 +129,13 @@ def test_most_rules_are_gated_and_a_plain_answer_leaves_few() -> None:
     assert len(GATE.possible("Photosynthesis turns light into sugar.")) <= len(GATE.always) + 2
 
 
+def test_a_range_with_letters_inside_is_widened() -> None:
+    """``[0-`]`` holds A-Z, which ignoring case also matches a-z: neither gate may read it as a range."""
+    rule = {"r": r"xx[0-`]yyz"}
+    for gate in (RuleGate(rule), RuleGate(rule, hyperscan=False)):
+        assert gate.possible("XXaYYZ") == {"r"}
+
+
 def test_probe_declines_what_it_cannot_bound() -> None:
     assert probe(r"(a)b\1") is None  # a back-reference would be renumbered in a smaller library
     assert probe(r"\w+") is None  # nothing literal to look for

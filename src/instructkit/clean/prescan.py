@@ -98,12 +98,21 @@ def _plain(ch: str) -> bool:
     return ch.isascii() or (ch.lower() == ch == ch.upper() and ord(ch) not in _to_ascii())
 
 
+def _letterless(lo: int, hi: int) -> bool:
+    """True when the range ``lo``-``hi`` is ASCII with no letter inside (so case plays no part in it).
+
+    Checking the ends is not enough: ``[0-`]`` holds A-Z, which ignoring case
+    also matches a-z.
+    """
+    return hi < 128 and not any(chr(c).isalpha() for c in range(lo, hi + 1))
+
+
 def _class(items: list[tuple[Any, Any]]) -> str | None:
     out = []
     for op, av in items:
         if op is C.LITERAL and _plain(chr(av)):
             out.append(re.escape(chr(av).lower()))
-        elif op is C.RANGE and all(chr(c).isascii() and not chr(c).isalpha() for c in av):
+        elif op is C.RANGE and _letterless(*av):
             out.append(f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}")
         elif op is C.CATEGORY and av is C.CATEGORY_DIGIT:
             out.append(r"\d")
@@ -283,13 +292,7 @@ def _loose_class(items: list[tuple[Any, Any]], mode: Mode) -> str:
             out.append(part[1:-1] if part.startswith("[") else part)
         elif op is C.RANGE:
             lo, hi = av
-            if mode == "folded":
-                ok = all(chr(c).isascii() and not chr(c).isalpha() for c in av)
-            else:
-                ok = mode == "exact" or (
-                    hi < 128 and not any(chr(c).isalpha() for c in range(lo, hi + 1))
-                )
-            if not ok:
+            if mode != "exact" and not _letterless(lo, hi):
                 return _HS_ANY
             out.append(f"{_hs_char(chr(lo))}-{_hs_char(chr(hi))}")
         elif op is C.CATEGORY and av in (C.CATEGORY_DIGIT, C.CATEGORY_SPACE):
