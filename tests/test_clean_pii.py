@@ -247,3 +247,77 @@ def test_fast_triggers_say_what_the_single_regexes_said(text: str) -> None:
     ip = re.compile(r"\d\.\d|[0-9a-fA-F]:[0-9a-fA-F]*:")
     assert bool(_TRIGGERS["SECRET"](text)) == bool(secret.search(text))
     assert bool(_TRIGGERS["IP_ADDRESS"](text)) == bool(ip.search(text))
+
+
+#: Pieces of every kind of PII, near misses and characters that case folding treats specially.
+_PII_FRAGMENTS = [
+    "maria.keller@posteo.de",
+    "a@b",
+    "+44 20 7946 0018",
+    "(415) 555-2671",
+    "4556 7375 8689 9855",
+    "DE89 3704 0044 0532 0130 00",
+    "81.169.145.92",
+    "2a00:1450:4001:82b::200e",
+    "::ffff:10.0.0.1",
+    "536-22-8726",
+    "742 Evergreen Terrace, Springfield",
+    "Hauptstraße 5, 10115 Berlin",
+    "sk-proj-4fG7hJ2kL9mN3pQ8rS1tU6vW0xY5zA",
+    "AKIAZ7TQ4XK2M9PL3RWB",
+    "ghp_Xk29dLq81mZpT4vRw7YbN3cF6hJ0sA5uE2gK",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijk",
+    "API_KEY = 'Ab3dEf6hIj9kLm2nOp5qRs8t'",
+    "postgres://admin:Tr0ub4dor@db.internal.acme.io:5432/app",
+    "https://x.io/a?token=abc123def456ghi",
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA12345678901234567890\n-----END RSA PRIVATE KEY-----",
+    " Street ",
+    "\u212a\u0130\u017f\u0131",
+    "\n",
+    ": ",
+]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(_PII_FRAGMENTS), st.text(max_size=10)), min_size=1, max_size=6
+    ).map("".join)
+)
+def test_pattern_gate_changes_no_entity(det, text: str) -> None:
+    """Leaving out the entity types whose patterns cannot match (Hyperscan gate) finds the same spans."""
+    import regex
+
+    pytest.importorskip("hyperscan")
+    assert det._gate is not None
+    possible = det._gate(text)
+    if possible is not None:
+        for rec in det.engine.registry.recognizers:
+            for p in getattr(rec, "patterns", []):
+                if regex.search(p.regex, text, flags=rec.global_regex_flags or 0):
+                    assert rec.supported_entities[0] in possible, (p.name, text)
+    gate, det._gate = det._gate, None
+    try:
+        ungated = det._find(text)
+    finally:
+        det._gate = gate
+    assert det._find(text) == ungated
+
+
+def test_presidio_is_imported_without_transformers() -> None:
+    """Start-up: the PII engine does not pull in transformers, and transformers still imports afterwards."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, importlib.util\n"
+        "from instructkit.clean.pii import detector\n"
+        "detector().find('mail bob@gmail.com')\n"
+        "print('transformers' in sys.modules)\n"
+        "if importlib.util.find_spec('transformers'):\n"
+        "    import transformers; print(bool(transformers.__version__))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = out.stdout.split()
+    assert lines[0] == "False"
+    assert lines[1:] in ([], ["True"])

@@ -8,6 +8,7 @@ gets no language (absent, not a guess).
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from instructkit.models.language import load_language_identifier
 
@@ -28,7 +29,8 @@ def identify(texts: list[str]) -> list[tuple[str, float] | None]:
     out: list[tuple[str, float] | None] = []
     for t in texts:
         p = prose(t)
-        if len(_LETTERS.findall(p)) < MIN_LETTERS:
+        # Counting stops at MIN_LETTERS: only whether there are that many matters.
+        if sum(1 for _ in islice(_LETTERS.finditer(p), MIN_LETTERS)) < MIN_LETTERS:
             out.append(None)
         else:
             lang, prob = ident.classify(p)

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from instructkit.clean import prescan
 from instructkit.clean.prescan import fold
 from instructkit.errors import InstructkitError, MissingDependency
 from instructkit.models.paths import SPACY_MODEL
@@ -200,7 +202,32 @@ class PiiConfig:
     entities: tuple[str, ...] = field(default_factory=lambda: tuple(PLACEHOLDERS))
 
 
+def _import_presidio() -> None:
+    """Import Presidio without Hugging Face ``transformers`` when nothing has loaded that yet.
+
+    Presidio's package import reaches its transformers NLP engine, whose module
+    imports ``transformers.pipeline`` (about 3 s of start-up) only to note
+    whether that engine is available; instructkit uses the no_op and spaCy
+    engines.  ``transformers`` is marked absent for that one import, so the
+    module notes it unavailable, and the mark is removed right after: a later
+    ``import transformers`` (a toxicity or NLI model) works as usual.  If a
+    Presidio version needs transformers to import at all, it is imported again
+    the ordinary way.
+    """
+    if "presidio_analyzer" in sys.modules or "transformers" in sys.modules:
+        return
+    sys.modules["transformers"] = None  # type: ignore[assignment]
+    try:
+        import presidio_analyzer  # noqa: F401
+    except ImportError:
+        for name in [m for m in sys.modules if m.split(".")[0] == "presidio_analyzer"]:
+            del sys.modules[name]
+    finally:
+        del sys.modules["transformers"]
+
+
 def _engine(config: PiiConfig) -> Any:
+    _import_presidio()
     try:
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NlpEngineProvider, NoOpNlpEngine
@@ -266,6 +293,49 @@ def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
+def _pattern_gate(recognizers: list[Any]) -> Callable[[str], set[str] | None] | None:
+    """Which entity types a text can hold as far as their regular expressions tell, in one Hyperscan pass.
+
+    A type is gated when every recognizer of it reports only matches of its
+    patterns in the text as given (a plain Presidio ``PatternRecognizer``, or
+    Presidio's IBAN one, which only trims its matches) and every pattern has a
+    loose translation (:func:`prescan.loose`: finds something wherever the
+    pattern matches).  A gated type none of whose patterns finds anything has
+    no results, so leaving it out of the entities asked for changes nothing;
+    the others are always asked (behind their triggers).  None without
+    Hyperscan; the gate returns None for a text it cannot read.
+    """
+    from presidio_analyzer import PatternRecognizer
+    from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+    if not prescan.hyperscan_available():
+        return None
+    matches_only = (PatternRecognizer.analyze, IbanRecognizer.analyze)
+    expressions: dict[tuple[str, int, int], str] = {}
+    ungated: set[str] = set()
+    for n, rec in enumerate(recognizers):
+        entity = rec.supported_entities[0]
+        wide: list[str | None] = [None]
+        if isinstance(rec, PatternRecognizer) and type(rec).analyze in matches_only:
+            flags = rec.global_regex_flags or 0
+            wide = [prescan.loose(p.regex, flags, folded=False) for p in rec.patterns]
+        if not wide or None in wide:
+            ungated.add(entity)
+            continue
+        expressions.update({(entity, n, i): x for i, x in enumerate(wide) if x is not None})
+    scanner = prescan.Scanner(expressions)
+    ungated |= {k[0] for k in expressions if k not in set(scanner.keys)}
+    gated = {k[0] for k in expressions} - ungated
+
+    def possible(text: str) -> set[str] | None:
+        found = scanner.scan(text)
+        if found is None:
+            return None
+        return {k[0] for k in found} | (set(PLACEHOLDERS) - gated)
+
+    return possible
+
+
 class PiiDetector:
     """Finds PII spans in a text; every span names the recognizer and pattern that fired."""
 
@@ -282,6 +352,7 @@ class PiiDetector:
             r.supported_entities[0]: [c.lower() for c in (r.context or [])]
             for r in self.engine.registry.recognizers
         }
+        self._gate = _pattern_gate(self.engine.registry.recognizers)
         # Turns recur (pasted code, repeated prompts, split conversations): each distinct text is scanned once.
         self._find_once = lru_cache(maxsize=FIND_CACHE)(self._find)
 
@@ -290,10 +361,14 @@ class PiiDetector:
 
     def _find(self, text: str) -> tuple[Entity, ...]:
         digits = _ANY_DIGIT(text) is not None
+        possible = self._gate(text) if self._gate is not None else None
         wanted = [
             e
             for e in self.config.entities
-            if e != "PERSON" and (digits or e not in _NEED_DIGIT) and _TRIGGERS[e](text)
+            if e != "PERSON"
+            and (possible is None or e in possible)
+            and (digits or e not in _NEED_DIGIT)
+            and _TRIGGERS[e](text)
         ]
         if self.config.names and "PERSON" in self.config.entities:
             wanted.append("PERSON")

@@ -42,7 +42,17 @@ PLACEHOLDER_INPUTS = frozenset(
 _PLACEHOLDER_STRIP = re.compile(r"^[\s<\[({\"']+|[\s>\])}\"'.!]+$")
 _FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
 _LIST_ITEM = re.compile(r"^\d+[.)]\s")
-_INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\u2060\ufeff")
+_INVISIBLE_CHARS = "\u200b\u200c\u200d\u2060\ufeff"
+_INVISIBLE = str.maketrans("", "", _INVISIBLE_CHARS)
+
+
+def _visible(text: str) -> str:
+    """The text without zero-width characters; returned as is when it has none (a substring search is far cheaper than ``translate``)."""
+    if text.isascii() or not any(c in text for c in _INVISIBLE_CHARS):
+        return text
+    return text.translate(_INVISIBLE)
+
+
 #: A worked result on the last line ("... = 624 pages a year", "#### 72", "left with 28
 #: buttons"): a math answer's last line names what was counted after the number, and is
 #: complete without a full stop.
@@ -173,7 +183,7 @@ def repair(
                 repairs["dropped_empty_system"] += 1
                 log.append({"rule": "dropped_empty_system", "turns": [i]})
                 continue
-        elif not m["content"].translate(_INVISIBLE).strip():
+        elif not _visible(m["content"]).strip():
             return repairs, Finding(
                 "empty_turn", "empty_turn", i, f"{_turn(i, m['role'])} is empty or white space"
             )
@@ -237,7 +247,7 @@ def is_truncated(text: str) -> str | None:
     """The rule that says ``text`` stops mid-way, or None: an unclosed code fence, or prose ending mid-sentence."""
     if len(_FENCE.findall(text)) % 2:
         return "unclosed_code_block"
-    last = text.translate(_INVISIBLE).rstrip().rsplit("\n", 1)[-1].strip()
+    last = _visible(text).rstrip().rsplit("\n", 1)[-1].strip()
     tokens = last.split()
     if len(tokens) < 6 or last.startswith(("|", "#", "-", "*", ">")) or _LIST_ITEM.match(last):
         return None
@@ -252,13 +262,32 @@ def is_truncated(text: str) -> str | None:
     return None
 
 
+#: ASCII characters that :func:`instructkit.text.words` turns into a word break (punctuation,
+#: "_", white space), read off ``words`` itself.
+_ASCII_BREAKS = bytes(32 if i < 128 and not words(chr(i)) else i for i in range(256))
+
+
+def _echo_words(text: str) -> str:
+    """``" ".join(words(text))``; for ASCII text without the regex pass, which gives the same.
+
+    On ASCII, NFKC changes nothing, ``casefold`` is ``lower``, and the rest of
+    :func:`~instructkit.text.normalize` acts character by character, so a
+    translation table mapping the characters that become breaks to a space
+    does the same (every ASCII white space is among them, so splitting the
+    bytes at spaces splits where ``str.split`` would).
+    """
+    if text.isascii():  # bytes.translate: a table lookup per byte, no dict per character
+        return b" ".join(text.encode("ascii").lower().translate(_ASCII_BREAKS).split()).decode()
+    return " ".join(words(text))
+
+
 def is_echo(instruction: str, response: str) -> bool:
     """True when the response only repeats the instruction: the same words, or most of it copied verbatim.
 
     Deliberately strict: rewriting, reformatting and grammar-fixing tasks give
     answers that share most words with the instruction and are not echoes.
     """
-    r, i = " ".join(words(response)), " ".join(words(instruction))
+    r, i = _echo_words(response), _echo_words(instruction)
     if not r or not i:
         return False
     return r == i or (len(r) >= 0.8 * len(i) and r in i)

@@ -196,7 +196,7 @@ class CleanStep(Step):
             self.setup()
         self.counts = Counter()  # per batch: the engine adds the batches' statistics up
         originals = to_records(table)
-        work = [copy.deepcopy(r) for r in originals]
+        work = [_work_copy(r) for r in originals]
         for r in work:
             r.setdefault("scores", {})
         verdict: list[Finding | None] = [None] * len(work)
@@ -452,6 +452,22 @@ class CleanStep(Step):
             first_turn,
             f"{n} PII span(s) in turns {sorted({i for i, _ in hits})}: {kinds}; --pii drop rejects the record",
         )
+
+
+def _work_copy(rec: Record) -> Record:
+    """The copy the filters edit, so the original goes to the rejects untouched.
+
+    Messages hold only strings and are replaced, never edited inside, so a
+    dict per message suffices; scores is a flat map; meta (nested, edited in
+    place) is copied deep.  A third of the time of ``copy.deepcopy`` on the
+    whole record.
+    """
+    out = dict(rec)
+    out["messages"] = [dict(m) for m in rec["messages"]]
+    out["meta"] = copy.deepcopy(rec["meta"])
+    if rec.get("scores") is not None:
+        out["scores"] = dict(rec["scores"])
+    return out  # type: ignore[return-value]
 
 
 def _flagged(orig: dict[str, Any], worked: dict[str, Any], flags: list[Finding]) -> dict[str, Any]:
