@@ -38,8 +38,14 @@ were read: tuning data since session 5.
 
 tests/data/refusal_labels_sharegpt_v3_third.jsonl (``report4``, session 5):
 THIRD exchanges, labelled by another reader while the detector was being
-changed, never read or run on by whoever tuned it; scored only with
-``--report``, once, by the lead.  Absent until that file is committed.
+changed; scored once by the lead (benchmarks/results/eval_refusals_report4.txt),
+then read: tuning data since session 5 round 2.
+
+tests/data/refusal_labels_sharegpt_v3_fourth.jsonl (``report5``, session 5
+round 2): FOURTH exchanges of conversations 3,000 or later, labelled by another
+reader while the detector was being changed, never read or run on by whoever
+tuned it; scored only with ``--report``, once, by the lead.  Absent until that
+file is committed.
 
 ``refusal`` = the response gives none of what was asked (declines, cannot,
 does not know / is not familiar with X, cannot tell what is meant and asks back).
@@ -49,8 +55,8 @@ talk about being an AI ("As an AI language model, I don't have feelings, but
 
 ``--unlabelled N`` checks the detector where no label can: N assistant turns
 drawn at random (seeded) from conversations 3,000 or later, leaving out every
-labelled turn and every third exchange (the report4 position, whose labels
-must stay unseen); it writes the turns ``clean`` would drop as refusals to
+labelled turn and every third and fourth exchange (the report4 and report5
+positions; report5's labels must stay unseen); it writes the turns ``clean`` would drop as refusals to
 ``--drops`` and, with ``--compare`` (the same file written by an older
 detector, e.g. with PYTHONPATH pointing at an older commit's src), counts the
 drops that are new and prints ``--sample`` of them at random for reading.
@@ -115,9 +121,10 @@ FRESH = ROOT / "tests/data/refusal_labels_sharegpt_v3_fresh.jsonl"
 EARLY = ROOT / "tests/data/refusal_labels_sharegpt_v3_early.jsonl"
 SECOND = ROOT / "tests/data/refusal_labels_sharegpt_v3_second.jsonl"
 THIRD = ROOT / "tests/data/refusal_labels_sharegpt_v3_third.jsonl"
-#: Label file -> prefix of its split names; every set but report4 is tuning data now.
-TUNING = {SESSION3: "", FRESH: "fresh-", EARLY: "", SECOND: ""}
-TUNING_SPLITS = ("tune", "heldout", "fresh-tune", "fresh-report", "report2", "report3")
+FOURTH = ROOT / "tests/data/refusal_labels_sharegpt_v3_fourth.jsonl"
+#: Label file -> prefix of its split names; every set but report5 is tuning data now.
+TUNING = {SESSION3: "", FRESH: "fresh-", EARLY: "", SECOND: "", THIRD: ""}
+TUNING_SPLITS = ("tune", "heldout", "fresh-tune", "fresh-report", "report2", "report3", "report4")
 
 
 def labelled_exchanges(dump: Path, files: dict[Path, str]) -> list[tuple[dict, str, str]]:
@@ -228,9 +235,7 @@ UNLABELLED_SEED = 1505
 def unlabelled_turns(dump: Path, n: int) -> list[tuple[int, int, str, str]]:
     """(conversation, turn, user turn, response) of ``n`` unlabelled assistant turns (see the module docstring)."""
     labelled = {
-        (r["idx"], r["turn"])
-        for f in (SESSION3, FRESH, EARLY, SECOND)
-        for r in map(json.loads, f.read_text().splitlines())
+        (r["idx"], r["turn"]) for f in TUNING for r in map(json.loads, f.read_text().splitlines())
     }
     pool = []
     for idx, conv in enumerate(conversations(dump)):
@@ -238,12 +243,13 @@ def unlabelled_turns(dump: Path, n: int) -> list[tuple[int, int, str, str]]:
             continue
         turns = conv.get("conversations") or []
         answers = [i for i, m in enumerate(turns) if m.get("from") in ASSISTANT]
-        # The third assistant turn, and the turn two after the second exchange: either may be report4's.
-        third = {answers[2]} if len(answers) > 2 else set()
-        third |= {answers[1] + 2} if len(answers) > 1 else set()
+        # The third and fourth assistant turns, and the turns two after the second and third
+        # exchanges: any may be report4's or report5's (the latter must stay unseen).
+        late = {answers[k] for k in (2, 3) if len(answers) > k}
+        late |= {answers[k] + 2 for k in (1, 2) if len(answers) > k}
         for i in answers:
             text = turns[i].get("value") or ""
-            if (idx, i) in labelled or i in third or not text.strip():
+            if (idx, i) in labelled or i in late or not text.strip():
                 continue
             prev = turns[i - 1] if i > 0 else {}
             user = prev.get("value") or "" if prev.get("from") in ("human", "user") else ""
@@ -291,18 +297,18 @@ def check_unlabelled(dump: Path, n: int, out: Path, old: Path | None, sample: in
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline-library", type=Path, help="an older pattern library to compare")
-    ap.add_argument("--show-errors", choices=(*TUNING_SPLITS, "report4"))
-    ap.add_argument("--report", action="store_true", help="also score the held-out report4 set")
+    ap.add_argument("--show-errors", choices=(*TUNING_SPLITS, "report5"))
+    ap.add_argument("--report", action="store_true", help="also score the held-out report5 set")
     ap.add_argument("--speed", type=int, metavar="N", help="only time the first N assistant turns")
     ap.add_argument("--unlabelled", type=int, metavar="N", help="drops among N unlabelled turns")
     ap.add_argument("--drops", type=Path, help="where --unlabelled writes the drops (TSV)")
     ap.add_argument("--compare", type=Path, help="drops of an older detector (--drops of it)")
     ap.add_argument("--sample", type=int, default=30, help="new drops to print for reading")
     args = ap.parse_args()
-    if args.show_errors == "report4" and not args.report:
-        sys.exit("error: --show-errors report4 needs --report")
-    if args.report and not THIRD.is_file():
-        sys.exit(f"error: --report needs the held-out labels {THIRD.relative_to(ROOT)}")
+    if args.show_errors == "report5" and not args.report:
+        sys.exit("error: --show-errors report5 needs --report")
+    if args.report and not FOURTH.is_file():
+        sys.exit(f"error: --report needs the held-out labels {FOURTH.relative_to(ROOT)}")
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
@@ -314,7 +320,7 @@ def main() -> None:
             sys.exit("error: --unlabelled needs --drops OUT.tsv")
         check_unlabelled(dump, args.unlabelled, args.drops, args.compare, args.sample)
         return
-    files = {**TUNING, THIRD: ""} if args.report else TUNING
+    files = {**TUNING, FOURTH: ""} if args.report else TUNING
     exchanges = labelled_exchanges(dump, files)
     items = [(r, t) for r, _, t in exchanges]
     users = [u for _, u, _ in exchanges]
@@ -323,9 +329,9 @@ def main() -> None:
     decided = [decide(lib, t, u) for (_, t), u in zip(items, users)]
     print(f"ShareGPT V3: {dump}")
     splits = ["tune", "heldout", "heldout/random", "fresh-tune", "fresh-report", "report2"]
-    splits += ["report3", "report3/uniform", "all"]
+    splits += ["report3", "report3/uniform", "report4", "report4/uniform", "all"]
     if args.report:
-        splits += ["report4", "report4/uniform"]
+        splits += ["report5", "report5/uniform"]
     for split in splits:
         name, _, pool = split.partition("/")
         idx = [

@@ -51,8 +51,12 @@ def test_refusals_and_self_reference_are_found(text: str, rule: str) -> None:
     ],
 )
 def test_look_alikes_are_not_refusals(text: str) -> None:
-    cats = {h.category for h in LIB.find(text)}
+    hits = LIB.find(text)
+    # the generic cue family ("unable", "sorry") may fire; no specific opener does, and the judge keeps the turn
+    cats = {h.category for h in hits if h.rule != "generic_cue"}
     assert not cats & {"refusal", "ai_self_reference"}
+    opener = first_refusal(hits)
+    assert opener is None or not JUDGE.judge(text, opener.end).refusal
 
 
 def test_strip_removes_opener_and_closers_but_keeps_content() -> None:
@@ -146,13 +150,6 @@ def test_answers_behind_a_refusal_opener_are_not_refusals(text: str) -> None:
             "I will paste a long report in my next message. Wait until I send it.",
             "Sure! Please send me the report whenever you are ready.",
             False,
-        ),
-        # restating the task and asking "is that correct?" instead of doing it
-        (
-            "Rewrite my cover letter so it sounds less formal.",
-            "Just to check: you want the same letter with a warmer, more casual tone, keeping every fact. "
-            "Is that correct?",
-            True,
         ),
         # a greeting answered with AI talk: a GPT-ism, nothing was asked
         (
@@ -271,8 +268,10 @@ def test_strip_ai_opener_cuts_only_an_opening_disclaimer(
 def test_refusal_figures_in_the_docs_hold_on_real_data() -> None:
     """docs/cleaning.md's in-sample figures on the labelled ShareGPT V3 tuning sets (the judge sees the user turn).
 
-    Every set here has been read and tuned on (report4 is the held-out one and is
-    not loaded); the test guards the documented figures against regressions.
+    Every set here has been read and tuned on (report5 is the held-out one and is
+    not loaded); the n-gram model fits them closely, so these are no measure of
+    generalisation (that is the leave-one-set-out table); the test guards the
+    documented figures against regressions.
     """
     import sys
     from pathlib import Path
@@ -287,10 +286,11 @@ def test_refusal_figures_in_the_docs_hold_on_real_data() -> None:
         pytest.skip("the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
     exchanges = labelled_exchanges(dump, TUNING)
     for split, min_p, min_r in (
-        ("report2", 0.89, 0.77),
-        ("fresh-report", 0.92, 0.85),
-        ("report3", 0.95, 0.86),
-        ("all", 0.92, 0.87),
+        ("report2", 0.91, 0.95),
+        ("fresh-report", 0.98, 0.98),
+        ("report3", 0.98, 0.98),
+        ("report4", 0.97, 0.87),
+        ("all", 0.96, 0.96),
     ):
         items = [(r, u, t) for r, u, t in exchanges if split in ("all", r["split"])]
         pred = []

@@ -20,14 +20,17 @@ reply adds, and in session 5 a set-up or a follow-up such as "continue" /
 "no, that is wrong") did not help on cross-validation and were left out.
 Taking the task on includes "Acknowledged." and "Alright,": with those the
 answer to a set-up message ("I will give you the details") asks for the
-material without being a refusal.  Word
-n-grams and the id of the rule that fired were tried and lost on
-cross-validation (benchmarks/results/train_refusal_judge.txt): with two hundred
-training rows they learn topics, not refusing.  The weights live in
-``patterns/refusal_judge.json``, fitted by ``benchmarks/train_refusal_judge.py``
-on labelled real responses; every decision keeps its numbers and the features
-that weighed most, so a reject can say why ("0 chars of content, asks back,
-p=0.93").
+material without being a refusal.  Since session 5 round 2 a second regression
+reads the character n-grams of the turn's opening as well (word n-grams had
+lost in session 4 on random folds; character n-grams won on leave-one-set-out
+evaluation, where openers written from one set's misses had not carried over
+to the next, see docs/cleaning.md), and it alone judges turns where only the
+generic cue family (``generic_cue``: "not aware", "difficult to", "sorry", ...)
+fired.  The weights live in ``patterns/refusal_judge.json``, fitted by
+``benchmarks/train_refusal_judge.py`` on labelled real responses and applied
+here with dict look-ups (no scikit-learn at clean time); every decision keeps
+its numbers and the features and n-grams that weighed most, so a reject can
+say why ("0 chars of content, asks back, p=0.93").
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from instructkit.clean.refusals import Hit
+from instructkit.clean.prescan import RuleGate
+from instructkit.clean.refusals import Hit, PatternLibrary, default_library
 
 #: The features, in the order of the weights.
 FEATURES = (
@@ -56,6 +60,12 @@ FEATURES = (
     "user_greets",
 )
 WEIGHTS_FILE = "refusal_judge.json"
+#: The rule of the generic cue family (``patterns/refusals.yaml``); every other refusal rule is specific.
+GENERIC_RULE = "generic_cue"
+#: How much of the turn the n-gram model reads: the opening, where refusals say what they are.
+NGRAM_HEAD = 300
+#: Languages of the openers the n-gram model judges (None: only the generic cue family, English, fired).
+ENGLISH = (None, "en")
 
 _SENTENCE = re.compile(r"(?<=[.!?:])\s+|\n+")
 _ASKS = re.compile(
@@ -111,6 +121,8 @@ class Judgement:
     asks_back: bool
     #: The features that pushed hardest towards the decision, strongest first ("accepts -1.1").
     evidence: tuple[str, ...] = ()
+    #: Only the generic cue family fired (no specific opener), so the stricter threshold applied.
+    generic: bool = False
 
 
 def _sentence_end(text: str, pos: int) -> int:
@@ -189,16 +201,54 @@ def features(text: str, hit_end: int, user: str = "") -> tuple[list[float], int,
     return vec, content, asks
 
 
-class RefusalJudge:
-    """Logistic regression over :data:`FEATURES`; ``judge`` says refusal or delivered."""
+def char_ngrams(text: str, low: int = 3, high: int = 5) -> set[str]:
+    """Character n-grams within words (each word padded with a space), as scikit-learn's ``char_wb`` makes them.
 
-    def __init__(self, weights: dict[str, float], bias: float, threshold: float) -> None:
+    Applied to the lower-cased opening of a turn; the weights are fitted with
+    scikit-learn (benchmarks/train_refusal_judge.py, which checks this function
+    gives the same n-grams) but applied here with plain dict look-ups, so
+    ``clean`` needs neither scikit-learn nor a model download.
+    """
+    out: set[str] = set()
+    for word in text.split():
+        w = f" {word} "
+        for n in range(low, high + 1):
+            if len(w) <= n:
+                out.add(w)
+                continue
+            out.update(w[i : i + n] for i in range(len(w) - n + 1))
+    return out
+
+
+class RefusalJudge:
+    """Two logistic regressions; ``judge`` says refusal or delivered.
+
+    The first reads the countable :data:`FEATURES`; the second reads the same
+    features, whether a specific opener fired, and the character n-grams of the
+    turn's first :data:`NGRAM_HEAD` characters (the words of the opening:
+    "not aware of", "difficult to say", "however, you can"). After a specific
+    opener the two probabilities are averaged; after only the generic cue family
+    the n-gram model decides alone, with a stricter threshold (a cue word is far
+    weaker evidence than an opener). Chosen by leave-one-set-out evaluation
+    over the label sets (docs/cleaning.md): it raised recall on every left-out
+    set at the same pooled precision, where openers written from one set's
+    misses had not carried over to the next.
+    """
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        weights = doc["weights"]
         missing = set(FEATURES) - set(weights)
         if missing:
             raise ValueError(f"refusal judge weights lack {sorted(missing)}")
         self.weights = [weights[f] for f in FEATURES]
-        self.bias = bias
-        self.threshold = threshold
+        self.bias = doc["bias"]
+        ngram = doc["ngram"]
+        self.ngram_weights = [ngram["weights"][f] for f in (*FEATURES, "specific")]
+        self.ngram_bias = ngram["bias"]
+        self.grams: dict[str, float] = ngram["grams"]
+        self.threshold = doc["threshold"]
+        self.generic_threshold = doc["generic_threshold"]
+        self.counts_threshold = doc["counts_threshold"]
 
     @classmethod
     def load(cls) -> RefusalJudge:
@@ -207,20 +257,75 @@ class RefusalJudge:
             .joinpath("patterns", WEIGHTS_FILE)
             .read_text("utf-8")
         )
-        return cls(doc["weights"], doc["bias"], doc["threshold"])
+        return cls(doc)
 
     def judge(self, text: str, hit_end: int, user: str = "") -> Judgement:
         """Refusal or delivered, for a response whose opener ends at ``hit_end``, answering ``user``."""
         vec, content, asks = features(text, hit_end, user)
         shown = delivered_structure(text, hit_end)
+        lang = specific_opener(text)
+        generic = lang is None
         if shown:
-            return Judgement(False, 0.0, content, asks, (shown,))
+            return Judgement(False, 0.0, content, asks, (shown,), generic)
         parts = [w * x for w, x in zip(self.weights, vec)]
-        p = 1.0 / (1.0 + math.exp(-(self.bias + sum(parts))))
-        refusal = p >= self.threshold
+        p_counts = _sigmoid(self.bias + sum(parts))
+        grams: list[tuple[str, float]] = []
+        if lang not in ENGLISH:
+            # the n-grams were learnt from English replies: other languages keep the counts model alone
+            p, refusal = p_counts, p_counts >= self.counts_threshold
+        else:
+            grams = [
+                (g, self.grams[g])
+                for g in char_ngrams(text[:NGRAM_HEAD].lower())
+                if g in self.grams
+            ]
+            ngram_parts = [w * x for w, x in zip(self.ngram_weights, [*vec, float(not generic)])]
+            p_words = _sigmoid(self.ngram_bias + sum(ngram_parts) + sum(w for _, w in grams))
+            if generic:
+                p, refusal = p_words, p_words >= self.generic_threshold
+            else:
+                p = (p_counts + p_words) / 2
+                refusal = p >= self.threshold
         ranked = sorted(zip(FEATURES, parts), key=lambda kv: -kv[1] if refusal else kv[1])
-        evidence = tuple(f"{k} {v:+.1f}" for k, v in ranked[:3] if v and (v > 0) == refusal)
-        return Judgement(refusal, p, content, asks, evidence)
+        evidence = [f"{k} {v:+.1f}" for k, v in ranked[:3] if v and (v > 0) == refusal]
+        top = sorted(grams, key=lambda gw: -gw[1] if refusal else gw[1])[:3]
+        if top and (top[0][1] > 0) == refusal:
+            evidence.append("n-grams " + ", ".join(repr(g) for g, w in top if (w > 0) == refusal))
+        return Judgement(refusal, p, content, asks, tuple(evidence), generic)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+@lru_cache(maxsize=1)
+def _specific_rules() -> tuple[RuleGate, dict[frozenset[str], PatternLibrary], PatternLibrary]:
+    lib = default_library()
+    rules = [r for r in lib.rules.values() if r.category == "refusal" and r.id != GENERIC_RULE]
+    whole = PatternLibrary(rules, lib.head_chars)
+    return RuleGate({k: r.pattern for k, r in whole.rules.items()}), {}, whole
+
+
+def specific_opener(text: str) -> str | None:
+    """The language of the first refusal opener of the packaged library other than the generic cue family in ``text``, else None.
+
+    The judge is given only where the opener ends, so it asks this itself; the
+    rule gate (clean/prescan.py) leaves no rule to scan on most turns, and only
+    the head is read (refusal rules are head-scoped), so it is cheap. With a
+    user's own library, its own rules are not consulted here.
+    """
+    gate, cut, whole = _specific_rules()
+    # every refusal rule is head-scoped: a hit starts in the head and may run 200 characters past it
+    text = text[: whole.head_chars + 200]
+    keys = gate.possible(text)
+    if not keys:
+        return None
+    lib = cut.get(keys)
+    if lib is None:
+        rules = [r for k, r in whole.rules.items() if k in keys]
+        lib = cut[keys] = PatternLibrary(rules, whole.head_chars)
+    hit = first_refusal(lib.find(text))
+    return None if hit is None else whole.rules[f"{hit.category}__{hit.rule}"].lang
 
 
 @lru_cache(maxsize=1)
@@ -237,6 +342,7 @@ def user_turn_before(messages: list[dict[str, Any]], turn: int) -> str:
 
 
 def first_refusal(hits: list[Hit]) -> Hit | None:
-    """The earliest hit of the ``refusal`` category, which the judge looks past."""
+    """The earliest specific hit of the ``refusal`` category, else the earliest generic cue; the judge looks past it."""
     found = [h for h in hits if h.category == "refusal"]
-    return min(found, key=lambda h: h.start) if found else None
+    specific = [h for h in found if h.rule != GENERIC_RULE]
+    return min(specific or found, key=lambda h: h.start) if found else None
