@@ -174,7 +174,7 @@ def decide(lib: PatternLibrary, text: str, user: str) -> tuple[bool, bool]:
     opener = first_refusal(lib.find(text))
     if opener is None:
         return False, False
-    return True, default_judge().judge(text, opener.end, user).refusal
+    return True, default_judge().judge(text, opener, lib.rule_of(opener).lang, user).refusal
 
 
 def time_decisions(dump: Path, n: int, rounds: int, baseline: Path | None) -> None:
@@ -221,7 +221,8 @@ def time_decisions(dump: Path, n: int, rounds: int, baseline: Path | None) -> No
                     if opener is None:
                         continue
                     fired += 1
-                    dropped += judge.judge(text, opener.end, user).refusal
+                    lang = lib.rule_of(opener).lang
+                    dropped += judge.judge(text, opener, lang, user).refusal
                 took = time.process_time() - t0
                 print(
                     f"round {r + 1}, {name}{', gated' if gated else ''}: {len(turns)} assistant turns "
@@ -266,7 +267,7 @@ def check_unlabelled(dump: Path, n: int, out: Path, old: Path | None, sample: in
         opener = first_refusal(lib.find(text))
         if opener is None:
             continue
-        j = judge.judge(text, opener.end, user)
+        j = judge.judge(text, opener, lib.rule_of(opener).lang, user)
         if j.refusal:
             drops[(idx, turn)] = (opener.rule, j.probability, user, text)
     out.write_text("".join(f"{i}\t{t}\t{d[0]}\t{d[1]:.2f}\n" for (i, t), d in drops.items()))

@@ -91,7 +91,7 @@ class Design:
             idx.append(i)
             feats.append(features(text, hit.end, user)[0])
             spec.append(hit.rule != GENERIC_RULE)
-            english.append(lib.rules[f"{hit.category}__{hit.rule}"].lang == "en")
+            english.append(lib.rule_of(hit).lang == "en")
             heads.append(text[:NGRAM_HEAD].lower())
         self.idx = np.array(idx)
         self.counts = np.array(feats)

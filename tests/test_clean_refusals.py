@@ -56,7 +56,7 @@ def test_look_alikes_are_not_refusals(text: str) -> None:
     cats = {h.category for h in hits if h.rule != "generic_cue"}
     assert not cats & {"refusal", "ai_self_reference"}
     opener = first_refusal(hits)
-    assert opener is None or not JUDGE.judge(text, opener.end).refusal
+    assert opener is None or not JUDGE.judge(text, opener, LIB.rule_of(opener).lang).refusal
 
 
 def test_strip_removes_opener_and_closers_but_keeps_content() -> None:
@@ -86,7 +86,7 @@ JUDGE = default_judge()
 
 def _is_refusal(text: str) -> bool:
     opener = first_refusal(LIB.find(text))
-    return opener is not None and JUDGE.judge(text, opener.end).refusal
+    return opener is not None and JUDGE.judge(text, opener, LIB.rule_of(opener).lang).refusal
 
 
 @pytest.mark.parametrize(
@@ -163,7 +163,7 @@ def test_answers_behind_a_refusal_opener_are_not_refusals(text: str) -> None:
 def test_the_user_turn_weighs_in(user: str, reply: str, refusal: bool) -> None:
     opener = first_refusal(LIB.find(reply))
     assert opener is not None
-    assert JUDGE.judge(reply, opener.end, user).refusal is refusal
+    assert JUDGE.judge(reply, opener, LIB.rule_of(opener).lang, user).refusal is refusal
 
 
 @pytest.mark.parametrize(
@@ -197,7 +197,7 @@ def test_the_user_turn_weighs_in(user: str, reply: str, refusal: bool) -> None:
 def test_mid_conversation_ask_backs_are_refusals(user: str, reply: str) -> None:
     opener = first_refusal(LIB.find(reply))
     assert opener is not None
-    assert JUDGE.judge(reply, opener.end, user).refusal
+    assert JUDGE.judge(reply, opener, LIB.rule_of(opener).lang, user).refusal
 
 
 @pytest.mark.parametrize(
@@ -223,7 +223,7 @@ def test_mid_conversation_ask_backs_are_refusals(user: str, reply: str) -> None:
 )
 def test_answers_that_ask_a_follow_up_are_kept(user: str, reply: str) -> None:
     opener = first_refusal(LIB.find(reply))
-    assert opener is None or not JUDGE.judge(reply, opener.end, user).refusal
+    assert opener is None or not JUDGE.judge(reply, opener, LIB.rule_of(opener).lang, user).refusal
 
 
 def test_user_turn_before_takes_the_last_user_message() -> None:
@@ -296,7 +296,10 @@ def test_refusal_figures_in_the_docs_hold_on_real_data() -> None:
         pred = []
         for _, user, text in items:
             opener = first_refusal(LIB.find(text))
-            pred.append(opener is not None and JUDGE.judge(text, opener.end, user).refusal)
+            pred.append(
+                opener is not None
+                and JUDGE.judge(text, opener, LIB.rule_of(opener).lang, user).refusal
+            )
         gold = [r["label"] == "refusal" for r, _, _ in items]
         tp = sum(p and g for p, g in zip(pred, gold))
         assert tp / sum(pred) >= min_p and tp / sum(gold) >= min_r, (

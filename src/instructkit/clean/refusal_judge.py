@@ -43,8 +43,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from instructkit.clean.prescan import RuleGate
-from instructkit.clean.refusals import Hit, PatternLibrary, default_library
+from instructkit.clean.refusals import Hit
 
 #: The features, in the order of the weights.
 FEATURES = (
@@ -64,8 +63,8 @@ WEIGHTS_FILE = "refusal_judge.json"
 GENERIC_RULE = "generic_cue"
 #: How much of the turn the n-gram model reads: the opening, where refusals say what they are.
 NGRAM_HEAD = 300
-#: Languages of the openers the n-gram model judges (None: only the generic cue family, English, fired).
-ENGLISH = (None, "en")
+#: The language of the openers the n-gram model judges (it learnt from English replies).
+ENGLISH = "en"
 
 _SENTENCE = re.compile(r"(?<=[.!?:])\s+|\n+")
 _ASKS = re.compile(
@@ -259,18 +258,18 @@ class RefusalJudge:
         )
         return cls(doc)
 
-    def judge(self, text: str, hit_end: int, user: str = "") -> Judgement:
-        """Refusal or delivered, for a response whose opener ends at ``hit_end``, answering ``user``."""
-        vec, content, asks = features(text, hit_end, user)
-        shown = delivered_structure(text, hit_end)
-        lang = specific_opener(text)
-        generic = lang is None
+    def judge(self, text: str, opener: Hit, lang: str, user: str = "") -> Judgement:
+        """Refusal or delivered, for a response where ``opener`` (from :func:`first_refusal`,
+        a rule of language ``lang``) fired, answering ``user``."""
+        vec, content, asks = features(text, opener.end, user)
+        shown = delivered_structure(text, opener.end)
+        generic = opener.rule == GENERIC_RULE
         if shown:
             return Judgement(False, 0.0, content, asks, (shown,), generic)
         parts = [w * x for w, x in zip(self.weights, vec)]
         p_counts = _sigmoid(self.bias + sum(parts))
         grams: list[tuple[str, float]] = []
-        if lang not in ENGLISH:
+        if lang != ENGLISH:
             # the n-grams were learnt from English replies: other languages keep the counts model alone
             p, refusal = p_counts, p_counts >= self.counts_threshold
         else:
@@ -296,36 +295,6 @@ class RefusalJudge:
 
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
-
-
-@lru_cache(maxsize=1)
-def _specific_rules() -> tuple[RuleGate, dict[frozenset[str], PatternLibrary], PatternLibrary]:
-    lib = default_library()
-    rules = [r for r in lib.rules.values() if r.category == "refusal" and r.id != GENERIC_RULE]
-    whole = PatternLibrary(rules, lib.head_chars)
-    return RuleGate({k: r.pattern for k, r in whole.rules.items()}), {}, whole
-
-
-def specific_opener(text: str) -> str | None:
-    """The language of the first refusal opener of the packaged library other than the generic cue family in ``text``, else None.
-
-    The judge is given only where the opener ends, so it asks this itself; the
-    rule gate (clean/prescan.py) leaves no rule to scan on most turns, and only
-    the head is read (refusal rules are head-scoped), so it is cheap. With a
-    user's own library, its own rules are not consulted here.
-    """
-    gate, cut, whole = _specific_rules()
-    # every refusal rule is head-scoped: a hit starts in the head and may run 200 characters past it
-    text = text[: whole.head_chars + 200]
-    keys = gate.possible(text)
-    if not keys:
-        return None
-    lib = cut.get(keys)
-    if lib is None:
-        rules = [r for k, r in whole.rules.items() if k in keys]
-        lib = cut[keys] = PatternLibrary(rules, whole.head_chars)
-    hit = first_refusal(lib.find(text))
-    return None if hit is None else whole.rules[f"{hit.category}__{hit.rule}"].lang
 
 
 @lru_cache(maxsize=1)

@@ -131,6 +131,10 @@ class PatternLibrary:
             out.append(Hit(rule.category, rule.id, m.start(), m.end(), m.group(0)))
         return out
 
+    def rule_of(self, hit: Hit) -> Rule:
+        """The rule behind a hit this library found."""
+        return self.rules[f"{hit.category}__{hit.rule}"]
+
     def find(self, text: str) -> list[Hit]:
         """Hits of the drop/score rules in one turn (head rules only in its first ``head_chars``)."""
         hits = self._hits(self._by_scope["head"], text, self.head_chars)

@@ -314,7 +314,8 @@ class CleanStep(Step):
         self, text: str, hit: Hit, turn: int, msgs: list[dict[str, Any]]
     ) -> Finding | None:
         """A refusal opener counts only when the judge finds nothing delivered after it."""
-        j = self._judge.judge(text, hit.end, user_turn_before(msgs, turn))
+        lang = self._patterns.rule_of(hit).lang
+        j = self._judge.judge(text, hit, lang, user_turn_before(msgs, turn))
         if not j.refusal:
             self.counts[f"refusal_delivered:{hit.rule}"] += 1
             return None
