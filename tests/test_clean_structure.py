@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from instructkit.clean.structure import (
     Bounds,
     check,
@@ -127,14 +124,3 @@ def test_length_bounds() -> None:
     f = check(rec(("user", "x" * 50), ("assistant", "y" * 60)), Bounds(max_chars=100))
     assert f and f.reason == "too_long"
     assert check(rec(("user", "q"), ("assistant", "Fine.")), Bounds()) is None
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
-def test_echo_words_on_ascii_equal_the_normalised_words(text: str) -> None:
-    """The ASCII fast path of is_echo gives what instructkit.text.words gives."""
-    from instructkit.clean.structure import _echo_words
-    from instructkit.text import words
-
-    assert _echo_words(text) == " ".join(words(text))
-    assert _echo_words(text + "é") == " ".join(words(text + "é"))

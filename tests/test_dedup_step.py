@@ -9,8 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from instructkit.dedup.clusters import resolve, resolve_star
 from instructkit.dedup.exact import exact_pairs
@@ -18,7 +16,7 @@ from instructkit.errors import InstructkitError
 from instructkit.schema import to_table
 from instructkit.steps import get_step
 from instructkit.steps.dedup import Dedup
-from instructkit.text import normalize, normalize_many
+from instructkit.text import normalize
 
 LONG = (
     "Photosynthesis is the process by which green plants and some other organisms use sunlight to "
@@ -44,19 +42,6 @@ def test_exact_pairs_use_the_documented_normalisation() -> None:
         for t in ["Hello, World!", "hello   world", "ＨＥＬＬＯ world", "hello there", "", ""]
     ]
     assert exact_pairs(texts).tolist() == [[0, 1], [0, 2]]  # empty texts never match
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text(), max_size=8))
-def test_normalize_many_is_normalize(texts: list[str]) -> None:
-    """The ASCII Arrow pass gives exactly ``normalize``'s strings (control characters, ``_``,
-    \\x1c-\\x1f white space included); other texts take ``normalize`` itself."""
-    assert normalize_many(texts) == [normalize(t) for t in texts]
-
-
-def test_normalize_many_fixed_cases() -> None:
-    texts = ["A_b\x1fC\x0b d-e  ", "\x00\x7f", "Ｗｅｌｌ-known café", "", "__", "x\u200by"]
-    assert normalize_many(texts) == ["a b c d e", "", "well known café", "", "", "xy"]
 
 
 def test_resolve_keeps_one_per_cluster_first_or_best() -> None:

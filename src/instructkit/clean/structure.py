@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from instructkit.schema import Record
-from instructkit.text import words
+from instructkit.text import normalize
 
 FORMAT_HINTS = "_format"
 INPUT_KEYS = ("input", "context")
@@ -262,32 +262,13 @@ def is_truncated(text: str) -> str | None:
     return None
 
 
-#: ASCII characters that :func:`instructkit.text.words` turns into a word break (punctuation,
-#: "_", white space), read off ``words`` itself.
-_ASCII_BREAKS = bytes(32 if i < 128 and not words(chr(i)) else i for i in range(256))
-
-
-def _echo_words(text: str) -> str:
-    """``" ".join(words(text))``; for ASCII text without the regex pass, which gives the same.
-
-    On ASCII, NFKC changes nothing, ``casefold`` is ``lower``, and the rest of
-    :func:`~instructkit.text.normalize` acts character by character, so a
-    translation table mapping the characters that become breaks to a space
-    does the same (every ASCII white space is among them, so splitting the
-    bytes at spaces splits where ``str.split`` would).
-    """
-    if text.isascii():  # bytes.translate: a table lookup per byte, no dict per character
-        return b" ".join(text.encode("ascii").lower().translate(_ASCII_BREAKS).split()).decode()
-    return " ".join(words(text))
-
-
 def is_echo(instruction: str, response: str) -> bool:
     """True when the response only repeats the instruction: the same words, or most of it copied verbatim.
 
     Deliberately strict: rewriting, reformatting and grammar-fixing tasks give
     answers that share most words with the instruction and are not echoes.
     """
-    r, i = _echo_words(response), _echo_words(instruction)
+    r, i = normalize(response), normalize(instruction)
     if not r or not i:
         return False
     return r == i or (len(r) >= 0.8 * len(i) and r in i)

@@ -65,7 +65,7 @@ from instructkit.dedup.shingles import Shingles, shingle
 from instructkit.schema import scores_frame
 from instructkit.steps.base import Decision
 from instructkit.steps.dedup import DedupConfig, check_quality, decide_by
-from instructkit.text import normalize_many
+from instructkit.text import normalize
 
 #: A phase: arrays in, one item per output partition out.
 Phase = Callable[..., list[Any]]
@@ -117,7 +117,7 @@ class Sigs:
 def observe(table: pa.Table, c: DedupConfig) -> tuple[pa.Table, Sigs]:
     """The driver's part of a batch (id and ``--keep-best`` quality: no text) and the batch's :class:`Sigs`."""
     texts = record_texts(table, c.fields)
-    norm = normalize_many(texts)
+    norm = [normalize(t) for t in texts]
     digest = np.zeros((len(norm), 2), np.uint64)
     for i, t in enumerate(norm):
         d = xxhash.xxh3_128_intdigest(t.encode("utf-8", "surrogatepass"))

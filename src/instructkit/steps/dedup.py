@@ -26,7 +26,7 @@ from instructkit.models.embeddings import DEFAULT_EMBEDDING_MODEL
 from instructkit.schema import scores_frame
 from instructkit.steps.base import Decision, GlobalStep
 from instructkit.steps.config import StepConfig
-from instructkit.text import normalize_many
+from instructkit.text import normalize
 
 METHODS = ("exact", "near", "semantic")
 #: star (default): greedy, a record is dropped only for a kept record it is itself similar to;
@@ -99,7 +99,7 @@ class Dedup(GlobalStep):
         texts = record_texts(table, c.fields)
         columns: dict[str, Any] = {"id": table.column("id"), "text": texts}
         if {"exact", "near"} & set(c.method):
-            columns["norm"] = normalize_many(texts)
+            columns["norm"] = [normalize(t) for t in texts]
         if c.keep_best:
             frame = scores_frame(table)
             columns["quality"] = frame.get(c.keep_best, np.full(table.num_rows, np.nan))
