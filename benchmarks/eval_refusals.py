@@ -44,8 +44,13 @@ then read: tuning data since session 5 round 2.
 tests/data/refusal_labels_sharegpt_v3_fourth.jsonl (``report5``, session 5
 round 2): FOURTH exchanges of conversations 3,000 or later, labelled by another
 reader while the detector was being changed, never read or run on by whoever
-tuned it; scored only with ``--report``, once, by the lead.  Absent until that
-file is committed.
+tuned it; scored once (benchmarks/results/eval_refusals_report5.txt), then
+read: tuning data since session 6.
+
+tests/data/refusal_labels_sharegpt_v3_fifth.jsonl (``report6``, session 6):
+FIFTH exchanges, drawn the same way (``sample_refusals_fresh.py --fifth``) and
+labelled by another reader before any detector ran on them; scored only with
+``--report``, once.  Absent until that file is committed.
 
 ``refusal`` = the response gives none of what was asked (declines, cannot,
 does not know / is not familiar with X, cannot tell what is meant and asks back).
@@ -55,8 +60,8 @@ talk about being an AI ("As an AI language model, I don't have feelings, but
 
 ``--unlabelled N`` checks the detector where no label can: N assistant turns
 drawn at random (seeded) from conversations 3,000 or later, leaving out every
-labelled turn and every third and fourth exchange (the report4 and report5
-positions; report5's labels must stay unseen); it writes the turns ``clean`` would drop as refusals to
+labelled turn and every third, fourth and fifth exchange (the report4-6
+positions; report6's labels must stay unseen); it writes the turns ``clean`` would drop as refusals to
 ``--drops`` and, with ``--compare`` (the same file written by an older
 detector, e.g. with PYTHONPATH pointing at an older commit's src), counts the
 drops that are new and prints ``--sample`` of them at random for reading.
@@ -122,9 +127,21 @@ EARLY = ROOT / "tests/data/refusal_labels_sharegpt_v3_early.jsonl"
 SECOND = ROOT / "tests/data/refusal_labels_sharegpt_v3_second.jsonl"
 THIRD = ROOT / "tests/data/refusal_labels_sharegpt_v3_third.jsonl"
 FOURTH = ROOT / "tests/data/refusal_labels_sharegpt_v3_fourth.jsonl"
-#: Label file -> prefix of its split names; every set but report5 is tuning data now.
-TUNING = {SESSION3: "", FRESH: "fresh-", EARLY: "", SECOND: "", THIRD: ""}
-TUNING_SPLITS = ("tune", "heldout", "fresh-tune", "fresh-report", "report2", "report3", "report4")
+FIFTH = ROOT / "tests/data/refusal_labels_sharegpt_v3_fifth.jsonl"
+#: The held-out set ``--report`` scores, and its split name.
+REPORT, REPORT_SPLIT = FIFTH, "report6"
+#: Label file -> prefix of its split names; every set but report6 is tuning data now.
+TUNING = {SESSION3: "", FRESH: "fresh-", EARLY: "", SECOND: "", THIRD: "", FOURTH: ""}
+TUNING_SPLITS = (
+    "tune",
+    "heldout",
+    "fresh-tune",
+    "fresh-report",
+    "report2",
+    "report3",
+    "report4",
+    "report5",
+)
 
 
 def labelled_exchanges(dump: Path, files: dict[Path, str]) -> list[tuple[dict, str, str]]:
@@ -244,10 +261,10 @@ def unlabelled_turns(dump: Path, n: int) -> list[tuple[int, int, str, str]]:
             continue
         turns = conv.get("conversations") or []
         answers = [i for i, m in enumerate(turns) if m.get("from") in ASSISTANT]
-        # The third and fourth assistant turns, and the turns two after the second and third
-        # exchanges: any may be report4's or report5's (the latter must stay unseen).
-        late = {answers[k] for k in (2, 3) if len(answers) > k}
-        late |= {answers[k] + 2 for k in (1, 2) if len(answers) > k}
+        # The third to fifth assistant turns, and the turns two after the second to fourth
+        # exchanges: any may be report4's, report5's or report6's (the last must stay unseen).
+        late = {answers[k] for k in (2, 3, 4) if len(answers) > k}
+        late |= {answers[k] + 2 for k in (1, 2, 3) if len(answers) > k}
         for i in answers:
             text = turns[i].get("value") or ""
             if (idx, i) in labelled or i in late or not text.strip():
@@ -298,18 +315,18 @@ def check_unlabelled(dump: Path, n: int, out: Path, old: Path | None, sample: in
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline-library", type=Path, help="an older pattern library to compare")
-    ap.add_argument("--show-errors", choices=(*TUNING_SPLITS, "report5"))
-    ap.add_argument("--report", action="store_true", help="also score the held-out report5 set")
+    ap.add_argument("--show-errors", choices=(*TUNING_SPLITS, REPORT_SPLIT))
+    ap.add_argument("--report", action="store_true", help=f"also score the held-out {REPORT_SPLIT} set")
     ap.add_argument("--speed", type=int, metavar="N", help="only time the first N assistant turns")
     ap.add_argument("--unlabelled", type=int, metavar="N", help="drops among N unlabelled turns")
     ap.add_argument("--drops", type=Path, help="where --unlabelled writes the drops (TSV)")
     ap.add_argument("--compare", type=Path, help="drops of an older detector (--drops of it)")
     ap.add_argument("--sample", type=int, default=30, help="new drops to print for reading")
     args = ap.parse_args()
-    if args.show_errors == "report5" and not args.report:
-        sys.exit("error: --show-errors report5 needs --report")
-    if args.report and not FOURTH.is_file():
-        sys.exit(f"error: --report needs the held-out labels {FOURTH.relative_to(ROOT)}")
+    if args.show_errors == REPORT_SPLIT and not args.report:
+        sys.exit(f"error: --show-errors {REPORT_SPLIT} needs --report")
+    if args.report and not REPORT.is_file():
+        sys.exit(f"error: --report needs the held-out labels {REPORT.relative_to(ROOT)}")
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
@@ -321,7 +338,7 @@ def main() -> None:
             sys.exit("error: --unlabelled needs --drops OUT.tsv")
         check_unlabelled(dump, args.unlabelled, args.drops, args.compare, args.sample)
         return
-    files = {**TUNING, FOURTH: ""} if args.report else TUNING
+    files = {**TUNING, REPORT: ""} if args.report else TUNING
     exchanges = labelled_exchanges(dump, files)
     items = [(r, t) for r, _, t in exchanges]
     users = [u for _, u, _ in exchanges]
@@ -330,9 +347,10 @@ def main() -> None:
     decided = [decide(lib, t, u) for (_, t), u in zip(items, users)]
     print(f"ShareGPT V3: {dump}")
     splits = ["tune", "heldout", "heldout/random", "fresh-tune", "fresh-report", "report2"]
-    splits += ["report3", "report3/uniform", "report4", "report4/uniform", "all"]
+    splits += ["report3", "report3/uniform", "report4", "report4/uniform"]
+    splits += ["report5", "report5/uniform", "all"]
     if args.report:
-        splits += ["report5", "report5/uniform"]
+        splits += [REPORT_SPLIT, f"{REPORT_SPLIT}/uniform"]
     for split in splits:
         name, _, pool = split.partition("/")
         idx = [

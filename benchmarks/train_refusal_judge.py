@@ -1,4 +1,4 @@
-"""Fit the refusal judge (clean/refusal_judge.py) on the tuning labels and score it leave-one-set-out; never on report5.
+"""Fit the refusal judge (clean/refusal_judge.py) on the tuning labels and score it leave-one-set-out; never on report6.
 
     .venv/bin/python benchmarks/train_refusal_judge.py [--before] [--threshold 0.5] [--generic-threshold 0.7] [--write]
 
@@ -233,7 +233,7 @@ def main() -> None:
     }
     doc = {
         "about": "Logistic regressions of clean/refusal_judge.py, fitted by benchmarks/train_refusal_judge.py "
-        "--write on every label set but report5 (tests/data/refusal_labels_sharegpt_v3*.jsonl, never _fourth.jsonl)",
+        "--write on every label set but report6 (tests/data/refusal_labels_sharegpt_v3*.jsonl, never _fifth.jsonl)",
         "weights": {f: round(float(w), 4) for f, w in zip(FEATURES, counts.coef_[0])},
         "bias": round(float(counts.intercept_[0]), 4),
         "threshold": args.threshold,
