@@ -90,7 +90,11 @@ sampler was written and the 470 drawn and committed as an item list
 any was read; then every item was labelled by reading (``--fifth --show A-B``)
 and committed before the detector ran on any of it.  The sampler imports neither
 the pattern library nor the judge, and :func:`labelled_turns` leaves the new file
-out so the draw cannot shift.
+out so the draw cannot shift.  The 470 gave 49 refusals (47 ``cue``, 2 ``short``),
+one short of the 50 wanted, but no ``cue_more`` top-up can be drawn: ``cue``
+already holds every fifth exchange with a cue word.  Eight pairs of items are
+the same exchange under two conversation ids (the dump repeats conversations);
+each pair got the same label.
 
 Output: one JSON line per item (idx, id, turn, pool, split); ``--show``
 prints the exchanges for labelling.
