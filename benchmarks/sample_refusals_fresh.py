@@ -78,6 +78,24 @@ the judge, and :func:`labelled_turns` leaves the new file out so the draw cannot
 shift.  The 500 gave 56 refusals (the 50 wanted), so no ``cue_more`` top-up was
 drawn.
 
+``--fifth`` draws the next report set (``report6``) the same way, after every
+earlier set (up to ``report5``) had been read and tuned on: FIFTH exchanges
+(user turn 5 and the reply to it) of conversations 3,000 or later.  Seeded
+(:data:`SEED_FIFTH`): :data:`N_FIFTH_UNIFORM` ``uniform``, :data:`N_FIFTH_SHORT`
+``short`` and up to :data:`N_FIFTH_CUE` ``cue``, in that order.  The pool of fifth
+exchanges (4,076) holds only 371 with a cue word, one of which the uniform draw
+took, so ``cue`` has all 370 left and the set 470 items.  Order of events: the
+sampler was written and the 470 drawn and committed as an item list
+(tests/data/refusal_labels_sharegpt_v3_fifth.jsonl, draw order, no labels) before
+any was read; then every item was labelled by reading (``--fifth --show A-B``)
+and committed before the detector ran on any of it.  The sampler imports neither
+the pattern library nor the judge, and :func:`labelled_turns` leaves the new file
+out so the draw cannot shift.  The 470 gave 49 refusals (47 ``cue``, 2 ``short``),
+one short of the 50 wanted, but no ``cue_more`` top-up can be drawn: ``cue``
+already holds every fifth exchange with a cue word.  Eight pairs of items are
+the same exchange under two conversation ids (the dump repeats conversations);
+each pair got the same label.
+
 Output: one JSON line per item (idx, id, turn, pool, split); ``--show``
 prints the exchanges for labelling.
 """
@@ -149,6 +167,11 @@ N_FOURTH_UNIFORM = 40
 N_FOURTH_SHORT = 60
 N_FOURTH_CUE = 400
 FOURTH_LABELS = ROOT / "tests/data/refusal_labels_sharegpt_v3_fourth.jsonl"
+SEED_FIFTH = 1507
+N_FIFTH_UNIFORM = 40
+N_FIFTH_SHORT = 60
+N_FIFTH_CUE = 400
+FIFTH_LABELS = ROOT / "tests/data/refusal_labels_sharegpt_v3_fifth.jsonl"
 #: Exchange number -> (seed, split, pools in draw order with their sizes).
 LATER: dict[int, tuple[int, str, tuple[tuple[str, int], ...]]] = {
     2: (
@@ -170,6 +193,11 @@ LATER: dict[int, tuple[int, str, tuple[tuple[str, int], ...]]] = {
         SEED_FOURTH,
         "report5",
         (("uniform", N_FOURTH_UNIFORM), ("short", N_FOURTH_SHORT), ("cue", N_FOURTH_CUE)),
+    ),
+    5: (
+        SEED_FIFTH,
+        "report6",
+        (("uniform", N_FIFTH_UNIFORM), ("short", N_FIFTH_SHORT), ("cue", N_FIFTH_CUE)),
     ),
 }
 USED = [ROOT / "tests/data/refusal_labels_sharegpt_v3.jsonl"]
@@ -208,12 +236,12 @@ def nth_exchange(conv: dict, n: int) -> tuple[int, str, str] | None:
 
 
 def labelled_turns(
-    exclude: tuple[Path, ...] = (SECOND_LABELS, THIRD_LABELS, FOURTH_LABELS),
+    exclude: tuple[Path, ...] = (SECOND_LABELS, THIRD_LABELS, FOURTH_LABELS, FIFTH_LABELS),
 ) -> set[tuple[int, int]]:
     """(conversation, turn) of every row of the label files, but for the ones ``exclude`` names.
 
-    The default leaves out the files the ``--second``, ``--third`` and ``--fourth`` draws
-    wrote, so that no draw changes once its own labels (or a later set's) exist.
+    The default leaves out the files the ``--second`` to ``--fifth`` draws wrote, so
+    that no draw changes once its own labels (or a later set's) exist.
     """
     out = set()
     for f in sorted((ROOT / "tests/data").glob("refusal_labels_sharegpt_v3*.jsonl")):
@@ -226,10 +254,11 @@ def labelled_turns(
 
 
 def draw_later(dump: Path, n: int) -> list[dict]:
-    """The ``--second`` / ``--third`` / ``--fourth`` set (``n`` = 2, 3, 4; see the module docstring).
+    """The ``--second`` to ``--fifth`` set (``n`` = 2 to 5; see the module docstring).
 
     Pools are drawn in the order :data:`LATER` lists them, each from what the earlier
     ones left, so a pool appended later (``cue_more``) never shifts the earlier ones.
+    A pool larger than what is left takes all of it (said on stderr).
     """
     seed, split, sizes = LATER[n]
     seen = labelled_turns()
@@ -260,7 +289,9 @@ def draw_later(dump: Path, n: int) -> list[dict]:
             eligible = [p for p in eligible if p["short"]]
         elif name != "uniform":
             eligible = [p for p in eligible if p["cue"]]
-        part = rng.sample(eligible, size)
+        if len(eligible) < size:
+            print(f"# pool {name}: only {len(eligible)} of {size} left, all taken", file=sys.stderr)
+        part = rng.sample(eligible, min(size, len(eligible)))
         taken |= {p["idx"] for p in part}
         out += [
             {"idx": p["idx"], "id": p["id"], "turn": p["turn"], "pool": name, "split": split}
@@ -344,11 +375,12 @@ def main() -> None:
     ap.add_argument("--second", action="store_true", help="second exchanges (report3)")
     ap.add_argument("--third", action="store_true", help="third exchanges (report4)")
     ap.add_argument("--fourth", action="store_true", help="fourth exchanges (report5)")
+    ap.add_argument("--fifth", action="store_true", help="fifth exchanges (report6)")
     args = ap.parse_args()
     dump = find_dump()
     if dump is None:
         sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
-    which = 4 if args.fourth else 3 if args.third else 2 if args.second else 1
+    which = 5 if args.fifth else 4 if args.fourth else 3 if args.third else 2 if args.second else 1
     if which > 1:
         items = draw_later(dump, which)
     else:
