@@ -47,8 +47,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -90,11 +92,109 @@ def show(dump: Path, items: list[dict], lo: int, hi: int) -> None:
         )
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson interval of k/n: with ~40 refusals a point estimate alone overstates what is known."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    mid = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
+def kappa(a: list[bool], b: list[bool]) -> float:
+    """Cohen's kappa of two binary labellings: agreement beyond what the two base rates give by chance."""
+    n = len(a)
+    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    pa, pb = sum(a) / n, sum(b) / n
+    chance = pa * pb + (1 - pa) * (1 - pb)
+    return (observed - chance) / (1 - chance) if chance < 1 else 1.0
+
+
+def scored(name: str, ref: list[bool], pred: list[bool]) -> str:
+    """One line: ``pred`` scored as a refusal detector against ``ref``, with Wilson intervals."""
+    tp = sum(r and p for r, p in zip(ref, pred, strict=True))
+    npred, nref = sum(pred), sum(ref)
+    plo, phi = wilson(tp, npred)
+    rlo, rhi = wilson(tp, nref)
+    return (
+        f"{name}: precision {tp}/{npred} = {tp / npred:.3f} [{plo:.2f}, {phi:.2f}]  "
+        f"recall {tp}/{nref} = {tp / nref:.3f} [{rlo:.2f}, {rhi:.2f}]"
+    )
+
+
+def agreement(dump: Path, items: list[dict]) -> None:
+    """Join the second reader's labels with the first reader's and print how far they agree."""
+    first = {}
+    for line in FOURTH_LABELS.read_text().splitlines():
+        r = json.loads(line)
+        first[(r["idx"], r["turn"])] = r
+    second = {}
+    for line in RELABELS.read_text().splitlines():
+        r = json.loads(line)
+        second[(r["idx"], r["turn"])] = r
+    keys = [(r["idx"], r["turn"]) for r in items]
+    missing = [k for k in keys if k not in second or k not in first]
+    if missing:
+        sys.exit(f"error: {len(missing)} sampled items lack a label, e.g. {missing[:3]}")
+    pools = {k: first[k]["pool"] for k in keys}
+    a = [first[k]["label"] == "refusal" for k in keys]
+    b = [second[k]["label"] == "refusal" for k in keys]
+    print(f"# {len(keys)} report5 items (seed {SEED}), first reader vs blind second reader")
+    print("# labels (first reader -> second reader):")
+    for (la, lb), n in sorted(
+        Counter((first[k]["label"], second[k]["label"]) for k in keys).items()
+    ):
+        print(f"  {la:>13} -> {lb:<13} {n}")
+    both = sum(x and y for x, y in zip(a, b, strict=True))
+    print(
+        f"# refusal vs not: first {sum(a)}, second {sum(b)}, both {both}, "
+        f"neither {sum(not x and not y for x, y in zip(a, b, strict=True))}, "
+        f"first only {sum(x and not y for x, y in zip(a, b, strict=True))}, "
+        f"second only {sum(y and not x for x, y in zip(a, b, strict=True))}"
+    )
+    agree = sum(x == y for x, y in zip(a, b, strict=True))
+    print(
+        f"# raw agreement {agree}/{len(keys)} = {agree / len(keys):.3f}; Cohen's kappa {kappa(a, b):.3f}"
+    )
+    print("# " + scored("second reader as detector vs first", a, b))
+    print("# " + scored("first reader as detector vs second", b, a))
+    print("# by pool (first refusals / second refusals / both / items):")
+    for pool in sorted(set(pools.values())):
+        ks = [i for i, k in enumerate(keys) if pools[k] == pool]
+        print(
+            f"  {pool:>8}: {sum(a[i] for i in ks)} / {sum(b[i] for i in ks)} / "
+            f"{sum(a[i] and b[i] for i in ks)} / {len(ks)}"
+        )
+    differ = {k[0]: k for k, x, y in zip(keys, a, b, strict=True) if x != y}
+    print(f"\n# {len(differ)} disagreements on refusal vs not (idx, first | second, reply head):")
+    for idx, conv in enumerate(conversations(dump)):
+        if idx not in differ:
+            continue
+        k = differ[idx]
+        reply = conv["conversations"][k[1]].get("value") or ""
+        print(
+            f"#{idx} turn {k[1]} {pools[k]}\n  first : {first[k]['label']} | {first[k].get('note', '')}\n"
+            f"  second: {second[k]['label']} | {second[k]['note']}\n  reply : {reply[:160]!r}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--show", help="print the exchanges of sample items A-B (0-based, idx order)")
+    ap.add_argument(
+        "--agreement",
+        action="store_true",
+        help="compare with the first reader's labels (only after the relabels are committed)",
+    )
     args = ap.parse_args()
     items = sample()
+    if args.agreement:
+        dump = find_dump()
+        if dump is None:
+            sys.exit("error: the ShareGPT V3 dump is absent (see benchmarks/_sharegpt_v3.py)")
+        agreement(dump, items)
+        return
     if not args.show:
         for r in items:
             print(json.dumps(r))
