@@ -316,7 +316,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline-library", type=Path, help="an older pattern library to compare")
     ap.add_argument("--show-errors", choices=(*TUNING_SPLITS, REPORT_SPLIT))
-    ap.add_argument("--report", action="store_true", help=f"also score the held-out {REPORT_SPLIT} set")
+    ap.add_argument(
+        "--report", action="store_true", help=f"also score the held-out {REPORT_SPLIT} set"
+    )
     ap.add_argument("--speed", type=int, metavar="N", help="only time the first N assistant turns")
     ap.add_argument("--unlabelled", type=int, metavar="N", help="drops among N unlabelled turns")
     ap.add_argument("--drops", type=Path, help="where --unlabelled writes the drops (TSV)")

@@ -268,7 +268,7 @@ def test_strip_ai_opener_cuts_only_an_opening_disclaimer(
 def test_refusal_figures_in_the_docs_hold_on_real_data() -> None:
     """docs/cleaning.md's in-sample figures on the labelled ShareGPT V3 tuning sets (the judge sees the user turn).
 
-    Every set here has been read and tuned on (report5 is the held-out one and is
+    Every set here has been read and tuned on (report6 is the held-out one and is
     not loaded); the n-gram model fits them closely, so these are no measure of
     generalisation (that is the leave-one-set-out table); the test guards the
     documented figures against regressions.
@@ -289,8 +289,9 @@ def test_refusal_figures_in_the_docs_hold_on_real_data() -> None:
         ("report2", 0.91, 0.95),
         ("fresh-report", 0.98, 0.98),
         ("report3", 0.98, 0.98),
-        ("report4", 0.97, 0.87),
-        ("all", 0.96, 0.96),
+        ("report4", 0.97, 0.89),
+        ("report5", 0.98, 0.87),
+        ("all", 0.97, 0.95),
     ):
         items = [(r, u, t) for r, u, t in exchanges if split in ("all", r["split"])]
         pred = []

@@ -325,7 +325,8 @@ class CleanStep(Step):
             turn,
             f"rule {hit.rule} (refusal) in turn {turn} (assistant): {hit.text.strip()[:80]!r}; "
             f"nothing delivered after it ({j.content_chars} chars of content"
-            f"{', asks back' if j.asks_back else ''}; judge p={j.probability:.2f})",
+            f"{', asks back' if j.asks_back else ''}; judge p={j.probability:.2f}"
+            f"{'; ' + '; '.join(j.evidence) if j.evidence else ''})",
         )
 
     def _gptism(self, rec: Record, turn: int, hits: list[Hit]) -> Finding | None:
