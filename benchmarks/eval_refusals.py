@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/eval_refusals.py [--baseline-library OLD.yaml] [--show-errors SPLIT] [--report]
     .venv/bin/python benchmarks/eval_refusals.py --speed 20000 [--baseline-library OLD.yaml]
     .venv/bin/python benchmarks/eval_refusals.py --unlabelled 10000 --drops OUT.tsv [--compare OLD.tsv] [--sample 30]
+    .venv/bin/python benchmarks/eval_refusals.py --report --judge-url URL --judge-model NAME | --offline-llm [--llm-splits report5,report6]
 
 Labels (conversation position, id, turn and my label; the text is read from the
 ShareGPT V3 dump at run time, see benchmarks/_sharegpt_v3.py).  First
@@ -68,7 +69,10 @@ drops that are new and prints ``--sample`` of them at random for reading.
 
 Methods: the phrase-list baseline used to clean ShareGPT for "unfiltered"
 models (substring match), the pattern library alone (any refusal opener fires),
-and the default decision (opener + judge, as ``clean`` decides).
+the default decision (opener + judge, as ``clean`` decides) and, with
+``--judge-url`` or ``--offline-llm``, ``clean --judge-url``'s decision (the LLM
+asked about every opener turn of ``--llm-splits``; where it gives no verdict, the
+built-in judge's).
 """
 
 from __future__ import annotations
@@ -192,6 +196,31 @@ def decide(lib: PatternLibrary, text: str, user: str) -> tuple[bool, bool]:
     if opener is None:
         return False, False
     return True, default_judge().judge(text, opener, lib.rule_of(opener).lang, user).refusal
+
+
+def ask_llm(
+    url: str | None, model: str | None, pairs: list[tuple[str, str]]
+) -> tuple[str, list[bool | None]]:
+    """clean's LLM refusal judge on (request, reply) pairs: at ``url``, or on the offline SmolLM2
+    server; answers cached in ~/.cache/instructkit/eval_refusals_llm.sqlite."""
+    from contextlib import nullcontext
+
+    from instructkit.clean.refusal_llm import refusal_llm_judge
+    from instructkit.llm.server import LocalServer
+
+    cache = Path.home() / ".cache/instructkit/eval_refusals_llm.sqlite"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with nullcontext(None) if url else LocalServer() as srv:
+        base, name = (url, model) if url else (srv.base_url, srv.model)
+        judge = refusal_llm_judge(base, name, cache, concurrency=8 if url else 1)
+        t0 = time.perf_counter()
+        says = judge.judge(pairs)
+        summary = judge.summary()
+    print(
+        f"LLM judge {name}: {len(pairs)} opener turns asked in {time.perf_counter() - t0:.1f} s; "
+        f"unclear {summary['unclear']}, failed {summary['failed']}, cached {summary.get('cached')}"
+    )
+    return name, says
 
 
 def time_decisions(dump: Path, n: int, rounds: int, baseline: Path | None) -> None:
@@ -324,7 +353,19 @@ def main() -> None:
     ap.add_argument("--drops", type=Path, help="where --unlabelled writes the drops (TSV)")
     ap.add_argument("--compare", type=Path, help="drops of an older detector (--drops of it)")
     ap.add_argument("--sample", type=int, default=30, help="new drops to print for reading")
+    ap.add_argument("--judge-url", help="also score clean --judge-url (OpenAI-compatible /v1)")
+    ap.add_argument("--judge-model", help="the model name for --judge-url")
+    ap.add_argument(
+        "--offline-llm", action="store_true", help="the LLM judge on the bundled SmolLM2 server"
+    )
+    ap.add_argument(
+        "--llm-splits",
+        default="report5,report6",
+        help="splits whose opener turns the LLM judge is asked about (comma-separated)",
+    )
     args = ap.parse_args()
+    if bool(args.judge_url) != bool(args.judge_model):
+        sys.exit("error: --judge-url and --judge-model go together")
     if args.show_errors == REPORT_SPLIT and not args.report:
         sys.exit(f"error: --show-errors {REPORT_SPLIT} needs --report")
     if args.report and not REPORT.is_file():
@@ -348,6 +389,14 @@ def main() -> None:
     old = PatternLibrary.load(args.baseline_library) if args.baseline_library else None
     decided = [decide(lib, t, u) for (_, t), u in zip(items, users)]
     print(f"ShareGPT V3: {dump}")
+    llm_splits = set(args.llm_splits.split(","))
+    asked = [i for i, (r, _) in enumerate(items) if r["split"] in llm_splits and decided[i][0]]
+    llm_name, llm_says = None, {}
+    if args.judge_url or args.offline_llm:
+        llm_name, llm_says = ask_llm(
+            args.judge_url, args.judge_model, [(users[i], items[i][1]) for i in asked]
+        )
+        llm_says = dict(zip(asked, llm_says))
     splits = ["tune", "heldout", "heldout/random", "fresh-tune", "fresh-report", "report2"]
     splits += ["report3", "report3/uniform", "report4", "report4/uniform"]
     splits += ["report5", "report5/uniform", "all"]
@@ -387,6 +436,14 @@ def main() -> None:
             ("pattern library alone", [decided[i][0] for i in idx]),
             ("patterns + judge (clean default)", [decided[i][1] for i in idx]),
         ]
+        if llm_name and all(items[i][0]["split"] in llm_splits for i in idx):
+            methods.append(
+                (
+                    f"patterns + LLM judge ({llm_name})",
+                    # not asked (no opener) or no verdict: the built-in judge's, as in clean
+                    [decided[i][1] if llm_says.get(i) is None else llm_says[i] for i in idx],
+                )
+            )
         for label, pred in methods:
             s = prf(pred, gold)
             print(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from instructkit.llm.client import Messages
-from instructkit.llm.judge import LLMJudge
+from instructkit.llm.judge import LLMJudge, first_word
 
 PROMPT = """You check training data for benchmark contamination.
 
@@ -36,9 +36,7 @@ MAX_CHARS = 4000
 
 def verdict(answer: str) -> bool | None:
     """``yes`` -> True, ``no`` -> False, anything else -> None (the pair stays suspicious)."""
-    words = answer.strip().lower().lstrip("*\"'` ").split(maxsplit=1)
-    word = words[0].strip(".,!:*\"'`") if words else ""
-    return {"yes": True, "no": False}.get(word)
+    return first_word(answer, {"yes": True, "no": False})
 
 
 class RephraseTask:

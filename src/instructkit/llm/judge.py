@@ -26,6 +26,13 @@ ItemT = TypeVar("ItemT")
 VerdictT = TypeVar("VerdictT")
 
 
+def first_word(answer: str, words: Mapping[str, VerdictT]) -> VerdictT | None:
+    """The verdict the answer's first word names (case, quotes and markdown stars ignored), or
+    None: a judge asked for one word is read by that word alone, never guessed from the rest."""
+    parts = answer.strip().lower().lstrip("*\"'` ").split(maxsplit=1)
+    return words.get(parts[0].strip(".,!:*\"'`")) if parts else None
+
+
 class JudgeTask(Protocol[ItemT_contra, VerdictT_co]):
     """What is asked and how the answer is read; no I/O."""
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import pyarrow as pa
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from instructkit.accounting import Reject
+from instructkit.accounting import Reject, sidecar
 from instructkit.clean import structure
 from instructkit.clean.prescan import RuleGate, fold_changes_on_upper
 from instructkit.clean.refusal_judge import default_judge, first_refusal, user_turn_before
@@ -27,6 +28,9 @@ from instructkit.models.toxicity import DEFAULT_TOXICITY_MODEL
 from instructkit.schema import Record, to_records, to_table
 from instructkit.steps.base import Step, StepResult
 from instructkit.steps.config import StepConfig
+
+if TYPE_CHECKING:
+    from instructkit.llm.judge import LLMJudge
 
 STEP = "clean"
 #: Pattern categories whose hits count towards ``scores.gptism``.
@@ -91,6 +95,18 @@ class CleanConfig(StepConfig):
     head_chars: int = Field(
         300, ge=1, description="How far into a response refusal openers are looked for."
     )
+    judge_url: str | None = Field(
+        None,
+        description="OpenAI-compatible base URL of an LLM that reads the request and the reply "
+        "wherever a refusal opener fires, and decides instead of the built-in judge.",
+    )
+    judge_model: str | None = Field(None, description="Model name for judge-url.")
+    judge_cache: Path | None = Field(
+        None,
+        description="SQLite cache of the judge's answers (default: STEM.llm-cache.sqlite "
+        "beside the output); a rerun repeats no call.",
+    )
+    judge_concurrency: int = Field(8, ge=1, description="Judge requests in flight at most.")
     lang: tuple[str, ...] = Field(
         (), description="Keep only these languages, e.g. en,de (default: keep all, score only)."
     )
@@ -117,6 +133,12 @@ class CleanConfig(StepConfig):
     def _yaml_off(cls, v: object) -> object:
         """YAML reads a bare ``pii: off`` as false."""
         return "off" if v is False else v
+
+    @model_validator(mode="after")
+    def _judge_pair(self) -> Self:
+        if bool(self.judge_url) != bool(self.judge_model):
+            raise ValueError("judge-url and judge-model go together")
+        return self
 
     @property
     def models(self) -> bool:
@@ -160,6 +182,7 @@ class CleanStep(Step):
         self._pii: Any = None
         self._toxicity: Any = None
         self._judge: Any = None
+        self._llm: LLMJudge[tuple[str, str], bool] | None = None
         self._gate: RuleGate | None = None
         self._libraries: dict[frozenset[str], Any] = {}
 
@@ -171,6 +194,15 @@ class CleanStep(Step):
         self._gate = RuleGate({k: r.pattern for k, r in self._patterns.rules.items()})
         self._libraries = {}
         self._judge = default_judge()
+        if c.judge_url and c.judge_model:
+            from instructkit.clean.refusal_llm import refusal_llm_judge
+
+            cache = c.judge_cache or (
+                sidecar(self.output, "llm-cache", ".sqlite") if self.output else None
+            )
+            self._llm = refusal_llm_judge(
+                c.judge_url, c.judge_model, cache, concurrency=c.judge_concurrency
+            )
         if c.pii != "off":
             from instructkit.clean.pii import PiiConfig, cached_detector
 
@@ -188,6 +220,10 @@ class CleanStep(Step):
 
             self._toxicity = load_toxicity(c.toxicity_model)
             load_language_identifier()  # once, before the first batch is timed
+
+    def info(self) -> dict[str, Any]:
+        """The LLM judge's calls, cache hits, failures and unreadable answers, when one is used."""
+        return {"refusal_judge": self._llm.summary()} if self._llm is not None else {}
 
     # -- the pipeline ---------------------------------------------------------------------------
 
@@ -217,9 +253,15 @@ class CleanStep(Step):
         if self.config.structure:
             for i in alive():
                 decide(i, self._structure(work[i]))
-        for i in alive():
-            for f in self._refusals(work[i]):
-                decide(i, f)
+        scanned = {i: self._scan_refusals(work[i]) for i in alive()}
+        refusals = self._decide_refusals({i: o for i, (o, _) in scanned.items() if o})
+        for i, (_, gptism) in scanned.items():
+            if i in refusals:
+                work[i]["scores"]["refusal"] = 1.0
+            if self.config.refusals:
+                decide(i, refusals.get(i))
+            if self.config.gptisms == "drop":
+                decide(i, gptism)
         if self.config.models:
             idx = alive()
             for i, f in zip(idx, self._language([work[i] for i in idx])):
@@ -264,9 +306,11 @@ class CleanStep(Step):
             rec["meta"].setdefault("clean_edits", []).extend(edits)
         return finding or structure.check(rec, self.config.bounds)
 
-    def _refusals(self, rec: Record) -> list[Finding]:
+    def _scan_refusals(self, rec: Record) -> tuple[list[_Opener], Finding | None]:
+        """The turns a refusal opener fires on (for the judge) and the first AI self-reference;
+        strips fillers and counts GPT-isms on the way."""
         c = self.config
-        refusal: Finding | None = None
+        openers: list[_Opener] = []
         gptism: Finding | None = None
         n_gptisms = 0
         for i, m in enumerate(rec["messages"]):
@@ -277,20 +321,81 @@ class CleanStep(Step):
             gpt_hits = [h for h in hits if h.category in GPTISM_CATEGORIES]
             ai_hits = [h for h in gpt_hits if h.category == "ai_self_reference"]
             n_gptisms += len(gpt_hits)
-            if opener is not None and refusal is None:
-                refusal = self._judge_refusal(m["content"], opener, i, rec["messages"])
+            if opener is not None:  # as it reads before anything is stripped from it
+                user = user_turn_before(rec["messages"], i)
+                openers.append(_Opener(i, opener, m["content"], user))
             if ai_hits and gptism is None:
                 gptism = self._gptism(rec, i, ai_hits)
             if c.strip_fillers and c.mode == "filter":
                 n_gptisms += self._strip_fillers(rec, i, m)
-        rec["scores"]["refusal"] = 1.0 if refusal else 0.0
+        rec["scores"]["refusal"] = 0.0  # decided later; set here to keep the scores' key order
         rec["scores"]["gptism"] = float(n_gptisms)
-        out = []
-        if refusal and c.refusals:
-            out.append(refusal)
-        if gptism and c.gptisms == "drop":
-            out.append(gptism)
-        return out
+        return openers, gptism
+
+    def _decide_refusals(self, openers: dict[int, list[_Opener]]) -> dict[int, Finding]:
+        """The first turn of each record that its judge calls a refusal.
+
+        The LLM judge is asked in rounds, all records at once: every record's first
+        opener, then the next opener of the records whose first was an answer, and
+        so on, so no call is spent on a record already decided.
+        """
+        found: dict[int, Finding] = {}
+        pending = {i: 0 for i in openers}
+        while pending:
+            asked = [(i, openers[i][k]) for i, k in pending.items()]
+            llm = self._ask_llm([o for _, o in asked])
+            for (i, o), says in zip(asked, llm, strict=True):
+                finding = self._judge_refusal(o, says)
+                if finding is not None:
+                    found[i] = finding
+                    del pending[i]
+                elif pending[i] + 1 < len(openers[i]):
+                    pending[i] += 1
+                else:
+                    del pending[i]
+        return found
+
+    def _ask_llm(self, openers: list[_Opener]) -> list[bool | None]:
+        if self._llm is None:
+            return [None] * len(openers)
+        return self._llm.judge([(o.user, o.text) for o in openers])
+
+    def _judge_refusal(self, o: _Opener, llm: bool | None) -> Finding | None:
+        """A refusal opener counts only when the judge finds nothing delivered after it.
+
+        With an LLM judge its verdict decides; where it gave none (a failed call, an
+        unreadable answer) the built-in judge decides, and the reject says so.
+        """
+        where = (
+            f"rule {o.hit.rule} (refusal) in turn {o.turn} (assistant): {o.hit.text.strip()[:80]!r}"
+        )
+        if llm is not None:
+            assert self._llm is not None
+            if not llm:
+                self.counts[f"refusal_delivered:{o.hit.rule}"] += 1
+                return None
+            return Finding(
+                "refusal",
+                o.hit.rule,
+                o.turn,
+                f"{where}; the LLM judge {self._llm.model} read the request and the reply: refusal",
+            )
+        if self._llm is not None:
+            self.counts["refusal_judge_fallback:builtin"] += 1
+        lang = self._patterns.rule_of(o.hit).lang
+        j = self._judge.judge(o.text, o.hit, lang, o.user)
+        if not j.refusal:
+            self.counts[f"refusal_delivered:{o.hit.rule}"] += 1
+            return None
+        fallback = "; the LLM judge gave no verdict" if self._llm is not None else ""
+        return Finding(
+            "refusal",
+            o.hit.rule,
+            o.turn,
+            f"{where}{fallback}; nothing delivered after it ({j.content_chars} chars of content"
+            f"{', asks back' if j.asks_back else ''}; judge p={j.probability:.2f}"
+            f"{'; ' + '; '.join(j.evidence) if j.evidence else ''})",
+        )
 
     def _library(self, text: str) -> Any:
         """The pattern library cut down to the rules that can match ``text`` (same hits, a fraction of the scan).
@@ -309,25 +414,6 @@ class CleanStep(Step):
             rules = [r for k, r in self._patterns.rules.items() if k in keys]
             lib = self._libraries[keys] = type(self._patterns)(rules, self.config.head_chars)
         return lib
-
-    def _judge_refusal(
-        self, text: str, hit: Hit, turn: int, msgs: list[dict[str, Any]]
-    ) -> Finding | None:
-        """A refusal opener counts only when the judge finds nothing delivered after it."""
-        lang = self._patterns.rule_of(hit).lang
-        j = self._judge.judge(text, hit, lang, user_turn_before(msgs, turn))
-        if not j.refusal:
-            self.counts[f"refusal_delivered:{hit.rule}"] += 1
-            return None
-        return Finding(
-            "refusal",
-            hit.rule,
-            turn,
-            f"rule {hit.rule} (refusal) in turn {turn} (assistant): {hit.text.strip()[:80]!r}; "
-            f"nothing delivered after it ({j.content_chars} chars of content"
-            f"{', asks back' if j.asks_back else ''}; judge p={j.probability:.2f}"
-            f"{'; ' + '; '.join(j.evidence) if j.evidence else ''})",
-        )
 
     def _gptism(self, rec: Record, turn: int, hits: list[Hit]) -> Finding | None:
         """AI self-reference: a finding to drop or flag, or (``strip``) the opening sentence cut out."""
@@ -454,6 +540,16 @@ class CleanStep(Step):
             first_turn,
             f"{n} PII span(s) in turns {sorted({i for i, _ in hits})}: {kinds}; --pii drop rejects the record",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Opener:
+    """A turn a refusal opener fired on, as it read before stripping, and the request before it."""
+
+    turn: int
+    hit: Hit
+    text: str
+    user: str
 
 
 def _work_copy(rec: Record) -> Record:

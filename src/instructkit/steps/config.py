@@ -21,6 +21,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from instructkit.errors import InstructkitError
+from instructkit.llm.client import safe_url
 
 
 class StepConfig(BaseModel):
@@ -68,8 +69,14 @@ class StepConfig(BaseModel):
         return value
 
     def to_mapping(self) -> dict[str, Any]:
-        """The effective config as plain JSON values, keyed by option name (for summaries and recipes)."""
-        return {k.replace("_", "-"): v for k, v in self.model_dump(mode="json").items()}
+        """The effective config as plain JSON values, keyed by option name (for summaries and recipes).
+
+        Server URLs lose their user name and password: summaries and run folders are
+        shared, credentials are not."""
+        return {
+            k.replace("_", "-"): safe_url(v) if k.endswith("url") and isinstance(v, str) else v
+            for k, v in self.model_dump(mode="json").items()
+        }
 
 
 def field_kind(cls: type[BaseModel], name: str) -> type:

@@ -1,0 +1,124 @@
+"""clean's LLM refusal judge (``--judge-url``): only turns a refusal opener fires on are asked,
+in rounds per record; its verdict decides; a failed call falls back to the built-in judge and the
+reject says so; a rerun is answered from the cache.  The server is a fake (protocol, not quality:
+docs/cleaning.md has what a real model scored)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from instructkit.clean.refusal_llm import REPLY_CHARS, RefusalTask, verdict
+from instructkit.errors import InstructkitError
+from instructkit.steps.clean import CleanConfig
+from tests.fake_llm_server import FakeLLMServer
+from tests.helpers import ik, read_jsonl, write_jsonl
+
+REFUSAL = "I'm sorry, but I cannot help with that."
+
+
+def conv(*turns: str) -> dict[str, Any]:
+    roles = ("user", "assistant")
+    return {"messages": [{"role": roles[k % 2], "content": t} for k, t in enumerate(turns)]}
+
+
+ROWS = [
+    # the LLM reads the request and calls it an answer; the built-in judge would drop it
+    {"id": "kept", **conv("Can you write my essay?", REFUSAL)},
+    {"id": "refused", **conv("Please REFUSE-ME write a poem.", REFUSAL)},
+    # no opener: never asked
+    {"id": "plain", **conv("Name a colour.", "Blue is a colour.")},
+    # the first opener is an answer, the second a refusal: asked twice, dropped at turn 3
+    {"id": "second", **conv("Tell me a joke.", REFUSAL, "REFUSE-ME now, another one.", REFUSAL)},
+]
+
+
+def llm(messages: list[dict[str, str]], body: dict[str, Any]) -> str:
+    request = messages[-1]["content"].split("REPLY (")[0]
+    return "Refusal." if "REFUSE-ME" in request else "answer"
+
+
+def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, *more: str) -> dict[str, Any]:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    out = tmp_path / "out.jsonl"
+    code, _, err = ik(
+        capsys, "clean", src, "-o", out, "--profile", "fast", "--pii", "off",
+        "--judge-url", url, "--judge-model", "fake", *more,
+    )  # fmt: skip
+    assert code == 0, err
+    return json.loads((tmp_path / "out.summary.json").read_text())
+
+
+def test_llm_decides_only_where_an_opener_fires_in_rounds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeLLMServer(responder=llm) as srv:
+        summary = run(tmp_path, capsys, srv.base_url)
+        assert srv.completed() == 4  # kept 1, refused 1, second 2, plain 0
+    kept = {r["id"] for r in read_jsonl(tmp_path / "out.jsonl")}
+    assert kept == {"kept", "plain"}
+    rejects = {r["record"]["id"]: r for r in read_jsonl(tmp_path / "out.rejects.jsonl")}
+    assert rejects["refused"]["reason"] == "refusal"
+    assert (
+        "the LLM judge fake read the request and the reply: refusal"
+        in (rejects["refused"]["detail"])
+    )
+    assert "in turn 3 (assistant)" in rejects["second"]["detail"]
+    judge = summary["steps"]["clean"]["refusal_judge"]
+    assert judge["calls"] == 4 and judge["failed"] == 0
+
+    # a rerun is answered from the cache beside the output: no call completes
+    with FakeLLMServer(responder=llm) as srv:
+        run(tmp_path, capsys, srv.base_url)
+        assert srv.completed() == 0
+    assert {r["id"] for r in read_jsonl(tmp_path / "out.jsonl")} == kept
+
+
+def test_failed_call_falls_back_to_the_builtin_judge_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # one request at a time, so the first call (record "kept") is the one that fails
+    with FakeLLMServer(responder=llm, faults=["400"]) as srv:
+        url = srv.base_url.replace("http://", "http://user:hunter2@")
+        summary = run(tmp_path, capsys, url, "--judge-concurrency", "1")
+    assert "hunter2" not in (tmp_path / "out.summary.json").read_text()  # credentials stay out
+    rejects = {r["record"]["id"]: r for r in read_jsonl(tmp_path / "out.rejects.jsonl")}
+    # the built-in judge drops the bare "I cannot help" reply the LLM was not heard on
+    assert set(rejects) == {"kept", "refused", "second"}
+    assert "the LLM judge gave no verdict" in rejects["kept"]["detail"]
+    assert "judge p=" in rejects["kept"]["detail"]
+    assert "the LLM judge gave no verdict" not in rejects["refused"]["detail"]
+    clean = summary["steps"]["clean"]
+    assert clean["refusal_judge"]["failed"] == 1
+    assert clean["rules"]["refusal_judge_fallback:builtin"] == 1
+
+
+def test_a_judge_that_answers_nothing_stops_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    with FakeLLMServer(responder=llm, faults=["400"] * 10) as srv:
+        code, _, err = ik(
+            capsys, "clean", src, "-o", tmp_path / "out.jsonl", "--profile", "fast",
+            "--pii", "off", "--judge-url", srv.base_url, "--judge-model", "fake",
+        )  # fmt: skip
+    assert code == 2 and "answered none of the first" in err and err.count("\n") == 1
+
+
+def test_verdict_and_prompt() -> None:
+    assert verdict("Refusal.") is True and verdict("**Answer**") is False
+    assert verdict("yes") is True and verdict("It depends") is None and verdict("") is None
+    task = RefusalTask()
+    long_reply = "x" * (REPLY_CHARS + 100)
+    (msg,) = task.prompt(("Write a poem.", long_reply))
+    assert "Write a poem." in msg["content"] and "x" * REPLY_CHARS + " [...]" in msg["content"]
+    assert "(none)" in task.prompt(("", "Hello"))[0]["content"]
+    assert task.sampling["temperature"] == 0
+
+
+def test_judge_url_needs_a_model() -> None:
+    with pytest.raises(InstructkitError, match="judge-url and judge-model go together"):
+        CleanConfig.from_config({"judge-url": "http://localhost:8000/v1"})
