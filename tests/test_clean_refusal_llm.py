@@ -69,6 +69,7 @@ def test_llm_decides_only_where_an_opener_fires_in_rounds(
     assert "in turn 3 (assistant)" in rejects["second"]["detail"]
     judge = summary["steps"]["clean"]["refusal_judge"]
     assert judge["calls"] == 4 and judge["failed"] == 0
+    assert summary["steps"]["clean"]["rules"]["refusal_judge_asked:llm"] == 4
 
     # a rerun is answered from the cache beside the output: no call completes
     with FakeLLMServer(responder=llm) as srv:

@@ -358,6 +358,8 @@ class CleanStep(Step):
     def _ask_llm(self, openers: list[_Opener]) -> list[bool | None]:
         if self._llm is None:
             return [None] * len(openers)
+        # counted per batch (the summary adds batches and workers up; the judge's usage is per process)
+        self.counts["refusal_judge_asked:llm"] += len(openers)
         return self._llm.judge([(o.user, o.text) for o in openers])
 
     def _judge_refusal(self, o: _Opener, llm: bool | None) -> Finding | None:
