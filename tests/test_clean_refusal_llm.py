@@ -112,6 +112,9 @@ def test_a_judge_that_answers_nothing_stops_the_run(
 def test_verdict_and_prompt() -> None:
     assert verdict("Refusal.") is True and verdict("**Answer**") is False
     assert verdict("yes") is True and verdict("It depends") is None and verdict("") is None
+    assert verdict("<think>Is it an answer? It declines.</think>\n\nRefusal") is True
+    assert verdict("<think>It is an answer, or a refusal") is None  # cut before the verdict
+    assert RefusalTask(64).sampling["max_tokens"] == 64
     task = RefusalTask()
     long_reply = "x" * (REPLY_CHARS + 100)
     (msg,) = task.prompt(("Write a poem.", long_reply))

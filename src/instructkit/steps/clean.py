@@ -107,6 +107,12 @@ class CleanConfig(StepConfig):
         "beside the output); a rerun repeats no call.",
     )
     judge_concurrency: int = Field(8, ge=1, description="Judge requests in flight at most.")
+    judge_max_tokens: int = Field(
+        4,
+        ge=1,
+        description="Tokens the judge may answer with: raise it for a model that thinks first "
+        "(the verdict is read after </think>).",
+    )
     lang: tuple[str, ...] = Field(
         (), description="Keep only these languages, e.g. en,de (default: keep all, score only)."
     )
@@ -201,7 +207,11 @@ class CleanStep(Step):
                 sidecar(self.output, "llm-cache", ".sqlite") if self.output else None
             )
             self._llm = refusal_llm_judge(
-                c.judge_url, c.judge_model, cache, concurrency=c.judge_concurrency
+                c.judge_url,
+                c.judge_model,
+                cache,
+                concurrency=c.judge_concurrency,
+                max_tokens=c.judge_max_tokens,
             )
         if c.pii != "off":
             from instructkit.clean.pii import PiiConfig, cached_detector
