@@ -126,3 +126,38 @@ def test_verdict_and_prompt() -> None:
 def test_judge_url_needs_a_model() -> None:
     with pytest.raises(InstructkitError, match="judge-url and judge-model go together"):
         CleanConfig.from_config({"judge-url": "http://localhost:8000/v1"})
+
+
+@pytest.mark.slow
+def test_against_the_real_offline_server(tmp_path: Path) -> None:
+    """The HTTP path against llama.cpp's real server (SmolLM2-135M): every opener turn is asked
+    once, and whatever the small model answers, each record ends kept or rejected with a reason."""
+    pytest.importorskip(
+        "llama_cpp.server", reason="the local server needs llama-cpp-python[server]"
+    )
+    from instructkit.engines.local import run as run_engine
+    from instructkit.errors import MissingDependency
+    from instructkit.llm.server import LocalServer
+    from instructkit.models.paths import smollm2_gguf
+    from instructkit.steps.clean import CleanStep
+
+    try:
+        smollm2_gguf()
+    except MissingDependency as e:
+        pytest.skip(f"the offline model is absent: {e}")
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    out = tmp_path / "out.jsonl"
+    with LocalServer() as srv:
+        step = CleanStep(
+            profile="fast", pii="off", judge_url=srv.base_url, judge_model=srv.model,
+            judge_concurrency=1,
+        )  # fmt: skip
+        step.output = out
+        summary = run_engine([str(src)], out, [step])
+    clean = summary["steps"]["clean"]
+    assert summary["balanced"] and summary["records_in"] == len(ROWS)
+    asked = clean["rules"]["refusal_judge_asked:llm"]
+    assert 3 <= asked <= 4 and clean["refusal_judge"]["answered"] == asked
+    assert clean["refusal_judge"]["failed"] == 0
+    kept = len(read_jsonl(out))
+    assert kept + len(read_jsonl(tmp_path / "out.rejects.jsonl")) == len(ROWS)
