@@ -6,6 +6,7 @@ docs/cleaning.md has what a real model scored)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,21 @@ def test_a_judge_that_answers_nothing_stops_the_run(
             "--pii", "off", "--judge-url", srv.base_url, "--judge-model", "fake",
         )  # fmt: skip
     assert code == 2 and "answered none of the first" in err and err.count("\n") == 1
+
+
+def test_nothing_listening_stops_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from instructkit.llm.server import free_port
+
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    t0 = time.perf_counter()
+    code, _, err = ik(
+        capsys, "clean", src, "-o", tmp_path / "out.jsonl", "--profile", "fast", "--pii", "off",
+        "--judge-url", f"http://127.0.0.1:{free_port()}/v1", "--judge-model", "m",
+    )  # fmt: skip
+    assert code == 2 and "cannot reach the LLM server" in err and err.count("\n") == 1
+    assert time.perf_counter() - t0 < 10  # not after every call's retries (25 s before)
 
 
 def test_verdict_and_prompt() -> None:

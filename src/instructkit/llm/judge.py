@@ -71,13 +71,17 @@ class LLMJudge(Generic[ItemT, VerdictT]):
     _client: LLMClient | None = field(default=None, repr=False)
 
     def setup(self) -> None:
+        """Open the client, and stop with one line at once when nothing listens at ``base_url``
+        (rather than after every call of the first batch has spent its retries)."""
         if self._client is None:
-            self._client = LLMClient(
+            client = LLMClient(
                 self.base_url,
                 self.model,
                 cache_path=self.cache_path,
                 concurrency=self.concurrency,
             )
+            client.preflight()
+            self._client = client
 
     def judge(self, items: Sequence[ItemT]) -> list[VerdictT | None]:
         """One verdict per item, in order (None: the call failed or the answer was unclear)."""

@@ -213,6 +213,7 @@ class CleanStep(Step):
                 concurrency=c.judge_concurrency,
                 max_tokens=c.judge_max_tokens,
             )
+            self._llm.setup()
         if c.pii != "off":
             from instructkit.clean.pii import PiiConfig, cached_detector
 
