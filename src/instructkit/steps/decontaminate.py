@@ -171,6 +171,8 @@ class Decontaminate(Step):
         self._setup_stats: dict[str, Any] = {}
 
     def setup(self) -> None:
+        if self._judge is not None:
+            self._judge.setup()  # a server that is not there stops the run now, not mid-way
         if self._loaded:  # already set up (a recipe may call setup again)
             return
         cache_hits: list[str] = []
