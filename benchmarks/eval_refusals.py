@@ -393,10 +393,10 @@ def main() -> None:
     asked = [i for i, (r, _) in enumerate(items) if r["split"] in llm_splits and decided[i][0]]
     llm_name, llm_says = None, {}
     if args.judge_url or args.offline_llm:
-        llm_name, llm_says = ask_llm(
+        llm_name, verdicts = ask_llm(
             args.judge_url, args.judge_model, [(users[i], items[i][1]) for i in asked]
         )
-        llm_says = dict(zip(asked, llm_says))
+        llm_says = dict(zip(asked, verdicts, strict=True))
     splits = ["tune", "heldout", "heldout/random", "fresh-tune", "fresh-report", "report2"]
     splits += ["report3", "report3/uniform", "report4", "report4/uniform"]
     splits += ["report5", "report5/uniform", "all"]
