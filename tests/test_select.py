@@ -318,6 +318,29 @@ def test_selection_file_rejects_and_byte_identical_reruns(tmp_path: Path) -> Non
     assert summary["balanced"] and summary["steps"]["select"]["selected"] == 5
 
 
+def test_stats_reads_the_selection_beside_an_output_or_given_alone(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", clusters())
+    out = tmp_path / "sel.jsonl"
+    assert cli("select", src, "-o", out, "-n", "5", "--by", "complexity").exit_code == 0
+    rows = read_jsonl(tmp_path / "sel.selection.jsonl")
+    res = cli("stats", out, "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    summary = doc["selections"][str(tmp_path / "sel.selection.jsonl")]
+    assert doc["sources"]["a"]["records"] == 5 and summary["picks"] == 5
+    assert summary["without_earlier_neighbour"] == 1  # the first pick has nothing before it
+    assert summary["score"]["max"] == max(r["score"] for r in rows) == 0.9
+    sims = [r["similarity"] for r in rows[1:]]
+    assert summary["nearest_similarity"]["n"] == 4
+    assert summary["nearest_similarity"]["max"] == round(max(sims), 4)
+    # given alone, with a damaged line (a killed run): summarised, the line counted, no records read
+    sel = tmp_path / "sel.selection.jsonl"
+    sel.write_text(sel.read_text() + "{not json\n")
+    res = cli("stats", sel)
+    assert res.exit_code == 0 and "5 picks" in res.stdout and "1 unreadable lines" in res.stdout
+    assert "could not be read" not in res.output
+
+
 def test_nearest_before_is_the_most_similar_earlier_pick() -> None:
     v = np.eye(4, dtype=np.float32)
     v[2] = [0.8, 0.6, 0, 0]

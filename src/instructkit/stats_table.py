@@ -104,3 +104,34 @@ def compute(tables: Iterable[pa.Table]) -> dict[str, Any]:
     if len(out) == 2:  # one source: "all" repeats it
         out.pop("all")
     return out
+
+
+def selection_summary(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """What ``STEM.selection.jsonl`` says about a ``select`` run: how many picks, how they scored,
+    and how close each came to the most similar pick before it (the diversity the method kept)."""
+    scores: list[float] = []
+    similarity: list[float] = []
+    picks = alone = 0
+    for row in rows:
+        picks += 1
+        if isinstance(row.get("score"), int | float):
+            scores.append(float(row["score"]))
+        sim = row.get("similarity")
+        if isinstance(sim, int | float):
+            similarity.append(float(sim))
+        else:
+            alone += 1
+    out: dict[str, Any] = {"picks": picks, "without_earlier_neighbour": alone}
+    if scores:
+        out["score"] = {
+            "min": round(min(scores), 4),
+            **_quantiles(scores),
+            "max": round(max(scores), 4),
+        }
+    if similarity:
+        out["nearest_similarity"] = {
+            "min": round(min(similarity), 4),
+            **_quantiles(similarity),
+            "max": round(max(similarity), 4),
+        }
+    return out
