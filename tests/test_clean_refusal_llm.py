@@ -139,6 +139,14 @@ def test_verdict_and_prompt() -> None:
     assert task.sampling["temperature"] == 0
 
 
+def test_credentials_leave_shared_files_but_not_the_config_engines_rebuild_from() -> None:
+    url = "http://user:hunter2@host:8000/v1"
+    config = CleanConfig.from_config({"judge-url": url, "judge-model": "m"})
+    assert config.to_mapping()["judge-url"] == url  # a Ray worker builds the same step from it
+    assert CleanConfig.from_config(config.to_mapping()) == config
+    assert config.public_mapping()["judge-url"] == "http://***@host:8000/v1"
+
+
 def test_judge_url_needs_a_model() -> None:
     with pytest.raises(InstructkitError, match="judge-url and judge-model go together"):
         CleanConfig.from_config({"judge-url": "http://localhost:8000/v1"})

@@ -80,7 +80,7 @@ class StepLog:
             | self.step.info()
             | {
                 "step": self.step.name,
-                "config": self.step.config.to_mapping(),
+                "config": self.step.config.public_mapping(),
                 "records_in": self.records_in,
                 "records_out": self.records_out,
                 "generated": self.generated,

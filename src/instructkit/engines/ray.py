@@ -318,7 +318,7 @@ def _summary(slog: local.StepLog, seconds: float, facts: dict[str, Any]) -> dict
         | facts
         | {
             "step": slog.step.name,
-            "config": slog.step.config.to_mapping(),
+            "config": slog.step.config.public_mapping(),
             "records_in": slog.records_in,
             "records_out": slog.records_out,
             "generated": slog.generated,

@@ -75,8 +75,8 @@ class Recipe:
             "output": str(self.output),
             "format": self.format,
             "engine": self.engine,
-            "steps": [{s.name: s.config.to_mapping()} for s in self.steps]
-            + ([{"report": self.report.to_mapping()}] if self.report else []),
+            "steps": [{s.name: s.config.public_mapping()} for s in self.steps]
+            + ([{"report": self.report.public_mapping()}] if self.report else []),
         }
 
 

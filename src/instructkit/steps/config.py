@@ -69,13 +69,16 @@ class StepConfig(BaseModel):
         return value
 
     def to_mapping(self) -> dict[str, Any]:
-        """The effective config as plain JSON values, keyed by option name (for summaries and recipes).
+        """The effective config as plain JSON values, keyed by option name: enough to build the
+        same step again (an engine's workers do)."""
+        return {k.replace("_", "-"): v for k, v in self.model_dump(mode="json").items()}
 
-        Server URLs lose their user name and password: summaries and run folders are
-        shared, credentials are not."""
+    def public_mapping(self) -> dict[str, Any]:
+        """:meth:`to_mapping` for files people share (summaries, the run's recipe.yaml): server
+        URLs without their user name and password."""
         return {
-            k.replace("_", "-"): safe_url(v) if k.endswith("url") and isinstance(v, str) else v
-            for k, v in self.model_dump(mode="json").items()
+            k: safe_url(v) if k.endswith("url") and isinstance(v, str) else v
+            for k, v in self.to_mapping().items()
         }
 
 
