@@ -1,12 +1,13 @@
 """An LLM that reads the request and the reply decides whether a refusal opener means a refusal.
 
 Six rounds of fresh, held-out labels (docs/cleaning.md) put the built-in judge's
-recall at 0.53-0.73 while the refusal patterns fire on 0.93-0.96 of the true
+recall at 0.53-0.73 while the refusal patterns fire on 0.90-0.96 of the true
 refusals: what is missed are replies that look like answers ("I'm not aware of
 X, but in general ...", an outline instead of the work, a polite question back).
 Telling those apart means reading what was asked, which a capable LLM does.  It
 is asked only about turns a refusal opener fired on, so its cost is bounded by
-the pattern library (about 7% of ShareGPT's assistant turns).  This module is
+the pattern library (9.4% of the assistant turns of ShareGPT conversations
+5,000-7,999).  This module is
 the question and how its answer is read; the calls go through the project's
 :class:`~instructkit.llm.judge.LLMJudge` (any OpenAI-compatible server,
 bounded concurrency, retries, a crash-safe cache).
